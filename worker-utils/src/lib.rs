@@ -1,0 +1,76 @@
+//! # worker-utils
+//!
+//! Retry with backoff and jitter, error classification and handling, timeouts and live job
+//! status for async queue workers, with no boilerplate and no avoidable runtime cost.
+//!
+//! The building block is the [`Action`] trait: one step of a job. Wrappers are actions
+//! around actions, composed generically:
+//!
+//! ```
+//! use std::time::Duration;
+//! use worker_utils::prelude::*;
+//! use worker_utils::testing::FailTimes;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let config = RetryConfig::builder()
+//!     .max_attempts(5)
+//!     .base_delay(Duration::from_millis(200))
+//!     .max_delay(Duration::from_secs(10))
+//!     .build()
+//!     .expect("valid retry config");
+//!
+//! // The seed's composition: retry inside, error handling outside.
+//! let action = FailTimes::new(2, ErrorKind::Transient)
+//!     .timeout(Duration::from_secs(30))
+//!     .retry(config)
+//!     .error_handling();
+//!
+//! let ctx = ActionContext::detached();
+//! assert_eq!(action.execute("payload", &(), &ctx).await.unwrap(), "payload");
+//! assert_eq!(ctx.attempt(), 3);
+//! # }
+//! ```
+//!
+//! Modules, one concern each: [`action`], [`context`], [`error`], [`retry`],
+//! [`error_handling`], [`timeout`], [`status`], [`config`], [`metrics`], and
+//! [`testing`] behind the `testing` feature.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+
+pub mod action;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod error_handling;
+pub mod metrics;
+pub mod retry;
+pub mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod timeout;
+
+pub use action::{Action, ActionExt};
+pub use config::ConfigError;
+pub use context::{ActionContext, ActionContextBuilder, JobId};
+pub use error::{ActionError, BoxError, Classify, ErrorKind};
+pub use error_handling::{Cleanup, ErrorHandler, ErrorHandling};
+pub use retry::{Retry, RetryConfig};
+pub use timeout::Timeout;
+
+/// The names most users need, in one import.
+pub mod prelude {
+    pub use crate::action::{Action, ActionExt};
+    pub use crate::context::{ActionContext, JobId};
+    pub use crate::error::{ActionError, Classify, ErrorKind};
+    pub use crate::error_handling::{Cleanup, ErrorHandler, ErrorHandling};
+    pub use crate::retry::{Retry, RetryConfig};
+    pub use crate::timeout::Timeout;
+}
+
+/// Not public API: the only path macro-generated code uses to reach the runtime. Anything
+/// here may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::action::Action;
+    pub use crate::context::ActionContext;
+    pub use crate::error::ActionError;
+}

@@ -1,0 +1,240 @@
+//! [`Retry`]: runs an action again after retryable failures, with backoff and jitter.
+
+mod backoff;
+mod config;
+
+use std::sync::OnceLock;
+
+pub use backoff::{Backoff, Jitter};
+pub use config::{KindSet, RetryConfig, RetryConfigBuilder, RetryPredicate};
+
+use crate::action::Action;
+use crate::context::ActionContext;
+use crate::error::ActionError;
+use crate::metrics;
+
+/// Retries the inner action on retryable errors, waiting a backoff delay between attempts.
+///
+/// Each attempt gets a clone of the input (the last one gets the original), sets
+/// [`ActionContext::attempt`], and on failure the loop decides:
+/// - not retryable (kind not in `retry_on`, or the predicate said no): stop;
+/// - attempts used up: stop with [`AttemptsExhausted`];
+/// - otherwise wait the backoff delay, at least the error's retry-after hint (clamped to
+///   `max_delay`), then try again. A cancelled job stops the wait at once; a wait that would
+///   end past the job's deadline is not started.
+///
+/// When the loop stops after more than one attempt, the error is an `ActionError` of the
+/// last attempt's kind whose source is [`AttemptsExhausted`] holding every attempt's error.
+/// The success path allocates nothing.
+///
+/// ```
+/// use std::time::Duration;
+/// use worker_utils::prelude::*;
+/// use worker_utils::retry::AttemptsExhausted;
+/// use worker_utils::testing::FailTimes;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let config = RetryConfig::builder().max_attempts(3).jitter(false).build().unwrap();
+/// let always_failing = Retry::new(FailTimes::new(5, ErrorKind::Transient), config);
+///
+/// let started = tokio::time::Instant::now();
+/// let err = always_failing.execute(1_u8, &(), &ActionContext::detached()).await.unwrap_err();
+/// assert_eq!(started.elapsed(), Duration::from_secs(1 + 2));
+/// let exhausted = err.downcast_ref::<AttemptsExhausted>().unwrap();
+/// assert_eq!(exhausted.attempts().len(), 3);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Retry<A> {
+    inner: A,
+    config: RetryConfig,
+    attempts: OnceLock<::metrics::Counter>,
+}
+
+impl<A> Retry<A> {
+    /// Wraps `inner` with the retry policy `config`.
+    pub fn new(inner: A, config: RetryConfig) -> Self {
+        Self { inner, config, attempts: OnceLock::new() }
+    }
+
+    /// The retry policy.
+    pub fn config(&self) -> &RetryConfig {
+        &self.config
+    }
+
+    /// The wrapped action.
+    pub fn inner(&self) -> &A {
+        &self.inner
+    }
+}
+
+impl<D, A> Action<D> for Retry<A>
+where
+    D: ?Sized + Sync,
+    A: Action<D>,
+    A::Input: Clone,
+{
+    type Input = A::Input;
+    type Output = A::Output;
+
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    async fn execute(
+        &self,
+        input: A::Input,
+        deps: &D,
+        ctx: &ActionContext,
+    ) -> Result<A::Output, ActionError> {
+        let attempts = self.attempts.get_or_init(|| metrics::attempts_counter(self.name()));
+        let mut history = History::new(self);
+        let mut attempt = 1;
+        while attempt < self.config.max_attempts() {
+            attempts.increment(1);
+            ctx.set_attempt(attempt);
+            match self.inner.execute(input.clone(), deps, ctx).await {
+                Ok(output) => return Ok(output),
+                Err(error) => history.wait_after(error, attempt, ctx).await?,
+            }
+            attempt += 1;
+        }
+        attempts.increment(1);
+        ctx.set_attempt(attempt);
+        match self.inner.execute(input, deps, ctx).await {
+            Ok(output) => Ok(output),
+            Err(error) => Err(history.give_up(error, GiveUpReason::MaxAttempts)),
+        }
+    }
+}
+
+/// The failure side of one retry loop: the errors so far and the delay schedule.
+/// Nothing here is touched, or allocated, until an attempt fails.
+struct History<'a, A> {
+    retry: &'a Retry<A>,
+    errors: Vec<ActionError>,
+    schedule: Option<backoff::Schedule<'a>>,
+}
+
+impl<'a, A> History<'a, A> {
+    fn new(retry: &'a Retry<A>) -> Self {
+        Self { retry, errors: Vec::new(), schedule: None }
+    }
+
+    /// Handles the failure of `attempt`: returns after the backoff wait, or with the error
+    /// that ends the loop.
+    async fn wait_after(
+        &mut self,
+        error: ActionError,
+        attempt: u32,
+        ctx: &ActionContext,
+    ) -> Result<(), ActionError> {
+        let config = &self.retry.config;
+        if !config.should_retry(&error) {
+            return Err(self.give_up(error, GiveUpReason::NotRetryable));
+        }
+        let schedule = self.schedule.get_or_insert_with(|| backoff::Schedule::new(config));
+        let mut delay = schedule.delay(attempt);
+        if let Some(hint) = error.retry_after() {
+            delay = delay.max(hint.min(config.max_delay()));
+        }
+        if ctx.deadline().is_some_and(|deadline| tokio::time::Instant::now() + delay > deadline) {
+            return Err(self.give_up(error, GiveUpReason::DeadlineReached));
+        }
+        let action = error.action();
+        let kind = error.kind();
+        tracing::debug!(
+            parent: ctx.span(),
+            action,
+            attempt,
+            kind = kind.as_str(),
+            delay_ms = delay.as_millis() as u64,
+            error = %error.chain(),
+            "retrying after backoff",
+        );
+        metrics::record_retry(action, kind);
+        self.errors.push(error);
+        tokio::select! {
+            biased;
+            () = ctx.cancellation().cancelled() => {
+                let last = self.errors.pop().unwrap_or_else(ActionError::cancelled);
+                Err(self.give_up(last, GiveUpReason::Cancelled))
+            }
+            () = tokio::time::sleep(delay) => Ok(()),
+        }
+    }
+
+    /// Ends the loop with `last`: alone if it was the only attempt, otherwise wrapped in
+    /// [`AttemptsExhausted`] with every earlier error.
+    fn give_up(&mut self, last: ActionError, reason: GiveUpReason) -> ActionError {
+        if self.errors.is_empty() && reason != GiveUpReason::Cancelled {
+            return last;
+        }
+        let kind = last.kind();
+        let action = last.action();
+        let attempt = last.attempt();
+        let job_id = last.job_id();
+        let mut errors = std::mem::take(&mut self.errors);
+        errors.push(last);
+        ActionError::new(kind, AttemptsExhausted { attempts: errors, reason })
+            .stamped(action, attempt, job_id)
+    }
+}
+
+/// Why a retry loop stopped before succeeding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUpReason {
+    /// Every allowed attempt failed.
+    MaxAttempts,
+    /// An attempt failed with an error that is not retried.
+    NotRetryable,
+    /// The next wait would have ended past the job's deadline.
+    DeadlineReached,
+    /// The job was cancelled during a backoff wait.
+    Cancelled,
+}
+
+impl GiveUpReason {
+    fn describe(self) -> &'static str {
+        match self {
+            GiveUpReason::MaxAttempts => "no attempts left",
+            GiveUpReason::NotRetryable => "error not retryable",
+            GiveUpReason::DeadlineReached => "deadline reached",
+            GiveUpReason::Cancelled => "job cancelled",
+        }
+    }
+}
+
+/// A retry loop gave up after more than one attempt: every attempt's error, oldest first.
+///
+/// It is the source of the [`ActionError`] a [`Retry`] returns then; its own source is the
+/// last attempt's error.
+#[derive(Debug)]
+pub struct AttemptsExhausted {
+    attempts: Vec<ActionError>,
+    reason: GiveUpReason,
+}
+
+impl AttemptsExhausted {
+    /// Every attempt's error, oldest first; never empty.
+    pub fn attempts(&self) -> &[ActionError] {
+        &self.attempts
+    }
+
+    /// Why the loop stopped.
+    pub fn reason(&self) -> GiveUpReason {
+        self.reason
+    }
+}
+
+impl std::fmt::Display for AttemptsExhausted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "gave up after {} attempts ({})", self.attempts.len(), self.reason.describe())
+    }
+}
+
+impl std::error::Error for AttemptsExhausted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.attempts.last().map(|e| e as _)
+    }
+}

@@ -1,0 +1,41 @@
+use std::sync::Arc;
+
+use super::StatusEvent;
+
+/// Receives status events; the seed's `addStatusEventAndBroadcast` as a trait.
+///
+/// `publish` is synchronous and must not wait on anyone: a sink that fans out to network
+/// clients queues the event and returns. A sink never fails the job; a delivery problem is
+/// the sink's to count and log.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use worker_utils::status::{StatusEvent, StatusSink};
+///
+/// #[derive(Default)]
+/// struct Collect(Mutex<Vec<StatusEvent>>);
+///
+/// impl StatusSink for Collect {
+///     fn publish(&self, event: StatusEvent) {
+///         self.0.lock().unwrap().push(event);
+///     }
+/// }
+/// ```
+pub trait StatusSink: Send + Sync + 'static {
+    /// Takes one event; returns at once.
+    fn publish(&self, event: StatusEvent);
+}
+
+impl<S: StatusSink + ?Sized> StatusSink for Arc<S> {
+    fn publish(&self, event: StatusEvent) {
+        (**self).publish(event);
+    }
+}
+
+/// A sink that drops every event (status off).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiscardStatus;
+
+impl StatusSink for DiscardStatus {
+    fn publish(&self, _: StatusEvent) {}
+}
