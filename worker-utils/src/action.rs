@@ -82,6 +82,10 @@ impl<D: ?Sized + Sync, A: Action<D> + ?Sized> Action<D> for Arc<A> {
 
 /// Combinators that wrap an action, in the style of the seed's composition example.
 ///
+/// Like `FutureExt`, it is implemented for every `Send + Sync` type and checked when the
+/// wrapped value is used as an [`Action`]. Where another crate's `.retry()` is in scope too
+/// (backon's `Retryable` on closures), call [`Retry::new`] or `ActionExt::retry(a, cfg)`.
+///
 /// ```
 /// use worker_utils::prelude::*;
 /// use worker_utils::testing::FailTimes;

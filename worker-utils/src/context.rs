@@ -76,53 +76,63 @@ impl ActionContext {
     }
 
     /// The job this call runs for, if any.
+    #[inline]
     pub fn job_id(&self) -> Option<JobId> {
         self.job_id
     }
 
     /// The queue the job came from.
+    #[inline]
     pub fn queue(&self) -> &str {
         &self.queue
     }
 
     /// The worker instance running the job.
+    #[inline]
     pub fn worker_id(&self) -> &str {
         &self.worker_id
     }
 
     /// How many times the queue has handed this job out (1 on first delivery).
+    #[inline]
     pub fn delivery(&self) -> u32 {
         self.delivery
     }
 
     /// The current attempt of the innermost retry loop, counting from 1.
+    #[inline]
     pub fn attempt(&self) -> u32 {
         self.attempt.load(Ordering::Relaxed)
     }
 
     /// Records which attempt is running; the retry wrapper calls this.
+    #[inline]
     pub fn set_attempt(&self, attempt: u32) {
         self.attempt.store(attempt, Ordering::Relaxed);
     }
 
     /// The instant by which the job must be finished, if it has one. The retry wrapper
     /// does not start a backoff sleep that would end past it.
+    #[inline]
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
 
     /// The token that cancels this job (worker shutdown, a client's request). Retry loops
     /// stop at once when it fires, also in the middle of a backoff sleep.
+    #[inline]
     pub fn cancellation(&self) -> &CancellationToken {
         &self.cancellation
     }
 
     /// Whether the job has been cancelled.
+    #[inline]
     pub fn is_cancelled(&self) -> bool {
         self.cancellation.is_cancelled()
     }
 
     /// The tracing span of the job; events emitted by the wrappers belong to it.
+    #[inline]
     pub fn span(&self) -> &tracing::Span {
         &self.span
     }

@@ -84,7 +84,7 @@ where
         deps: &D,
         ctx: &ActionContext,
     ) -> Result<A::Output, ActionError> {
-        let started = metrics::timing_enabled().then(Instant::now);
+        let started = metrics::enabled().then(Instant::now);
         let outcome = AssertUnwindSafe(self.inner.execute(input, deps, ctx)).catch_unwind().await;
         if let Some(started) = started {
             let histogram = self.duration.get_or_init(|| metrics::duration_histogram(self.name()));

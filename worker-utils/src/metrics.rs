@@ -3,38 +3,49 @@
 //!
 //! | name | type | labels | recorded |
 //! |---|---|---|---|
-//! | `worker_utils_action_attempts_total` | counter | `action` | every attempt inside a `Retry` |
+//! | `worker_utils_action_attempts_total` | counter | `action` | every attempt inside a `Retry`, once [`enable`] was called |
 //! | `worker_utils_action_retries_total` | counter | `action`, `kind` | every retry scheduled |
 //! | `worker_utils_action_errors_total` | counter | `action`, `kind` | every failure seen by `ErrorHandling` |
-//! | `worker_utils_action_duration_seconds` | histogram | `action` | every call through `ErrorHandling`, once [`enable_timing`] was called |
+//! | `worker_utils_action_duration_seconds` | histogram | `action` | every call through `ErrorHandling`, once [`enable`] was called |
 //!
-//! Counters on the success path are registered once per wrapper and cached, so with no
-//! recorder installed they cost a branch. Timing a call costs two clock reads, so the
-//! duration histogram is off until [`enable_timing`] is called (after installing a
-//! recorder). Install the recorder before the first job: handles are cached at first use.
+//! Failures are always counted. The two success-path metrics cost a call into the
+//! recorder and two clock reads per call, so they are off until [`enable`] is called; a
+//! program that installs a recorder calls it right after, before the first job (handles
+//! are registered at first use and cached in the wrapper).
 //!
 //! ```
-//! worker_utils::metrics::enable_timing();
-//! assert!(worker_utils::metrics::timing_enabled());
+//! // e.g. after metrics_exporter_prometheus::PrometheusBuilder::new().install()?
+//! worker_utils::metrics::enable();
+//! assert!(worker_utils::metrics::enabled());
 //! ```
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::ErrorKind;
 
-static TIMING: AtomicBool = AtomicBool::new(false);
+static SUCCESS_PATH: AtomicBool = AtomicBool::new(false);
 
-/// Turns on the action duration histogram.
-pub fn enable_timing() {
-    TIMING.store(true, Ordering::Relaxed);
+/// Turns on the success-path metrics: the attempt counter and the duration histogram.
+pub fn enable() {
+    SUCCESS_PATH.store(true, Ordering::Relaxed);
 }
 
-/// Whether the action duration histogram is recorded.
-pub fn timing_enabled() -> bool {
-    TIMING.load(Ordering::Relaxed)
+/// Whether the success-path metrics are recorded.
+#[inline]
+pub fn enabled() -> bool {
+    SUCCESS_PATH.load(Ordering::Relaxed)
 }
 
-pub(crate) fn attempts_counter(action: &'static str) -> ::metrics::Counter {
+/// Counts one attempt of `action` in the wrapper's cached counter, if metrics are on.
+#[inline]
+pub(crate) fn count_attempt(cache: &OnceLock<::metrics::Counter>, action: &'static str) {
+    if enabled() {
+        cache.get_or_init(|| attempts_counter(action)).increment(1);
+    }
+}
+
+fn attempts_counter(action: &'static str) -> ::metrics::Counter {
     ::metrics::counter!("worker_utils_action_attempts_total", "action" => action)
 }
 

@@ -87,11 +87,39 @@ where
         deps: &D,
         ctx: &ActionContext,
     ) -> Result<A::Output, ActionError> {
-        let attempts = self.attempts.get_or_init(|| metrics::attempts_counter(self.name()));
+        metrics::count_attempt(&self.attempts, self.name());
+        ctx.set_attempt(1);
+        if self.config.max_attempts() == 1 {
+            return self.inner.execute(input, deps, ctx).await;
+        }
+        match self.inner.execute(input.clone(), deps, ctx).await {
+            Ok(output) => Ok(output),
+            // Boxed, so that the retry loop's state (backoff timer, error history) is only
+            // allocated once an attempt has failed: the success path's future stays small.
+            Err(error) => Box::pin(self.retry_after(error, input, deps, ctx)).await,
+        }
+    }
+}
+
+impl<A> Retry<A> {
+    /// Attempts 2 to `max_attempts`, after the first one failed with `first_error`.
+    async fn retry_after<D>(
+        &self,
+        first_error: ActionError,
+        input: A::Input,
+        deps: &D,
+        ctx: &ActionContext,
+    ) -> Result<A::Output, ActionError>
+    where
+        D: ?Sized + Sync,
+        A: Action<D>,
+        A::Input: Clone,
+    {
         let mut history = History::new(self);
-        let mut attempt = 1;
+        history.wait_after(first_error, 1, ctx).await?;
+        let mut attempt = 2;
         while attempt < self.config.max_attempts() {
-            attempts.increment(1);
+            metrics::count_attempt(&self.attempts, self.name());
             ctx.set_attempt(attempt);
             match self.inner.execute(input.clone(), deps, ctx).await {
                 Ok(output) => return Ok(output),
@@ -99,7 +127,7 @@ where
             }
             attempt += 1;
         }
-        attempts.increment(1);
+        metrics::count_attempt(&self.attempts, self.name());
         ctx.set_attempt(attempt);
         match self.inner.execute(input, deps, ctx).await {
             Ok(output) => Ok(output),
