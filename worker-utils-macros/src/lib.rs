@@ -1,3 +1,31 @@
-//! Procedural macros for `worker-utils`. Use them through the `worker-utils` crate, which
-//! re-exports them; expanded code only reaches the runtime through
-//! `::worker_utils::__private`.
+//! Procedural macros for `worker-utils`: `#[action]` and `#[derive(Classify)]`.
+//!
+//! Use them through the `worker-utils` crate, which re-exports them (feature `macros`, on
+//! by default) and documents them with runnable examples. Expanded code only reaches the
+//! runtime through `::worker_utils::__private` (or the path given with `crate = "..."`).
+//!
+//! Each macro runs in three stages, each in its own module: `parse` (a typed argument
+//! model), `validate` (signature and cross-argument checks, all errors at once) and
+//! `expand` (code generation).
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+
+mod action;
+mod classify;
+mod common;
+
+use proc_macro::TokenStream;
+
+/// Turns an `async fn` into an action type with retry, error handling and a timeout
+/// composed around it. See `worker_utils::action` for the arguments, the generated code
+/// and examples.
+#[proc_macro_attribute]
+pub fn action(args: TokenStream, item: TokenStream) -> TokenStream {
+    action::action(args.into(), item.into()).into()
+}
+
+/// Implements `Classify` from `#[classify(...)]` attributes. See `worker_utils::Classify`
+/// for the attributes and examples.
+#[proc_macro_derive(Classify, attributes(classify))]
+pub fn derive_classify(item: TokenStream) -> TokenStream {
+    classify::derive(item.into()).into()
+}

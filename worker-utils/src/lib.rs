@@ -41,6 +41,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod error_handling;
+mod macro_support;
 pub mod metrics;
 pub mod retry;
 pub mod status;
@@ -55,6 +56,8 @@ pub use error::{ActionError, BoxError, Classify, ErrorKind};
 pub use error_handling::{Cleanup, ErrorHandler, ErrorHandling};
 pub use retry::{Retry, RetryConfig};
 pub use timeout::Timeout;
+#[cfg(feature = "macros")]
+pub use worker_utils_macros::{Classify, action};
 
 /// The names most users need, in one import.
 pub mod prelude {
@@ -64,6 +67,8 @@ pub mod prelude {
     pub use crate::error_handling::{Cleanup, ErrorHandler, ErrorHandling};
     pub use crate::retry::{Retry, RetryConfig};
     pub use crate::timeout::Timeout;
+    #[cfg(feature = "macros")]
+    pub use worker_utils_macros::{Classify, action};
 }
 
 /// Not public API: the only path macro-generated code uses to reach the runtime. Anything
@@ -73,4 +78,11 @@ pub mod __private {
     pub use crate::action::Action;
     pub use crate::context::ActionContext;
     pub use crate::error::ActionError;
+    pub use crate::error::{Classify, ErrorKind};
+    pub use crate::error_handling::{ErrorHandling, PassThrough};
+    pub use crate::macro_support::{
+        ActionFn, Call, CleanupHook, Handler, IntoActionError, Outcome, RetryAfter, retry_config,
+    };
+    pub use crate::retry::{Backoff, Jitter, Retry, RetryConfig};
+    pub use crate::timeout::Timeout;
 }

@@ -1,0 +1,92 @@
+//! Code generation for `#[derive(Classify)]`: one `Classify` impl with a `match`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned as _;
+use syn::{DeriveInput, Member};
+
+use super::validate::{Plan, Shape, VariantPlan};
+use crate::common::Kind;
+
+/// The `Classify` impl.
+pub(crate) fn classify(input: &DeriveInput, plan: &Plan) -> TokenStream {
+    let rt = &plan.runtime;
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let (kind, retry_after) = match &plan.shape {
+        Shape::Struct { kind, retry_after } => {
+            let kind = kind.to_tokens(rt, Span::call_site());
+            let retry_after = retry_after.as_ref().map(|member| {
+                let hint = hint(rt, member, &quote!(&self.#member));
+                quote!(#hint)
+            });
+            (kind, retry_after)
+        }
+        Shape::Enum(variants) if variants.is_empty() => (quote!(match *self {}), None),
+        Shape::Enum(variants) => (kind_match(rt, variants), retry_after_match(rt, variants)),
+    };
+    let retry_after = retry_after.map(|body| {
+        quote! {
+            fn retry_after(&self) -> ::core::option::Option<::core::time::Duration> {
+                #body
+            }
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #rt::Classify for #ident #ty_generics #where_clause {
+            fn kind(&self) -> #rt::ErrorKind {
+                #kind
+            }
+            #retry_after
+        }
+    }
+}
+
+/// `match self { Self::A { .. } | Self::B { .. } => Transient, ... }`, one arm per kind.
+fn kind_match(rt: &TokenStream, variants: &[VariantPlan]) -> TokenStream {
+    let mut kinds: Vec<Kind> = Vec::new();
+    for variant in variants {
+        if !kinds.contains(&variant.kind) {
+            kinds.push(variant.kind);
+        }
+    }
+    let arms = kinds.iter().map(|kind| {
+        let patterns = variants.iter().filter(|v| v.kind == *kind).map(|v| {
+            let ident = &v.ident;
+            quote!(Self::#ident { .. })
+        });
+        let kind = kind.to_tokens(rt, Span::call_site());
+        quote!(#(#patterns)|* => #kind,)
+    });
+    quote!(match self { #(#arms)* })
+}
+
+/// The `retry_after` match, or `None` when no variant has a hint.
+fn retry_after_match(rt: &TokenStream, variants: &[VariantPlan]) -> Option<TokenStream> {
+    if variants.iter().all(|v| v.retry_after.is_none()) {
+        return None;
+    }
+    let binding = quote!(__worker_retry_after);
+    let hinted = variants.iter().filter_map(|v| {
+        let member = v.retry_after.as_ref()?;
+        let ident = &v.ident;
+        let hint = hint(rt, member, &binding);
+        Some(quote!(Self::#ident { #member: #binding, .. } => #hint,))
+    });
+    let others: Vec<TokenStream> = variants
+        .iter()
+        .filter(|v| v.retry_after.is_none())
+        .map(|v| {
+            let ident = &v.ident;
+            quote!(Self::#ident { .. })
+        })
+        .collect();
+    let none = (!others.is_empty()).then(|| quote!(#(#others)|* => ::core::option::Option::None,));
+    Some(quote!(match self { #(#hinted)* #none }))
+}
+
+/// The hint from a field, spanned on the field's name so a wrong type is reported there.
+fn hint(rt: &TokenStream, member: &Member, field: &TokenStream) -> TokenStream {
+    quote_spanned!(member.span()=> #rt::RetryAfter::retry_after_hint(#field))
+}

@@ -1,0 +1,54 @@
+//! The one holder every argument key goes through, so a repeated key is always caught
+//! (instead of a hand-written duplicate check per key).
+
+use proc_macro2::{Ident, Span};
+
+use super::Errors;
+
+/// A value set at most once, remembering the key that set it.
+pub(crate) struct Once<T> {
+    slot: Option<(Ident, T)>,
+}
+
+impl<T> Default for Once<T> {
+    fn default() -> Self {
+        Self { slot: None }
+    }
+}
+
+impl<T> Once<T> {
+    /// Stores `value` for `key`; a second call records a "repeated key" error on `key`.
+    pub(crate) fn set(&mut self, key: &Ident, value: T, errors: &mut Errors) {
+        match &self.slot {
+            Some((first, _)) => {
+                let mut error =
+                    syn::Error::new(key.span(), format!("`{key}` is given more than once; keep one `{key}`"));
+                error.combine(syn::Error::new(first.span(), format!("`{first}` first given here")));
+                errors.push(error);
+            }
+            None => self.slot = Some((key.clone(), value)),
+        }
+    }
+
+    /// The value, if set.
+    pub(crate) fn get(&self) -> Option<&T> {
+        self.slot.as_ref().map(|(_, value)| value)
+    }
+
+    /// The key that set the value, if set.
+    pub(crate) fn key(&self) -> Option<&Ident> {
+        self.slot.as_ref().map(|(key, _)| key)
+    }
+
+    /// Whether the key was given.
+    pub(crate) fn is_set(&self) -> bool {
+        self.slot.is_some()
+    }
+}
+
+/// A parsed value and the span of the tokens it came from.
+#[derive(Clone, Copy)]
+pub(crate) struct Spanned<T> {
+    pub(crate) value: T,
+    pub(crate) span: Span,
+}
