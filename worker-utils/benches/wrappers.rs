@@ -86,14 +86,20 @@ fn success_path(c: &mut Criterion) {
         b.iter(|| poll_once!(ours.execute(black_box(1), &(), &ctx)))
     });
 
-    let r_only = AddOne.retry(RetryConfig::default());
-    group
-        .bench_function("tmp_retry_only", |b| b.iter(|| poll_once!(r_only.execute(black_box(1), &(), &ctx))));
-    let e_only = AddOne.error_handling();
-    group.bench_function("tmp_eh_only", |b| b.iter(|| poll_once!(e_only.execute(black_box(1), &(), &ctx))));
-    group.bench_function("tmp_action_only", |b| {
+    let retry_only = AddOne.retry(RetryConfig::default());
+    group.bench_function("worker_utils_retry", |b| {
+        b.iter(|| poll_once!(retry_only.execute(black_box(1), &(), &ctx)))
+    });
+
+    let error_handling_only = AddOne.error_handling();
+    group.bench_function("worker_utils_error_handling", |b| {
+        b.iter(|| poll_once!(error_handling_only.execute(black_box(1), &(), &ctx)))
+    });
+
+    group.bench_function("action_trait_bare", |b| {
         b.iter(|| poll_once!(AddOne.execute(black_box(1), &(), &ctx)))
     });
+
     let with_timeout = AddOne.timeout(Duration::from_secs(30)).retry(RetryConfig::default()).error_handling();
     group.bench_function("worker_utils_error_handling_retry_timeout", |b| {
         b.iter(|| poll_once!(with_timeout.execute(black_box(1), &(), &ctx)))
