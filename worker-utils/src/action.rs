@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::context::ActionContext;
 use crate::error::ActionError;
 use crate::error_handling::ErrorHandling;
+use crate::pipeline::Then;
 use crate::retry::{Retry, RetryConfig};
 use crate::timeout::Timeout;
 
@@ -107,6 +108,11 @@ pub trait ActionExt: Sized {
     /// Logs failures, turns panics into `System` errors and runs recovery hooks.
     fn error_handling(self) -> ErrorHandling<Self> {
         ErrorHandling::new(self)
+    }
+
+    /// Runs `next` on this action's output: a two-step pipeline.
+    fn then<B>(self, next: B) -> Then<Self, B> {
+        Then::new(self, next)
     }
 
     /// Fails an attempt that takes longer than `limit` with a transient

@@ -58,6 +58,7 @@ pub struct ActionContext {
     worker_id: Arc<str>,
     delivery: u32,
     attempt: AtomicU32,
+    retries: AtomicU32,
     deadline: Option<Instant>,
     cancellation: CancellationToken,
     span: tracing::Span,
@@ -111,6 +112,17 @@ impl ActionContext {
         self.attempt.store(attempt, Ordering::Relaxed);
     }
 
+    /// How many retries all retry loops of this job have scheduled so far.
+    #[inline]
+    pub fn retries(&self) -> u32 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Counts one scheduled retry; the retry wrapper calls this.
+    pub(crate) fn record_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The instant by which the job must be finished, if it has one. The retry wrapper
     /// does not start a backoff sleep that would end past it.
     #[inline]
@@ -152,6 +164,7 @@ impl fmt::Debug for ActionContext {
             .field("worker_id", &self.worker_id)
             .field("delivery", &self.delivery)
             .field("attempt", &self.attempt())
+            .field("retries", &self.retries())
             .field("deadline", &self.deadline)
             .field("cancelled", &self.is_cancelled())
             .finish_non_exhaustive()
@@ -242,6 +255,7 @@ impl ActionContextBuilder {
             worker_id: self.worker_id.unwrap_or_else(|| Arc::from("")),
             delivery: self.delivery.unwrap_or(1),
             attempt: AtomicU32::new(1),
+            retries: AtomicU32::new(0),
             deadline: self.deadline,
             cancellation: self.cancellation.unwrap_or_default(),
             span: self.span.unwrap_or_else(tracing::Span::none),

@@ -181,6 +181,7 @@ impl<'a, A> History<'a, A> {
             "retrying after backoff",
         );
         metrics::record_retry(action, kind);
+        ctx.record_retry();
         self.errors.push(error);
         tokio::select! {
             biased;

@@ -1,0 +1,290 @@
+//! The runner: outcomes per job, panics, dead letters and re-enqueue, graceful shutdown,
+//! the concurrency limit, status events, and 10,000 jobs with none lost.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use worker_utils::prelude::*;
+use worker_utils::queue::{MemoryQueue, Queue};
+use worker_utils::status::{StatusEvent, StatusSink};
+use worker_utils::worker::{RunReport, RunStats, Runner, Worker};
+
+/// Behaves by payload: multiples of 13 panic, of 10 fail permanently, of 7 fail once
+/// (transiently) then succeed, 1000 + n sleeps n seconds; everything else succeeds.
+#[derive(Default)]
+struct ByPayload {
+    active: AtomicUsize,
+    max_active: AtomicUsize,
+}
+
+impl Action for ByPayload {
+    type Input = u32;
+    type Output = u32;
+
+    fn name(&self) -> &'static str {
+        "by_payload"
+    }
+
+    async fn execute(&self, n: u32, _: &(), ctx: &ActionContext) -> Result<u32, ActionError> {
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_active.fetch_max(now, Ordering::SeqCst);
+        let _active = scopeguard(&self.active);
+        if n >= 1000 {
+            tokio::time::sleep(Duration::from_secs(u64::from(n - 1000))).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+        match n {
+            n if n % 13 == 0 && n < 1000 => panic!("payload {n} panics"),
+            n if n % 10 == 0 && n < 1000 => {
+                Err(ActionError::permanent(std::io::Error::other(format!("bad {n}"))))
+            }
+            n if n % 7 == 0 && ctx.attempt() == 1 => {
+                Err(ActionError::transient(std::io::Error::other("flaky")))
+            }
+            n => Ok(n),
+        }
+    }
+}
+
+/// Decrements the active count when a call ends, however it ends.
+fn scopeguard(active: &AtomicUsize) -> impl Drop + '_ {
+    struct Guard<'a>(&'a AtomicUsize);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    Guard(active)
+}
+
+struct Numbers(Arc<ByPayload>);
+
+impl Worker for Numbers {
+    type Deps = ();
+    type Pipeline = Retry<Arc<ByPayload>>;
+
+    fn queue(&self) -> &str {
+        "numbers"
+    }
+
+    fn pipeline(&self) -> Self::Pipeline {
+        let config =
+            RetryConfig::builder().max_attempts(3).base_delay(Duration::from_millis(10)).build().unwrap();
+        Retry::new(self.0.clone(), config)
+    }
+
+    fn concurrency(&self) -> usize {
+        4
+    }
+}
+
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<StatusEvent>>>);
+
+impl StatusSink for Collect {
+    fn publish(&self, event: StatusEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+struct Setup {
+    queue: Arc<MemoryQueue<u32>>,
+    action: Arc<ByPayload>,
+    events: Collect,
+}
+
+fn setup() -> Setup {
+    let events = Collect::default();
+    let queue = Arc::new(MemoryQueue::builder("numbers").status(events.clone()).build().unwrap());
+    Setup { queue, action: Arc::default(), events }
+}
+
+impl Setup {
+    /// Runs with `concurrency` slots reserving `batch` jobs at a time until `done(stats)`,
+    /// then shuts down with `grace` and returns the report.
+    async fn run_until(
+        &self,
+        (concurrency, batch): (usize, usize),
+        grace: Duration,
+        done: impl Fn(&RunStats) -> bool,
+    ) -> RunReport {
+        let runner = Runner::builder(Numbers(self.action.clone()), self.queue.clone(), ())
+            .status(self.events.clone())
+            .concurrency(concurrency)
+            .batch(batch)
+            .grace(grace)
+            .build()
+            .unwrap();
+        let stats = runner.stats();
+        let shutdown = CancellationToken::new();
+        let run = tokio::spawn(runner.run(shutdown.clone()));
+        while !done(&stats) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        shutdown.cancel();
+        run.await.unwrap()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_job_fails_alone_and_the_worker_goes_on() {
+    let s = setup();
+    s.queue.enqueue_batch(vec![1, 13, 2]).await.unwrap();
+    let report = s.run_until((1, 16), Duration::from_secs(1), |st| st.finished() == 3).await;
+    assert_eq!((report.completed, report.dead_lettered, report.panics), (2, 1, 1));
+    let dead = s.queue.dead_letters().await.unwrap();
+    assert_eq!(dead[0].job, 13);
+    assert_eq!(dead[0].failure.kind, ErrorKind::System);
+    assert!(dead[0].failure.message.contains("payload 13 panics"), "{}", dead[0].failure.message);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_are_dead_lettered_with_history_and_can_run_again() {
+    let s = setup();
+    let id = s.queue.enqueue(20).await.unwrap();
+    s.queue.enqueue(14).await.unwrap(); // fails once, then succeeds on retry
+    let report = s.run_until((1, 16), Duration::from_secs(1), |st| st.finished() == 2).await;
+    assert_eq!((report.completed, report.dead_lettered, report.retries), (1, 1, 1));
+
+    let dead = s.queue.dead_letters().await.unwrap();
+    assert_eq!((dead[0].id, dead[0].job), (id, 20));
+    assert_eq!(dead[0].failure.kind, ErrorKind::Permanent);
+    assert_eq!(dead[0].failure.action, "by_payload");
+    assert_eq!(dead[0].failure.attempts.len(), 1, "permanent: tried once");
+
+    let again = s.queue.requeue_dead(id).await.unwrap();
+    assert_ne!(again, id);
+    assert_eq!(s.queue.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn exhausted_retries_keep_every_attempt_in_the_dead_letter() {
+    struct AlwaysTransient;
+    impl Action for AlwaysTransient {
+        type Input = u32;
+        type Output = ();
+        fn name(&self) -> &'static str {
+            "always_transient"
+        }
+        async fn execute(&self, _: u32, _: &(), ctx: &ActionContext) -> Result<(), ActionError> {
+            Err(ActionError::transient(std::io::Error::other("down")).in_context("always_transient", ctx))
+        }
+    }
+    struct Down;
+    impl Worker for Down {
+        type Deps = ();
+        type Pipeline = Retry<AlwaysTransient>;
+        fn queue(&self) -> &str {
+            "numbers"
+        }
+        fn pipeline(&self) -> Self::Pipeline {
+            AlwaysTransient.retry(RetryConfig::builder().max_attempts(4).build().unwrap())
+        }
+    }
+    let queue = Arc::new(MemoryQueue::builder("numbers").build().unwrap());
+    queue.enqueue(1).await.unwrap();
+    let runner = Runner::builder(Down, queue.clone(), ()).build().unwrap();
+    let stats = runner.stats();
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(runner.run(shutdown.clone()));
+    while stats.finished() < 1 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    assert_eq!(run.await.unwrap().retries, 3);
+    let failure = &queue.dead_letters().await.unwrap()[0].failure;
+    let attempts: Vec<u32> = failure.attempts.iter().map(|a| a.attempt).collect();
+    assert_eq!(attempts, [1, 2, 3, 4]);
+    assert!(failure.message.contains("gave up after 4 attempts"), "{}", failure.message);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_lets_in_flight_jobs_finish_within_the_grace_period() {
+    let s = setup();
+    // Two slots: a 2 s job and a 60 s job; the grace period is 5 s.
+    s.queue.enqueue_batch(vec![1002, 1060]).await.unwrap();
+    let report = s.run_until((2, 1), Duration::from_secs(5), |_| s.queue.reserved_len() == 2).await;
+    assert_eq!(report.completed, 1, "the 2 s job finished during the grace period");
+    assert_eq!(report.unfinished.len(), 1, "the 60 s job did not");
+    assert_eq!(report.returned, 1);
+    assert_eq!(s.queue.len(), 1, "it went back to the queue");
+    assert_eq!(s.queue.reserved_len(), 0);
+    assert_eq!(s.queue.reserve(1, Duration::ZERO).await.unwrap()[0].job, 1060);
+}
+
+#[tokio::test(start_paused = true)]
+async fn jobs_not_started_at_shutdown_go_back_at_once() {
+    let s = setup();
+    // One slot reserves the whole batch; shutdown arrives while the first job runs.
+    s.queue.enqueue_batch(vec![1003, 1, 2, 3]).await.unwrap();
+    let report = s.run_until((1, 16), Duration::from_secs(10), |_| s.queue.reserved_len() == 4).await;
+    assert_eq!((report.completed, report.returned), (1, 3));
+    assert!(report.unfinished.is_empty());
+    assert_eq!(s.queue.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_more_jobs_run_at_once_than_the_concurrency() {
+    let s = setup();
+    s.queue.enqueue_batch((0..24).map(|_| 1001).collect()).await.unwrap();
+    let report = s.run_until((3, 1), Duration::from_secs(1), |st| st.finished() == 24).await;
+    assert_eq!(report.completed, 24);
+    assert_eq!(s.action.max_active.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_job_gets_processing_then_exactly_one_terminal_event() {
+    let s = setup();
+    s.queue.enqueue_batch((1..=40).collect()).await.unwrap();
+    s.run_until((4, 4), Duration::from_secs(1), |st| st.finished() == 40).await;
+
+    let mut per_job: BTreeMap<u64, Vec<JobStatus>> = BTreeMap::new();
+    for event in s.events.0.lock().unwrap().iter() {
+        per_job.entry(event.job_id.get()).or_default().push(event.status);
+    }
+    assert_eq!(per_job.len(), 40);
+    for (job, statuses) in per_job {
+        let terminal = statuses.iter().filter(|s| s.is_terminal()).count();
+        assert_eq!(terminal, 1, "job {job}: {statuses:?}");
+        assert_eq!(&statuses[..2], [JobStatus::Pending, JobStatus::Processing], "job {job}");
+        assert!(statuses.last().unwrap().is_terminal(), "job {job}: {statuses:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ten_thousand_jobs_with_mixed_outcomes_none_lost() {
+    let s = setup();
+    let jobs: Vec<u32> = (1..=10_000).map(|n| n % 1000).collect();
+    s.queue.enqueue_batch(jobs.clone()).await.unwrap();
+    let report = s.run_until((8, 16), Duration::from_secs(1), |st| st.finished() == 10_000).await;
+
+    let fails = |n: &u32| n % 13 == 0 || n % 10 == 0;
+    let expected_dead = jobs.iter().filter(|n| fails(n)).count() as u64;
+    assert_eq!(report.completed + report.dead_lettered, 10_000);
+    assert_eq!(report.dead_lettered, expected_dead);
+    assert_eq!(report.panics, jobs.iter().filter(|n| *n % 13 == 0).count() as u64);
+    assert_eq!(report.retries, jobs.iter().filter(|n| *n % 7 == 0 && !fails(n)).count() as u64);
+    assert_eq!(s.queue.dead_letters().await.unwrap().len() as u64, expected_dead);
+    assert!(s.queue.is_empty());
+}
+
+#[test]
+fn bad_runner_settings_name_the_field() {
+    let queue = Arc::new(MemoryQueue::builder("numbers").build().unwrap());
+    let field = |b: worker_utils::worker::RunnerBuilder<Numbers, MemoryQueue<u32>>| {
+        b.build().unwrap_err().field().to_owned()
+    };
+    let new = || Runner::builder(Numbers(Arc::default()), queue.clone(), ());
+    assert_eq!(field(new().concurrency(0)), "concurrency");
+    assert_eq!(field(new().batch(0)), "batch");
+    let other = Arc::new(MemoryQueue::builder("letters").build().unwrap());
+    let err = Runner::builder(Numbers(Arc::default()), other, ()).build().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid `queue`: the worker consumes `numbers` but was given queue `letters`"
+    );
+}

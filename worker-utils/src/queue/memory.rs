@@ -1,0 +1,382 @@
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::{DeadLetter, EnqueueOptions, Failure, Queue, QueueError, Reserved};
+use crate::config::ConfigError;
+use crate::context::JobId;
+use crate::status::{JobStatus, StatusEvent, StatusSink};
+
+/// The embedded default queue: in-process, bounded, no external service.
+///
+/// Jobs live in memory only, so they do not survive the process; within it the delivery
+/// contract is the durable one (leases, redelivery, dead letters). `enqueue` waits while
+/// the queue holds `capacity` live jobs (ready, delayed or reserved); `try_enqueue` fails
+/// with [`QueueError::Full`] instead.
+///
+/// ```
+/// use std::time::Duration;
+/// use worker_utils::queue::{MemoryQueue, Queue};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let queue = MemoryQueue::builder("emails").capacity(1000).build()?;
+/// let id = queue.enqueue("hello".to_owned()).await?;
+///
+/// let reserved = queue.reserve(10, Duration::ZERO).await?;
+/// assert_eq!(reserved[0].id, id);
+/// assert_eq!(reserved[0].job, "hello");
+/// queue.ack(id).await?;
+/// assert!(queue.is_empty());
+/// # Ok(()) }
+/// ```
+pub struct MemoryQueue<J> {
+    name: Arc<str>,
+    capacity: usize,
+    lease: Duration,
+    status: Option<Arc<dyn StatusSink>>,
+    state: Mutex<State<J>>,
+    /// Signalled when jobs become ready.
+    ready: Notify,
+    /// Signalled when live jobs leave (room for a waiting `enqueue`).
+    room: Notify,
+}
+
+struct Entry<J> {
+    id: JobId,
+    job: J,
+    /// Times handed out so far.
+    deliveries: u32,
+}
+
+struct State<J> {
+    next_id: u64,
+    ready: VecDeque<Entry<J>>,
+    delayed: BTreeMap<(Instant, JobId), Entry<J>>,
+    reserved: FxHashMap<JobId, (Entry<J>, Instant)>,
+    /// Lease ends in reservation order (the lease is constant); entries whose job was acked
+    /// meanwhile are skipped when they come up.
+    leases: VecDeque<(Instant, JobId)>,
+    dead: VecDeque<DeadLetter<J>>,
+}
+
+impl<J> State<J> {
+    fn live(&self) -> usize {
+        self.ready.len() + self.delayed.len() + self.reserved.len()
+    }
+
+    /// Moves due delayed jobs and expired leases to the ready list.
+    fn promote(&mut self, now: Instant) {
+        while let Some(entry) = self.delayed.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            self.ready.push_back(entry.remove());
+        }
+        while let Some(&(until, id)) = self.leases.front() {
+            if until > now {
+                break;
+            }
+            self.leases.pop_front();
+            if self.reserved.get(&id).is_some_and(|(_, lease)| *lease == until) {
+                if let Some((entry, _)) = self.reserved.remove(&id) {
+                    tracing::warn!(job_id = id.get(), "lease expired; the job goes back to the queue");
+                    self.ready.push_back(entry);
+                }
+            }
+        }
+    }
+
+    /// When the next delayed job or lease falls due.
+    fn next_due(&self) -> Option<Instant> {
+        let delayed = self.delayed.keys().next().map(|(at, _)| *at);
+        let lease = self.leases.front().map(|(at, _)| *at);
+        delayed.into_iter().chain(lease).min()
+    }
+
+    fn take_reserved(&mut self, id: JobId) -> Result<Entry<J>, QueueError> {
+        self.reserved.remove(&id).map(|(entry, _)| entry).ok_or(QueueError::UnknownJob(id))
+    }
+}
+
+impl<J> MemoryQueue<J> {
+    /// Starts building a queue named `name`.
+    pub fn builder(name: impl Into<Arc<str>>) -> MemoryQueueBuilder<J> {
+        MemoryQueueBuilder {
+            name: name.into(),
+            capacity: DEFAULT_CAPACITY,
+            lease: DEFAULT_LEASE,
+            status: None,
+            job: PhantomData,
+        }
+    }
+
+    /// Jobs ready, delayed or reserved.
+    pub fn len(&self) -> usize {
+        self.lock().live()
+    }
+
+    /// Whether no job is ready, delayed or reserved.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Jobs currently reserved by workers.
+    pub fn reserved_len(&self) -> usize {
+        self.lock().reserved.len()
+    }
+
+    /// Adds a job now, or fails with [`QueueError::Full`] instead of waiting for room.
+    pub fn try_enqueue(&self, job: J) -> Result<JobId, QueueError> {
+        self.try_push(job, Duration::ZERO).map_err(|_| self.full())
+    }
+
+    fn full(&self) -> QueueError {
+        QueueError::Full { queue: self.name.to_string(), capacity: self.capacity }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<J>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds `job` if there is room; gives it back otherwise.
+    fn try_push(&self, job: J, delay: Duration) -> Result<JobId, J> {
+        let id = {
+            let mut state = self.lock();
+            if state.live() >= self.capacity {
+                return Err(job);
+            }
+            state.next_id += 1;
+            let id = JobId::new(state.next_id);
+            let entry = Entry { id, job, deliveries: 0 };
+            if delay.is_zero() {
+                state.ready.push_back(entry);
+            } else {
+                state.delayed.insert((Instant::now() + delay, id), entry);
+            }
+            id
+        };
+        self.ready.notify_one();
+        self.publish(id, JobStatus::Pending);
+        Ok(id)
+    }
+
+    fn publish(&self, id: JobId, status: JobStatus) {
+        if let Some(sink) = &self.status {
+            sink.publish(StatusEvent::new(id, self.name.clone(), status));
+        }
+    }
+}
+
+impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    async fn enqueue_with(&self, mut job: J, options: EnqueueOptions) -> Result<JobId, QueueError> {
+        loop {
+            let room = self.room.notified();
+            match self.try_push(job, options.delay_value()) {
+                Ok(id) => return Ok(id),
+                Err(back) => job = back,
+            }
+            room.await;
+        }
+    }
+
+    async fn enqueue_batch(&self, jobs: Vec<J>) -> Result<Vec<JobId>, QueueError> {
+        let mut ids = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            ids.push(self.enqueue_with(job, EnqueueOptions::default()).await?);
+        }
+        Ok(ids)
+    }
+
+    async fn reserve(&self, max: usize, wait: Duration) -> Result<Vec<Reserved<J>>, QueueError> {
+        let give_up_at = Instant::now() + wait;
+        loop {
+            let ready = self.ready.notified();
+            let next_due = {
+                let mut guard = self.lock();
+                let state = &mut *guard;
+                let now = Instant::now();
+                state.promote(now);
+                let count = max.min(state.ready.len());
+                if count > 0 {
+                    let lease_until = now + self.lease;
+                    let mut batch = Vec::with_capacity(count);
+                    for mut entry in state.ready.drain(..count) {
+                        entry.deliveries += 1;
+                        batch.push(Reserved {
+                            id: entry.id,
+                            job: entry.job.clone(),
+                            delivery: entry.deliveries,
+                        });
+                        state.leases.push_back((lease_until, entry.id));
+                        state.reserved.insert(entry.id, (entry, lease_until));
+                    }
+                    if !state.ready.is_empty() {
+                        self.ready.notify_one();
+                    }
+                    return Ok(batch);
+                }
+                if now >= give_up_at {
+                    return Ok(Vec::new());
+                }
+                state.next_due()
+            };
+            let wake_at = next_due.map_or(give_up_at, |due| due.min(give_up_at));
+            tokio::select! {
+                () = ready => {}
+                () = tokio::time::sleep_until(wake_at) => {}
+            }
+        }
+    }
+
+    async fn ack(&self, id: JobId) -> Result<(), QueueError> {
+        self.lock().take_reserved(id)?;
+        self.room.notify_one();
+        Ok(())
+    }
+
+    async fn nack(&self, id: JobId, delay: Duration) -> Result<(), QueueError> {
+        {
+            let mut state = self.lock();
+            let entry = state.take_reserved(id)?;
+            if delay.is_zero() {
+                state.ready.push_front(entry);
+            } else {
+                state.delayed.insert((Instant::now() + delay, id), entry);
+            }
+        }
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    async fn dead_letter(&self, id: JobId, failure: Failure) -> Result<(), QueueError> {
+        {
+            let mut state = self.lock();
+            let entry = state.take_reserved(id)?;
+            state.dead.push_back(DeadLetter { id, job: entry.job, deliveries: entry.deliveries, failure });
+        }
+        self.room.notify_one();
+        Ok(())
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter<J>>, QueueError> {
+        Ok(self.lock().dead.iter().cloned().collect())
+    }
+
+    async fn requeue_dead(&self, id: JobId) -> Result<JobId, QueueError> {
+        let letter = {
+            let mut state = self.lock();
+            let index = state.dead.iter().position(|d| d.id == id).ok_or(QueueError::UnknownJob(id))?;
+            state.dead.remove(index).ok_or(QueueError::UnknownJob(id))?
+        };
+        self.enqueue_with(letter.job, EnqueueOptions::default()).await
+    }
+}
+
+impl<J> fmt::Debug for MemoryQueue<J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MemoryQueue")
+            .field("name", &self.name)
+            .field("capacity", &self.capacity)
+            .field("lease", &self.lease)
+            .field("ready", &state.ready.len())
+            .field("delayed", &state.delayed.len())
+            .field("reserved", &state.reserved.len())
+            .field("dead", &state.dead.len())
+            .finish()
+    }
+}
+
+/// Builds a [`MemoryQueue`]; [`build`](Self::build) checks the values.
+///
+/// ```
+/// use std::time::Duration;
+/// use worker_utils::queue::MemoryQueue;
+///
+/// let err = MemoryQueue::<u32>::builder("q").capacity(0).build().unwrap_err();
+/// assert_eq!(err.field(), "capacity");
+/// let queue = MemoryQueue::<u32>::builder("q").lease(Duration::from_secs(60)).build().unwrap();
+/// ```
+pub struct MemoryQueueBuilder<J> {
+    name: Arc<str>,
+    capacity: usize,
+    lease: Duration,
+    status: Option<Arc<dyn StatusSink>>,
+    job: PhantomData<fn(J) -> J>,
+}
+
+/// Live jobs at most, unless told otherwise.
+const DEFAULT_CAPACITY: usize = 100_000;
+/// How long a reservation lasts, unless told otherwise.
+const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+
+impl<J> MemoryQueueBuilder<J> {
+    /// Live jobs (ready, delayed, reserved) at most; at least 1.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// How long a reservation lasts before the job is handed out again; more than zero.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Publishes `PENDING` to `sink` for every enqueued job.
+    pub fn status(mut self, sink: impl StatusSink) -> Self {
+        self.status = Some(Arc::new(sink));
+        self
+    }
+
+    /// Checks the values and builds the queue (defaults: capacity 100 000, lease 5 min).
+    pub fn build(self) -> Result<MemoryQueue<J>, ConfigError> {
+        if self.capacity == 0 {
+            return Err(ConfigError::new("capacity", "must be at least 1"));
+        }
+        if self.lease.is_zero() {
+            return Err(ConfigError::new("lease", "must be longer than zero"));
+        }
+        Ok(MemoryQueue {
+            name: self.name,
+            capacity: self.capacity,
+            lease: self.lease,
+            status: self.status,
+            state: Mutex::new(State {
+                next_id: 0,
+                ready: VecDeque::new(),
+                delayed: BTreeMap::new(),
+                reserved: FxHashMap::default(),
+                leases: VecDeque::new(),
+                dead: VecDeque::new(),
+            }),
+            ready: Notify::new(),
+            room: Notify::new(),
+        })
+    }
+}
+
+impl<J> fmt::Debug for MemoryQueueBuilder<J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryQueueBuilder")
+            .field("name", &self.name)
+            .field("capacity", &self.capacity)
+            .field("lease", &self.lease)
+            .field("status", &self.status.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,470 @@
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::FutureExt as _;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{JobOf, Worker};
+use crate::action::Action;
+use crate::config::ConfigError;
+use crate::context::{ActionContext, JobId};
+use crate::error::ActionError;
+use crate::error_handling::Panicked;
+use crate::queue::{Failure, Queue, Reserved};
+use crate::status::{DiscardStatus, JobStatus, StatusEvent, StatusSink};
+
+/// How long one `reserve` call waits for work before the slot checks for shutdown again.
+const RESERVE_WAIT: Duration = Duration::from_millis(250);
+/// How long a slot pauses after a queue error before trying again.
+const QUEUE_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// Runs a [`Worker`] against a [`Queue`]: `concurrency` slots each reserve a batch of jobs
+/// and run them one after another through the pipeline (no task per job).
+///
+/// For each job: PROCESSING, then the pipeline inside a panic guard, then
+/// - success: ack, COMPLETED with the duration;
+/// - failure (retries exhausted, or a non-retryable error, or a panic): dead letter with
+///   the full attempt history, FAILED with the error kind and message;
+/// - cancelled by shutdown: given back to the queue, PENDING again.
+///
+/// Shutdown (the token passed to [`run`](Self::run)): slots stop reserving and give back
+/// the jobs of their batch they had not started; jobs in flight get the grace period to
+/// finish; then their contexts are cancelled (retry waits stop at once) and whatever still
+/// runs is dropped and given back to the queue. Nothing vanishes. See the
+/// [module docs](super) for an example.
+pub struct Runner<W: Worker, Q> {
+    shared: Arc<Shared<W, Q>>,
+    concurrency: usize,
+    grace: Duration,
+}
+
+struct Shared<W: Worker, Q> {
+    pipeline: W::Pipeline,
+    queue: Arc<Q>,
+    deps: Arc<W::Deps>,
+    status: Arc<dyn StatusSink>,
+    queue_name: Arc<str>,
+    worker_id: Arc<str>,
+    batch: usize,
+    stats: Arc<RunStats>,
+}
+
+/// Live counters of a run; cheap to read while it goes on.
+#[derive(Debug, Default)]
+pub struct RunStats {
+    completed: AtomicU64,
+    dead_lettered: AtomicU64,
+    returned: AtomicU64,
+    retries: AtomicU64,
+    panics: AtomicU64,
+}
+
+impl RunStats {
+    /// Jobs completed.
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Relaxed)
+    }
+
+    /// Jobs that failed and went to the dead letters.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
+    }
+
+    /// Jobs given back to the queue unfinished (shutdown).
+    pub fn returned(&self) -> u64 {
+        self.returned.load(Ordering::Relaxed)
+    }
+
+    /// Retries scheduled by the pipelines' retry loops.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Jobs whose pipeline panicked (they are dead-lettered too).
+    pub fn panics(&self) -> u64 {
+        self.panics.load(Ordering::Relaxed)
+    }
+
+    /// Jobs completed or dead-lettered.
+    pub fn finished(&self) -> u64 {
+        self.completed() + self.dead_lettered()
+    }
+
+    fn report(&self, worker_id: &str, unfinished: Vec<JobId>) -> RunReport {
+        RunReport {
+            worker_id: worker_id.to_owned(),
+            completed: self.completed(),
+            dead_lettered: self.dead_lettered(),
+            returned: self.returned(),
+            retries: self.retries(),
+            panics: self.panics(),
+            unfinished,
+        }
+    }
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// The runner's worker id.
+    pub worker_id: String,
+    /// Jobs completed.
+    pub completed: u64,
+    /// Jobs dead-lettered.
+    pub dead_lettered: u64,
+    /// Jobs given back to the queue unfinished.
+    pub returned: u64,
+    /// Retries scheduled.
+    pub retries: u64,
+    /// Pipelines that panicked.
+    pub panics: u64,
+    /// Jobs still running when the grace period ended; they were given back to the queue.
+    pub unfinished: Vec<JobId>,
+}
+
+/// Which jobs of a slot's current batch are not finished yet, so that a slot that is
+/// dropped at the end of the grace period can give them back. Locked once per batch.
+#[derive(Debug, Default)]
+struct SlotProgress {
+    batch: Mutex<Vec<JobId>>,
+    done: AtomicUsize,
+}
+
+impl SlotProgress {
+    fn start(&self, ids: Vec<JobId>) {
+        *self.batch.lock().unwrap_or_else(PoisonError::into_inner) = ids;
+        self.done.store(0, Ordering::Release);
+    }
+
+    fn finish_one(&self) {
+        self.done.fetch_add(1, Ordering::Release);
+    }
+
+    fn unfinished(&self) -> Vec<JobId> {
+        let batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        batch.get(self.done.load(Ordering::Acquire)..).unwrap_or_default().to_vec()
+    }
+}
+
+static NEXT_WORKER: AtomicU64 = AtomicU64::new(1);
+
+/// A worker id unique in this process and across processes on the host: queue, pid, counter.
+fn unique_worker_id(queue: &str) -> String {
+    format!("{queue}-{}-{}", std::process::id(), NEXT_WORKER.fetch_add(1, Ordering::Relaxed))
+}
+
+impl<W, Q> Runner<W, Q>
+where
+    W: Worker,
+    Q: Queue<JobOf<W>>,
+{
+    /// Starts building a runner of `worker` on `queue` with `deps`.
+    pub fn builder(worker: W, queue: Arc<Q>, deps: W::Deps) -> RunnerBuilder<W, Q> {
+        RunnerBuilder {
+            concurrency: worker.concurrency(),
+            worker,
+            queue,
+            deps: Arc::new(deps),
+            status: Arc::new(DiscardStatus),
+            batch: RunnerBuilder::<W, Q>::DEFAULT_BATCH,
+            grace: RunnerBuilder::<W, Q>::DEFAULT_GRACE,
+            worker_id: None,
+        }
+    }
+
+    /// The live counters of this runner.
+    pub fn stats(&self) -> Arc<RunStats> {
+        self.shared.stats.clone()
+    }
+
+    /// This runner's worker id.
+    pub fn worker_id(&self) -> &str {
+        &self.shared.worker_id
+    }
+
+    /// Runs until `shutdown` is cancelled, then shuts down gracefully and reports.
+    pub async fn run(self, shutdown: CancellationToken) -> RunReport {
+        let hard_stop = CancellationToken::new();
+        let progress: Vec<Arc<SlotProgress>> = (0..self.concurrency).map(|_| Arc::default()).collect();
+        let mut slots = JoinSet::new();
+        for slot_progress in &progress {
+            slots.spawn(slot(
+                self.shared.clone(),
+                shutdown.clone(),
+                hard_stop.clone(),
+                slot_progress.clone(),
+            ));
+        }
+        tracing::info!(
+            worker = &*self.shared.worker_id,
+            queue = &*self.shared.queue_name,
+            concurrency = self.concurrency,
+            "worker started"
+        );
+
+        shutdown.cancelled().await;
+        let drained = tokio::time::timeout(self.grace, drain(&mut slots)).await.is_ok();
+        let mut unfinished = Vec::new();
+        if !drained {
+            // Cancel the jobs still running (retry waits end at once), give them a moment
+            // to return, then drop what is left and give its jobs back to the queue.
+            hard_stop.cancel();
+            if tokio::time::timeout(Duration::from_millis(50), drain(&mut slots)).await.is_err() {
+                slots.abort_all();
+                drain(&mut slots).await;
+            }
+            for slot_progress in &progress {
+                for id in slot_progress.unfinished() {
+                    self.shared.give_back(id).await;
+                    unfinished.push(id);
+                }
+            }
+        }
+        let report = self.shared.stats.report(&self.shared.worker_id, unfinished);
+        tracing::info!(worker = &*self.shared.worker_id, ?report, "worker stopped");
+        report
+    }
+}
+
+async fn drain(slots: &mut JoinSet<()>) {
+    while let Some(joined) = slots.join_next().await {
+        if let Err(e) = joined
+            && e.is_panic()
+        {
+            tracing::error!(error = %e, "a worker slot panicked outside any job");
+        }
+    }
+}
+
+/// One unit of concurrency: reserve a batch, run its jobs in order, repeat.
+async fn slot<W, Q>(
+    shared: Arc<Shared<W, Q>>,
+    shutdown: CancellationToken,
+    hard_stop: CancellationToken,
+    progress: Arc<SlotProgress>,
+) where
+    W: Worker,
+    Q: Queue<JobOf<W>>,
+{
+    while !shutdown.is_cancelled() {
+        let reserved = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            reserved = shared.queue.reserve(shared.batch, RESERVE_WAIT) => reserved,
+        };
+        let batch = match reserved {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::error!(queue = &*shared.queue_name, error = %error, "cannot reserve jobs");
+                tokio::time::sleep(QUEUE_ERROR_PAUSE).await;
+                continue;
+            }
+        };
+        progress.start(batch.iter().map(|job| job.id).collect());
+        let mut jobs = batch.into_iter();
+        for job in jobs.by_ref() {
+            if shutdown.is_cancelled() {
+                shared.give_back(job.id).await;
+                progress.finish_one();
+                break;
+            }
+            shared.process(job, &hard_stop).await;
+            progress.finish_one();
+        }
+        for job in jobs {
+            shared.give_back(job.id).await;
+            progress.finish_one();
+        }
+    }
+}
+
+impl<W, Q> Shared<W, Q>
+where
+    W: Worker,
+    Q: Queue<JobOf<W>>,
+{
+    async fn process(&self, reserved: Reserved<JobOf<W>>, hard_stop: &CancellationToken) {
+        let Reserved { id, job, delivery } = reserved;
+        let span = tracing::info_span!("job", job_id = id.get(), queue = &*self.queue_name, delivery);
+        let ctx = ActionContext::builder()
+            .job_id(id)
+            .queue(self.queue_name.clone())
+            .worker_id(self.worker_id.clone())
+            .delivery(delivery)
+            .cancellation(hard_stop.clone())
+            .span(span)
+            .build();
+        let started = Instant::now();
+        self.publish(self.event(id, delivery, JobStatus::Processing, JobStatus::Pending));
+
+        let outcome = AssertUnwindSafe(self.pipeline.execute(job, &self.deps, &ctx)).catch_unwind().await;
+        self.stats.retries.fetch_add(u64::from(ctx.retries()), Ordering::Relaxed);
+        let result = outcome.unwrap_or_else(|payload| {
+            self.stats.panics.fetch_add(1, Ordering::Relaxed);
+            Err(ActionError::system(Panicked::from_payload(payload)).in_context(self.pipeline.name(), &ctx))
+        });
+        match result {
+            Ok(_) => {
+                if let Err(error) = self.queue.ack(id).await {
+                    tracing::error!(job_id = id.get(), error = %error, "cannot ack a completed job; it may run again");
+                }
+                self.stats.completed.fetch_add(1, Ordering::Relaxed);
+                let event = self.event(id, delivery, JobStatus::Completed, JobStatus::Processing);
+                self.publish(event.duration(started.elapsed()));
+            }
+            Err(error) if error.is_cancelled() => {
+                self.give_back(id).await;
+            }
+            Err(error) => {
+                let error = error.in_context(self.pipeline.name(), &ctx);
+                if let Err(queue_error) = self.queue.dead_letter(id, Failure::from_error(&error)).await {
+                    tracing::error!(job_id = id.get(), error = %queue_error, "cannot dead-letter a failed job; it may run again");
+                }
+                self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                let event = self.event(id, delivery, JobStatus::Failed, JobStatus::Processing);
+                self.publish(event.duration(started.elapsed()).error(&error));
+            }
+        }
+    }
+
+    /// Returns an unfinished job to the queue, to be handed out again at once.
+    async fn give_back(&self, id: JobId) {
+        match self.queue.nack(id, Duration::ZERO).await {
+            Ok(()) => {
+                self.stats.returned.fetch_add(1, Ordering::Relaxed);
+                let mut event = StatusEvent::new(id, self.queue_name.clone(), JobStatus::Pending);
+                event.worker = self.worker_id.clone();
+                self.publish(event);
+            }
+            Err(error) => {
+                tracing::warn!(job_id = id.get(), error = %error, "cannot give a job back; its lease will return it");
+            }
+        }
+    }
+
+    fn event(&self, id: JobId, delivery: u32, status: JobStatus, previous: JobStatus) -> StatusEvent {
+        let mut event = StatusEvent::new(id, self.queue_name.clone(), status).previous(previous);
+        event.worker = self.worker_id.clone();
+        event.attempt = delivery;
+        event
+    }
+
+    fn publish(&self, event: StatusEvent) {
+        self.status.publish(event);
+    }
+}
+
+impl<W: Worker, Q> fmt::Debug for Runner<W, Q> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runner")
+            .field("worker_id", &self.shared.worker_id)
+            .field("queue", &self.shared.queue_name)
+            .field("concurrency", &self.concurrency)
+            .field("batch", &self.shared.batch)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Runner`]; [`build`](Self::build) checks the values.
+pub struct RunnerBuilder<W: Worker, Q> {
+    worker: W,
+    queue: Arc<Q>,
+    deps: Arc<W::Deps>,
+    status: Arc<dyn StatusSink>,
+    concurrency: usize,
+    batch: usize,
+    grace: Duration,
+    worker_id: Option<String>,
+}
+
+impl<W, Q> RunnerBuilder<W, Q>
+where
+    W: Worker,
+    Q: Queue<JobOf<W>>,
+{
+    /// Jobs a slot reserves at once, unless told otherwise.
+    pub const DEFAULT_BATCH: usize = 16;
+    /// How long in-flight jobs may take to finish after shutdown, unless told otherwise.
+    pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+
+    /// Publishes status events to `sink` (default: discarded).
+    pub fn status(mut self, sink: impl StatusSink) -> Self {
+        self.status = Arc::new(sink);
+        self
+    }
+
+    /// Jobs running at once (default: the worker's own `concurrency()`).
+    pub fn concurrency(mut self, slots: usize) -> Self {
+        self.concurrency = slots;
+        self
+    }
+
+    /// Jobs a slot reserves at once (default 16). A larger batch costs fewer queue round
+    /// trips; reserved jobs wait in the slot, so keep it small for long jobs on a short lease.
+    pub fn batch(mut self, jobs: usize) -> Self {
+        self.batch = jobs;
+        self
+    }
+
+    /// How long in-flight jobs may take to finish after shutdown (default 30 s).
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Names this worker instance (default: `{queue}-{pid}-{n}`, unique per instance).
+    pub fn worker_id(mut self, id: impl Into<String>) -> Self {
+        self.worker_id = Some(id.into());
+        self
+    }
+
+    /// Checks the values and builds the runner.
+    pub fn build(self) -> Result<Runner<W, Q>, ConfigError> {
+        if self.concurrency == 0 {
+            return Err(ConfigError::new("concurrency", "must be at least 1"));
+        }
+        if self.batch == 0 {
+            return Err(ConfigError::new("batch", "must be at least 1"));
+        }
+        let queue_name = self.queue.name();
+        if queue_name != self.worker.queue() {
+            return Err(ConfigError::new(
+                "queue",
+                format!("the worker consumes `{}` but was given queue `{queue_name}`", self.worker.queue()),
+            ));
+        }
+        let queue_name: Arc<str> = Arc::from(queue_name);
+        let worker_id = self.worker_id.unwrap_or_else(|| unique_worker_id(&queue_name));
+        Ok(Runner {
+            shared: Arc::new(Shared {
+                pipeline: self.worker.pipeline(),
+                queue: self.queue,
+                deps: self.deps,
+                status: self.status,
+                queue_name,
+                worker_id: Arc::from(worker_id),
+                batch: self.batch,
+                stats: Arc::default(),
+            }),
+            concurrency: self.concurrency,
+            grace: self.grace,
+        })
+    }
+}
+
+impl<W: Worker, Q> fmt::Debug for RunnerBuilder<W, Q> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunnerBuilder")
+            .field("concurrency", &self.concurrency)
+            .field("batch", &self.batch)
+            .field("grace", &self.grace)
+            .field("worker_id", &self.worker_id)
+            .finish_non_exhaustive()
+    }
+}
