@@ -66,6 +66,7 @@ pub mod prelude {
     pub use crate::error::{ActionError, Classify, ErrorKind};
     pub use crate::error_handling::{Cleanup, ErrorHandler, ErrorHandling};
     pub use crate::retry::{Retry, RetryConfig};
+    pub use crate::status::{Broadcaster, JobStatus, StatusExt, StatusSink};
     pub use crate::timeout::Timeout;
     #[cfg(feature = "macros")]
     pub use worker_utils_macros::{Classify, action};

@@ -1,0 +1,407 @@
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::{StatusEvent, StatusSink};
+use crate::config::ConfigError;
+use crate::context::JobId;
+
+/// Fans status events out to every connected client without ever waiting on one.
+///
+/// `publish` takes a short lock, stamps the next sequence number, records the event as the
+/// job's latest state and hands one shared frame to a bounded ring; it never waits on a
+/// client and never fails. The JSON text is produced at most once per event, lazily, by the
+/// first client that needs it: with nobody listening nothing is serialized.
+///
+/// A [`StatusServer`](super::StatusServer) serves the ring to WebSocket clients. A client
+/// that connects late gets the latest state of the recent jobs first, then the live stream,
+/// with no gap and no duplicate between the two.
+///
+/// `Broadcaster` is a cheap handle (`Clone` shares the same state) and a
+/// [`StatusSink`], so it plugs in wherever a sink is expected.
+///
+/// ```
+/// use worker_utils::JobId;
+/// use worker_utils::status::{Broadcaster, JobStatus, StatusEvent, StatusSink};
+///
+/// let broadcaster = Broadcaster::new();
+/// broadcaster.publish(StatusEvent::new(JobId::new(1), "mail", JobStatus::Pending));
+/// broadcaster.publish(StatusEvent::new(JobId::new(1), "mail", JobStatus::Processing));
+///
+/// let latest = broadcaster.latest(JobId::new(1)).unwrap();
+/// assert_eq!((latest.status, latest.seq), (JobStatus::Processing, 2));
+/// assert_eq!(broadcaster.last_seq(), 2);
+/// ```
+#[derive(Clone)]
+pub struct Broadcaster {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    tx: broadcast::Sender<Arc<Frame>>,
+    recent_jobs: usize,
+    channel_capacity: usize,
+    published: metrics::Counter,
+}
+
+struct State {
+    seq: u64,
+    /// Latest frame per recent job.
+    recent: HashMap<JobId, Arc<Frame>>,
+    /// `(seq, job)` in publish order; an entry is live while `recent[job].seq == seq`.
+    order: VecDeque<(u64, JobId)>,
+}
+
+/// One published event and its JSON text, made once on first use and shared by all clients.
+pub(crate) struct Frame {
+    event: StatusEvent,
+    json: OnceLock<Utf8Bytes>,
+}
+
+impl Frame {
+    pub(crate) fn event(&self) -> &StatusEvent {
+        &self.event
+    }
+
+    /// The event as one JSON text message; empty if serialization failed (counted and
+    /// logged once, the frame is then skipped by every client).
+    pub(crate) fn json(&self) -> &Utf8Bytes {
+        self.json.get_or_init(|| match serde_json::to_string(&self.event) {
+            Ok(text) => Utf8Bytes::from(text),
+            Err(error) => {
+                metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "serialize")
+                    .increment(1);
+                tracing::warn!(job_id = %self.event.job_id, %error, "status event could not be serialized");
+                Utf8Bytes::default()
+            }
+        })
+    }
+}
+
+/// A client's view at subscription time: the latest state of recent jobs, then the
+/// live stream from the very next event on.
+pub(crate) struct Subscription {
+    pub(crate) snapshot: Vec<Arc<Frame>>,
+    pub(crate) seq: u64,
+    pub(crate) rx: broadcast::Receiver<Arc<Frame>>,
+}
+
+impl Broadcaster {
+    /// The latest state of this many recent jobs is kept for late clients by default.
+    pub const DEFAULT_RECENT_JOBS: usize = 1024;
+    /// Events a client may fall behind by before it is told it lagged, by default.
+    pub const DEFAULT_CHANNEL_CAPACITY: usize = 4096;
+
+    /// A broadcaster with the default limits.
+    ///
+    /// ```
+    /// use worker_utils::status::Broadcaster;
+    /// let b = Broadcaster::new();
+    /// assert_eq!(b.recent_jobs(), Broadcaster::DEFAULT_RECENT_JOBS);
+    /// ```
+    pub fn new() -> Self {
+        Self::from_limits(Self::DEFAULT_RECENT_JOBS, Self::DEFAULT_CHANNEL_CAPACITY)
+    }
+
+    /// Starts building a broadcaster with custom limits.
+    ///
+    /// ```
+    /// use worker_utils::status::Broadcaster;
+    /// let b = Broadcaster::builder().recent_jobs(10).channel_capacity(256).build().unwrap();
+    /// assert_eq!((b.recent_jobs(), b.channel_capacity()), (10, 256));
+    /// ```
+    pub fn builder() -> BroadcasterBuilder {
+        BroadcasterBuilder::default()
+    }
+
+    fn from_limits(recent_jobs: usize, channel_capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(channel_capacity);
+        Self {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    seq: 0,
+                    recent: HashMap::with_capacity(recent_jobs.min(4096)),
+                    order: VecDeque::new(),
+                }),
+                tx,
+                recent_jobs,
+                channel_capacity,
+                published: metrics::counter!("worker_utils_status_published_total"),
+            }),
+        }
+    }
+
+    /// How many jobs' latest states are kept for late clients.
+    ///
+    /// ```
+    /// # use worker_utils::status::Broadcaster;
+    /// assert_eq!(Broadcaster::builder().recent_jobs(3).build().unwrap().recent_jobs(), 3);
+    /// ```
+    pub fn recent_jobs(&self) -> usize {
+        self.shared.recent_jobs
+    }
+
+    /// How many events a client may fall behind by before it is told it lagged.
+    ///
+    /// ```
+    /// # use worker_utils::status::Broadcaster;
+    /// assert_eq!(Broadcaster::new().channel_capacity(), Broadcaster::DEFAULT_CHANNEL_CAPACITY);
+    /// ```
+    pub fn channel_capacity(&self) -> usize {
+        self.shared.channel_capacity
+    }
+
+    /// The sequence number of the last published event (0 before the first).
+    ///
+    /// ```
+    /// # use worker_utils::JobId;
+    /// # use worker_utils::status::{Broadcaster, JobStatus, StatusEvent, StatusSink};
+    /// let b = Broadcaster::new();
+    /// assert_eq!(b.last_seq(), 0);
+    /// b.publish(StatusEvent::new(JobId::new(1), "q", JobStatus::Pending));
+    /// assert_eq!(b.last_seq(), 1);
+    /// ```
+    pub fn last_seq(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// The latest event of `job`, if it is among the recent jobs.
+    ///
+    /// ```
+    /// # use worker_utils::JobId;
+    /// # use worker_utils::status::{Broadcaster, JobStatus, StatusEvent, StatusSink};
+    /// let b = Broadcaster::new();
+    /// assert!(b.latest(JobId::new(9)).is_none());
+    /// b.publish(StatusEvent::new(JobId::new(9), "q", JobStatus::Pending));
+    /// assert_eq!(b.latest(JobId::new(9)).unwrap().status, JobStatus::Pending);
+    /// ```
+    pub fn latest(&self, job: JobId) -> Option<StatusEvent> {
+        self.lock().recent.get(&job).map(|frame| frame.event.clone())
+    }
+
+    /// The latest event of every recent job, oldest update first.
+    ///
+    /// ```
+    /// # use worker_utils::JobId;
+    /// # use worker_utils::status::{Broadcaster, JobStatus, StatusEvent, StatusSink};
+    /// let b = Broadcaster::builder().recent_jobs(2).build().unwrap();
+    /// for id in 1..=3 {
+    ///     b.publish(StatusEvent::new(JobId::new(id), "q", JobStatus::Pending));
+    /// }
+    /// let jobs: Vec<u64> = b.snapshot().iter().map(|e| e.job_id.get()).collect();
+    /// assert_eq!(jobs, [2, 3]); // job 1 was evicted: only 2 recent jobs are kept
+    /// ```
+    pub fn snapshot(&self) -> Vec<StatusEvent> {
+        let state = self.lock();
+        live_frames(&state).map(|frame| frame.event.clone()).collect()
+    }
+
+    /// How many receivers (connected clients) currently listen.
+    ///
+    /// ```
+    /// # use worker_utils::status::Broadcaster;
+    /// assert_eq!(Broadcaster::new().subscriber_count(), 0);
+    /// ```
+    pub fn subscriber_count(&self) -> usize {
+        self.shared.tx.receiver_count()
+    }
+
+    /// Takes the snapshot and joins the live stream under the same lock as `publish`, so
+    /// every event is either in the snapshot or in the stream, never both, never neither.
+    pub(crate) fn subscribe(&self) -> Subscription {
+        let state = self.lock();
+        let rx = self.shared.tx.subscribe();
+        let snapshot = live_frames(&state).cloned().collect();
+        Subscription { snapshot, seq: state.seq, rx }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state inconsistent in a way that
+        // matters more than losing status, so a poisoned lock is used as is.
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn live_frames(state: &State) -> impl Iterator<Item = &Arc<Frame>> {
+    state.order.iter().filter_map(|(seq, job)| state.recent.get(job).filter(|frame| frame.event.seq == *seq))
+}
+
+impl Default for Broadcaster {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StatusSink for Broadcaster {
+    fn publish(&self, mut event: StatusEvent) {
+        let shared = &*self.shared;
+        let mut state = self.lock();
+        state.seq += 1;
+        let seq = state.seq;
+        event.seq = seq;
+        let job = event.job_id;
+        let frame = Arc::new(Frame { event, json: OnceLock::new() });
+        // Sending under the lock keeps the stream in `seq` order and makes `subscribe`
+        // atomic with respect to publishing. With no receiver this is a cheap no-op.
+        let _ = shared.tx.send(Arc::clone(&frame));
+        if shared.recent_jobs > 0 {
+            remember(&mut state, shared.recent_jobs, job, seq, frame);
+        }
+        drop(state);
+        shared.published.increment(1);
+    }
+}
+
+/// Records `frame` as the latest of `job`, evicting the least recently updated jobs beyond
+/// `limit`. Amortized O(1): stale order entries are skipped lazily and compacted in bulk.
+fn remember(state: &mut State, limit: usize, job: JobId, seq: u64, frame: Arc<Frame>) {
+    state.recent.insert(job, frame);
+    state.order.push_back((seq, job));
+    while state.recent.len() > limit {
+        let Some((old_seq, old_job)) = state.order.pop_front() else { break };
+        if state.recent.get(&old_job).is_some_and(|f| f.event.seq == old_seq) {
+            state.recent.remove(&old_job);
+        }
+    }
+    if state.order.len() > 2 * limit + 64 {
+        let State { recent, order, .. } = state;
+        order.retain(|(seq, job)| recent.get(job).is_some_and(|f| f.event.seq == *seq));
+    }
+}
+
+impl fmt::Debug for Broadcaster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Broadcaster")
+            .field("recent_jobs", &self.shared.recent_jobs)
+            .field("channel_capacity", &self.shared.channel_capacity)
+            .field("subscribers", &self.subscriber_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Broadcaster`] with custom limits.
+///
+/// ```
+/// use worker_utils::status::Broadcaster;
+///
+/// let b = Broadcaster::builder().recent_jobs(0).build().unwrap(); // no snapshot for late clients
+/// assert_eq!(b.recent_jobs(), 0);
+///
+/// let err = Broadcaster::builder().channel_capacity(0).build().unwrap_err();
+/// assert_eq!(err.field(), "channel_capacity");
+/// ```
+#[derive(Debug, Clone)]
+pub struct BroadcasterBuilder {
+    recent_jobs: usize,
+    channel_capacity: usize,
+}
+
+impl Default for BroadcasterBuilder {
+    fn default() -> Self {
+        Self {
+            recent_jobs: Broadcaster::DEFAULT_RECENT_JOBS,
+            channel_capacity: Broadcaster::DEFAULT_CHANNEL_CAPACITY,
+        }
+    }
+}
+
+impl BroadcasterBuilder {
+    /// Keeps the latest state of this many recently updated jobs for late clients (0 turns
+    /// the snapshot off). Memory: one shared event per job.
+    ///
+    /// ```
+    /// # use worker_utils::status::Broadcaster;
+    /// assert_eq!(Broadcaster::builder().recent_jobs(50).build().unwrap().recent_jobs(), 50);
+    /// ```
+    pub fn recent_jobs(mut self, jobs: usize) -> Self {
+        self.recent_jobs = jobs;
+        self
+    }
+
+    /// Lets a client fall behind by this many events before it is told it lagged; the ring
+    /// is shared by all clients, so memory does not grow with the number of clients.
+    ///
+    /// ```
+    /// # use worker_utils::status::Broadcaster;
+    /// assert_eq!(Broadcaster::builder().channel_capacity(64).build().unwrap().channel_capacity(), 64);
+    /// ```
+    pub fn channel_capacity(mut self, events: usize) -> Self {
+        self.channel_capacity = events;
+        self
+    }
+
+    /// Checks the limits and builds the broadcaster.
+    ///
+    /// ```
+    /// # use worker_utils::status::Broadcaster;
+    /// let err = Broadcaster::builder().channel_capacity(usize::MAX).build().unwrap_err();
+    /// assert_eq!(err.field(), "channel_capacity");
+    /// ```
+    pub fn build(self) -> Result<Broadcaster, ConfigError> {
+        const MAX_CAPACITY: usize = 1 << 24;
+        if self.channel_capacity == 0 || self.channel_capacity > MAX_CAPACITY {
+            return Err(ConfigError::new(
+                "channel_capacity",
+                format!("must be between 1 and {MAX_CAPACITY}"),
+            ));
+        }
+        Ok(Broadcaster::from_limits(self.recent_jobs, self.channel_capacity))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::JobStatus;
+
+    fn event(job: u64, status: JobStatus) -> StatusEvent {
+        StatusEvent::new(JobId::new(job), "q", status)
+    }
+
+    #[test]
+    fn subscription_splits_snapshot_and_stream_at_the_same_seq() {
+        let b = Broadcaster::new();
+        b.publish(event(1, JobStatus::Pending));
+        b.publish(event(2, JobStatus::Pending));
+        b.publish(event(1, JobStatus::Processing));
+        let mut sub = b.subscribe();
+        b.publish(event(2, JobStatus::Processing));
+
+        let snap: Vec<(u64, u64)> =
+            sub.snapshot.iter().map(|f| (f.event.job_id.get(), f.event.seq)).collect();
+        assert_eq!(snap, [(2, 2), (1, 3)]);
+        assert_eq!(sub.seq, 3);
+        let live = sub.rx.try_recv().unwrap();
+        assert_eq!((live.event.job_id.get(), live.event.seq), (2, 4));
+        assert!(sub.rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn recent_jobs_stay_bounded_under_many_updates() {
+        let b = Broadcaster::builder().recent_jobs(8).build().unwrap();
+        for i in 0..10_000 {
+            b.publish(event(i % 20, JobStatus::Processing));
+        }
+        let state = b.lock();
+        assert_eq!(state.recent.len(), 8);
+        assert!(state.order.len() <= 2 * 8 + 64 + 1);
+        drop(state);
+        let jobs: Vec<u64> = b.snapshot().iter().map(|e| e.job_id.get()).collect();
+        assert_eq!(jobs, (12..20).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn json_is_made_once_and_shared() {
+        let b = Broadcaster::new();
+        let mut sub = b.subscribe();
+        b.publish(event(1, JobStatus::Completed));
+        let frame = sub.rx.try_recv().unwrap();
+        let first = frame.json().clone();
+        assert!(std::ptr::eq(first.as_str().as_ptr(), frame.json().as_str().as_ptr()));
+        assert!(first.as_str().starts_with(r#"{"type":"status","seq":1,"job_id":1,"#));
+    }
+}

@@ -1,0 +1,347 @@
+//! One connected client: snapshot, live stream, filters, rate limit, keep-alive, close.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes};
+use tokio_util::sync::CancellationToken;
+
+use super::coalesce::Coalescer;
+use super::protocol::{self, Filter, Inbound, ProtocolError};
+use super::{Settings, Shared};
+use crate::status::Broadcaster;
+use crate::status::broadcaster::{Frame, Subscription};
+
+/// Most events taken from the ring per write (one flush per batch).
+const BATCH: usize = 512;
+/// Jobs tracked by one client's rate limiter; beyond this, updates pass uncoalesced.
+const COALESCE_JOBS: usize = 16 * 1024;
+/// How long a close waits for the client's close reply.
+const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Invalid messages a client may send before it is closed.
+const MAX_INVALID: u32 = 16;
+
+/// How a connection ends.
+enum End {
+    /// The client closed (or the stream ended); nothing more to send.
+    PeerClosed,
+    /// Send a close frame with this code and reason, then wait briefly for the reply.
+    Close(CloseCode, &'static str),
+    /// Drop the socket without a close frame (it cannot take one).
+    Abort(&'static str),
+}
+
+impl End {
+    fn reason(&self) -> &'static str {
+        match self {
+            End::PeerClosed => "peer_closed",
+            End::Close(CloseCode::Normal, _) => "shutdown",
+            End::Close(CloseCode::Policy, "client too slow") => "lagged",
+            End::Close(_, _) => "protocol",
+            End::Abort("write timeout") => "write_timeout",
+            End::Abort("peer unresponsive") => "keepalive",
+            End::Abort(_) => "io",
+        }
+    }
+}
+
+pub(crate) struct Connection {
+    ws: WebSocketStream<TcpStream>,
+    peer: SocketAddr,
+    settings: Arc<Settings>,
+    broadcaster: Broadcaster,
+    shared: Arc<Shared>,
+    filter: Filter,
+    coalescer: Coalescer,
+    lags_in_a_row: u32,
+    invalid: u32,
+    last_heard: Instant,
+    /// Reused between batches.
+    out: Vec<Utf8Bytes>,
+    due: Vec<Arc<Frame>>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        ws: WebSocketStream<TcpStream>,
+        peer: SocketAddr,
+        filter: Filter,
+        shared: &Arc<Shared>,
+        slot: OwnedSemaphorePermit,
+    ) -> Self {
+        let settings = Arc::clone(&shared.settings);
+        Self {
+            ws,
+            peer,
+            broadcaster: shared.broadcaster.clone(),
+            shared: Arc::clone(shared),
+            filter,
+            coalescer: Coalescer::new(settings.rate_limit, COALESCE_JOBS),
+            settings,
+            lags_in_a_row: 0,
+            invalid: 0,
+            last_heard: Instant::now(),
+            out: Vec::with_capacity(BATCH + 1),
+            due: Vec::new(),
+            _slot: slot,
+        }
+    }
+
+    pub(crate) async fn serve(mut self, shutdown: CancellationToken) {
+        self.shared.connected.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("worker_utils_status_clients").increment(1.0);
+        tracing::debug!(peer = %self.peer, "status client connected");
+
+        let mut sub = self.broadcaster.subscribe();
+        let end = match self.send_snapshot(&mut sub, None).await {
+            Ok(()) => self.run(&mut sub, &shutdown).await,
+            Err(end) => end,
+        };
+        drop(sub);
+        let reason = end.reason();
+        self.finish(end).await;
+
+        self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("worker_utils_status_clients").decrement(1.0);
+        metrics::counter!("worker_utils_status_disconnects_total", "reason" => reason).increment(1);
+        tracing::debug!(
+            peer = %self.peer,
+            reason,
+            coalesced = self.coalescer.coalesced(),
+            "status client disconnected"
+        );
+    }
+
+    async fn run(&mut self, sub: &mut Subscription, shutdown: &CancellationToken) -> End {
+        let every = self.settings.ping_interval;
+        let mut ping = tokio::time::interval_at(Instant::now() + every, every);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            enum Step {
+                Inbound(Option<Result<Message, WsError>>),
+                Frame(Result<Arc<Frame>, RecvError>),
+                Due,
+                Ping,
+            }
+            let due = self.coalescer.next_due();
+            let step = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return End::Close(CloseCode::Normal, "server shutting down"),
+                inbound = self.ws.next() => Step::Inbound(inbound),
+                frame = sub.rx.recv() => Step::Frame(frame),
+                () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Step::Due,
+                _ = ping.tick() => Step::Ping,
+            };
+            let done = match step {
+                Step::Inbound(inbound) => self.on_inbound(inbound, sub).await,
+                Step::Frame(first) => self.on_frames(first, sub).await,
+                Step::Due => self.on_due().await,
+                Step::Ping => self.on_ping().await,
+            };
+            if let Err(end) = done {
+                return end;
+            }
+        }
+    }
+
+    /// Sends the optional reply, the snapshot events the filter wants, then `ready`.
+    async fn send_snapshot(&mut self, sub: &mut Subscription, reply: Option<Utf8Bytes>) -> Result<(), End> {
+        self.out.extend(reply);
+        let mut count = 0;
+        for frame in std::mem::take(&mut sub.snapshot) {
+            if self.filter.matches(frame.event()) && !frame.json().is_empty() {
+                self.out.push(frame.json().clone());
+                count += 1;
+            }
+        }
+        self.out.push(protocol::ready(sub.seq, count));
+        self.write_out().await
+    }
+
+    /// Takes the first event and as many more as are ready (up to a batch), filters and
+    /// rate-limits them, and writes what is left with one flush.
+    async fn on_frames(
+        &mut self,
+        first: Result<Arc<Frame>, RecvError>,
+        sub: &mut Subscription,
+    ) -> Result<(), End> {
+        let now = Instant::now();
+        let mut missed = 0;
+        let mut caught_up = false;
+        match first {
+            Ok(frame) => self.take(frame, now),
+            Err(RecvError::Lagged(n)) => self.lagged(n, &mut missed),
+            Err(RecvError::Closed) => return Err(End::Close(CloseCode::Away, "status feed closed")),
+        }
+        for _ in 0..BATCH {
+            match sub.rx.try_recv() {
+                Ok(frame) => self.take(frame, now),
+                Err(TryRecvError::Lagged(n)) => self.lagged(n, &mut missed),
+                Err(TryRecvError::Empty) => {
+                    caught_up = true;
+                    break;
+                }
+                Err(TryRecvError::Closed) => break,
+            }
+        }
+        if missed > 0 {
+            self.lags_in_a_row += 1;
+            metrics::counter!("worker_utils_status_lagged_total").increment(missed);
+            tracing::debug!(peer = %self.peer, missed, "status client lagged");
+            if self.lags_in_a_row > self.settings.max_lags {
+                return Err(End::Close(CloseCode::Policy, "client too slow"));
+            }
+        } else if caught_up {
+            self.lags_in_a_row = 0;
+        }
+        self.write_out().await
+    }
+
+    fn take(&mut self, frame: Arc<Frame>, now: Instant) {
+        if self.filter.matches(frame.event()) && self.coalescer.offer(&frame, now) {
+            let json = frame.json();
+            if !json.is_empty() {
+                self.out.push(json.clone());
+            }
+        }
+    }
+
+    fn lagged(&mut self, n: u64, missed: &mut u64) {
+        *missed += n;
+        self.out.push(protocol::lagged(n));
+    }
+
+    async fn on_due(&mut self) -> Result<(), End> {
+        let mut due = std::mem::take(&mut self.due);
+        self.coalescer.take_due(Instant::now(), &mut due);
+        for frame in due.drain(..) {
+            let json = frame.json();
+            if !json.is_empty() {
+                self.out.push(json.clone());
+            }
+        }
+        self.due = due;
+        self.write_out().await
+    }
+
+    async fn on_ping(&mut self) -> Result<(), End> {
+        if self.last_heard.elapsed() >= self.settings.ping_interval + self.settings.pong_timeout {
+            return Err(End::Abort("peer unresponsive"));
+        }
+        let ping = self.ws.send(Message::Ping(Bytes::new()));
+        match tokio::time::timeout(self.settings.write_timeout, ping).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Abort("write error")),
+            Err(_) => Err(End::Abort("write timeout")),
+        }
+    }
+
+    async fn on_inbound(
+        &mut self,
+        inbound: Option<Result<Message, WsError>>,
+        sub: &mut Subscription,
+    ) -> Result<(), End> {
+        let message = match inbound {
+            None => return Err(End::PeerClosed),
+            Some(Ok(message)) => message,
+            Some(Err(WsError::Capacity(_))) => return Err(End::Close(CloseCode::Size, "message too big")),
+            Some(Err(WsError::Utf8(_))) => return Err(End::Close(CloseCode::Invalid, "invalid utf-8")),
+            Some(Err(WsError::Protocol(_))) => return Err(End::Close(CloseCode::Protocol, "protocol error")),
+            Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => return Err(End::PeerClosed),
+            Some(Err(_)) => return Err(End::Abort("read error")),
+        };
+        self.last_heard = Instant::now();
+        match message {
+            Message::Text(text) => match Inbound::parse(text.as_str()) {
+                Ok(Inbound::Subscribe { queues, job_ids }) => match Filter::new(queues, job_ids) {
+                    Ok(filter) => self.resubscribe(filter, sub).await,
+                    Err(error) => self.refuse(&error).await,
+                },
+                Err(error) => self.refuse(&error).await,
+            },
+            Message::Binary(_) => {
+                Err(End::Close(CloseCode::Unsupported, "binary messages are not supported"))
+            }
+            // tungstenite queues the close reply; the next read sends it and ends the stream.
+            Message::Close(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(()),
+        }
+    }
+
+    /// Replaces the filter and restarts from a fresh (filtered) snapshot, so nothing is
+    /// lost or repeated across the switch. Held rate-limited updates are superseded by the
+    /// snapshot.
+    async fn resubscribe(&mut self, filter: Filter, sub: &mut Subscription) -> Result<(), End> {
+        let reply = protocol::subscribed(&filter);
+        self.filter = filter;
+        self.coalescer = Coalescer::new(self.settings.rate_limit, COALESCE_JOBS);
+        self.lags_in_a_row = 0;
+        *sub = self.broadcaster.subscribe();
+        self.send_snapshot(sub, Some(reply)).await
+    }
+
+    async fn refuse(&mut self, error: &ProtocolError) -> Result<(), End> {
+        self.invalid += 1;
+        if self.invalid > MAX_INVALID {
+            return Err(End::Close(CloseCode::Policy, "too many invalid messages"));
+        }
+        self.out.push(error.to_message());
+        self.write_out().await
+    }
+
+    /// Writes every queued message with one flush, within the write timeout.
+    async fn write_out(&mut self) -> Result<(), End> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let ws = &mut self.ws;
+        let out = &mut self.out;
+        let write = async {
+            for text in out.drain(..) {
+                ws.feed(Message::Text(text)).await?;
+            }
+            ws.flush().await
+        };
+        let result = tokio::time::timeout(self.settings.write_timeout, write).await;
+        self.out.clear();
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => Err(End::PeerClosed),
+            Ok(Err(error)) => {
+                metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "write")
+                    .increment(1);
+                tracing::debug!(peer = %self.peer, %error, "status write failed");
+                Err(End::Abort("write error"))
+            }
+            Err(_) => {
+                metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "write_timeout")
+                    .increment(1);
+                tracing::info!(peer = %self.peer, "status client stopped reading; disconnecting");
+                Err(End::Abort("write timeout"))
+            }
+        }
+    }
+
+    async fn finish(&mut self, end: End) {
+        let End::Close(code, reason) = end else { return };
+        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+        let ws = &mut self.ws;
+        let close = async {
+            if ws.close(Some(frame)).await.is_ok() {
+                // Read until the client's close reply ends the stream.
+                while let Some(Ok(_)) = ws.next().await {}
+            }
+        };
+        // Bounded: a client that does not answer the close is dropped after a second.
+        let _ = tokio::time::timeout(self.settings.write_timeout.min(CLOSE_REPLY_WAIT), close).await;
+    }
+}

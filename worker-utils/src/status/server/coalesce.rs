@@ -1,0 +1,214 @@
+//! The per-client rate limit: coalesces a job's intermediate updates inside a window.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::context::JobId;
+use crate::status::broadcaster::Frame;
+
+/// Sends at most one non-terminal update per job per window; a newer update inside the
+/// window replaces the held one, which goes out when the window ends. Terminal updates
+/// (`COMPLETED`, `FAILED`) always go out at once and discard a held update of their job.
+///
+/// Pure state over a caller-supplied clock, so it is tested with tokio's paused clock.
+/// Memory is bounded: beyond `max_jobs` tracked jobs, updates pass through uncoalesced.
+pub(crate) struct Coalescer {
+    window: Duration,
+    max_jobs: usize,
+    jobs: HashMap<JobId, Slot>,
+    /// `(window end, job)` in time order; an entry is stale unless `jobs[job].until` equals it.
+    timers: VecDeque<(Instant, JobId)>,
+    coalesced: u64,
+}
+
+struct Slot {
+    until: Instant,
+    held: Option<Arc<Frame>>,
+}
+
+impl Coalescer {
+    pub(crate) fn new(window: Duration, max_jobs: usize) -> Self {
+        Self { window, max_jobs, jobs: HashMap::new(), timers: VecDeque::new(), coalesced: 0 }
+    }
+
+    /// Whether `frame` goes out now; if not, it is held (replacing an older held update).
+    pub(crate) fn offer(&mut self, frame: &Arc<Frame>, now: Instant) -> bool {
+        if self.window.is_zero() {
+            return true;
+        }
+        let event = frame.event();
+        if event.status.is_terminal() {
+            if let Some(slot) = self.jobs.remove(&event.job_id)
+                && slot.held.is_some()
+            {
+                self.coalesced += 1;
+            }
+            return true;
+        }
+        let tracked = self.jobs.len();
+        match self.jobs.entry(event.job_id) {
+            Entry::Occupied(mut entry) => {
+                let slot = entry.get_mut();
+                if now < slot.until {
+                    if slot.held.replace(Arc::clone(frame)).is_some() {
+                        self.coalesced += 1;
+                    }
+                    return false;
+                }
+                // The window ended but its timer has not been polled yet: this update
+                // supersedes anything held and opens a new window.
+                if slot.held.take().is_some() {
+                    self.coalesced += 1;
+                }
+                slot.until = now + self.window;
+                self.timers.push_back((slot.until, event.job_id));
+            }
+            Entry::Vacant(entry) => {
+                if tracked >= self.max_jobs {
+                    return true;
+                }
+                let until = now + self.window;
+                entry.insert(Slot { until, held: None });
+                self.timers.push_back((until, event.job_id));
+            }
+        }
+        if self.timers.len() > 4 * self.max_jobs.max(16) {
+            let jobs = &self.jobs;
+            self.timers.retain(|(until, job)| jobs.get(job).is_some_and(|slot| slot.until == *until));
+        }
+        true
+    }
+
+    /// When the earliest window ends, if any is open.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.timers.front().map(|(until, _)| *until)
+    }
+
+    /// Moves the held updates whose window ended by `now` into `out` (each opens a new
+    /// window) and forgets jobs whose window ended with nothing held.
+    pub(crate) fn take_due(&mut self, now: Instant, out: &mut Vec<Arc<Frame>>) {
+        while let Some(&(until, job)) = self.timers.front() {
+            if until > now {
+                break;
+            }
+            self.timers.pop_front();
+            let Some(slot) = self.jobs.get_mut(&job) else { continue };
+            if slot.until != until {
+                continue;
+            }
+            match slot.held.take() {
+                Some(frame) => {
+                    slot.until = now + self.window;
+                    self.timers.push_back((slot.until, job));
+                    out.push(frame);
+                }
+                None => {
+                    self.jobs.remove(&job);
+                }
+            }
+        }
+    }
+
+    /// How many updates were replaced by a newer one and never sent.
+    pub(crate) fn coalesced(&self) -> u64 {
+        self.coalesced
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        self.jobs.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{Broadcaster, JobStatus, StatusEvent, StatusSink};
+
+    /// Frames as a client sees them, published through a real broadcaster.
+    fn frames(events: &[(u64, JobStatus)]) -> Vec<Arc<Frame>> {
+        let b = Broadcaster::new();
+        let mut sub = b.subscribe();
+        for &(job, status) in events {
+            b.publish(StatusEvent::new(JobId::new(job), "q", status));
+        }
+        events.iter().map(|_| sub.rx.try_recv().unwrap()).collect()
+    }
+
+    fn seqs(frames: &[Arc<Frame>]) -> Vec<u64> {
+        frames.iter().map(|f| f.event().seq).collect()
+    }
+
+    const WINDOW: Duration = Duration::from_millis(100);
+
+    #[tokio::test(start_paused = true)]
+    async fn intermediate_updates_inside_the_window_are_coalesced_to_the_latest() {
+        use JobStatus::*;
+        let f = frames(&[(1, Pending), (1, Processing), (1, Processing), (1, Processing)]);
+        let mut c = Coalescer::new(WINDOW, 100);
+        let now = Instant::now();
+        assert!(c.offer(&f[0], now));
+        assert!(!c.offer(&f[1], now));
+        tokio::time::advance(Duration::from_millis(30)).await;
+        assert!(!c.offer(&f[2], Instant::now()));
+        assert!(!c.offer(&f[3], Instant::now()));
+        assert_eq!(c.next_due(), Some(now + WINDOW));
+
+        let mut out = Vec::new();
+        tokio::time::advance(Duration::from_millis(69)).await;
+        c.take_due(Instant::now(), &mut out);
+        assert!(out.is_empty(), "nothing goes out before the window ends");
+
+        tokio::time::advance(Duration::from_millis(1)).await;
+        c.take_due(Instant::now(), &mut out);
+        assert_eq!(seqs(&out), [4], "only the latest held update goes out");
+        assert_eq!(c.coalesced(), 2);
+        assert_eq!(c.next_due(), Some(Instant::now() + WINDOW), "a new window opened");
+
+        out.clear();
+        tokio::time::advance(WINDOW).await;
+        c.take_due(Instant::now(), &mut out);
+        assert!(out.is_empty());
+        assert_eq!((c.tracked(), c.next_due()), (0, None), "a quiet job is forgotten");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn terminal_updates_are_never_held_and_discard_held_ones() {
+        use JobStatus::*;
+        let f = frames(&[(1, Processing), (1, Processing), (1, Completed), (2, Processing), (2, Failed)]);
+        let mut c = Coalescer::new(WINDOW, 100);
+        let now = Instant::now();
+        assert!(c.offer(&f[0], now));
+        assert!(!c.offer(&f[1], now));
+        assert!(c.offer(&f[2], now), "COMPLETED goes out at once");
+        assert!(c.offer(&f[3], now));
+        assert!(c.offer(&f[4], now), "FAILED goes out at once");
+        let mut out = Vec::new();
+        tokio::time::advance(WINDOW * 3).await;
+        c.take_due(Instant::now(), &mut out);
+        assert!(out.is_empty(), "the held PROCESSING is never sent after COMPLETED");
+        assert_eq!(c.coalesced(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn different_jobs_do_not_limit_each_other_and_memory_is_bounded() {
+        let events: Vec<(u64, JobStatus)> = (0..10).map(|j| (j, JobStatus::Processing)).collect();
+        let f = frames(&events);
+        let mut c = Coalescer::new(WINDOW, 4);
+        let now = Instant::now();
+        assert!(f.iter().all(|frame| c.offer(frame, now)));
+        assert_eq!(c.tracked(), 4, "beyond max_jobs updates pass through untracked");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_window_passes_everything() {
+        let f = frames(&[(1, JobStatus::Processing), (1, JobStatus::Processing)]);
+        let mut c = Coalescer::new(Duration::ZERO, 4);
+        assert!(f.iter().all(|frame| c.offer(frame, Instant::now())));
+        assert_eq!(c.next_due(), None);
+    }
+}
