@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""An external client for the worker-utils status server, built on Python's `websockets`.
+
+Usage: status_client.py ws://127.0.0.1:PORT/
+
+Connects, reads the snapshot up to `ready`, subscribes to the queue "py", waits for the
+filtered snapshot's `ready`, prints READY on stdout, then expects two full job lifecycles in
+that queue: job 1 PENDING -> PROCESSING -> COMPLETED and job 3 PENDING -> PROCESSING ->
+FAILED, checking the JSON of every message. Exits 0 when all checks pass, 1 otherwise.
+"""
+
+import asyncio
+import datetime
+import json
+import sys
+
+import websockets
+
+STATUS_KEYS = {
+    "type", "seq", "job_id", "queue", "worker", "status", "previous", "attempt",
+    "timestamp", "timestamp_ms", "duration_ms", "error",
+}
+TIMEOUT = 20
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise CheckFailed(message)
+
+
+async def next_json(ws):
+    raw = await asyncio.wait_for(ws.recv(), TIMEOUT)
+    check(isinstance(raw, str), f"expected a text message, got {raw!r}")
+    return json.loads(raw)
+
+
+async def until_ready(ws):
+    snapshot = []
+    while True:
+        message = await next_json(ws)
+        if message["type"] == "ready":
+            check(message["snapshot"] == len(snapshot), f"ready counts the snapshot: {message}")
+            return snapshot
+        check(message["type"] == "status", f"only status events before ready: {message}")
+        snapshot.append(message)
+
+
+def check_event(event):
+    check(set(event) == STATUS_KEYS, f"exact status keys: {sorted(event)}")
+    check(event["type"] == "status", "type is status")
+    check(isinstance(event["seq"], int) and event["seq"] > 0, "seq is a positive integer")
+    check(isinstance(event["job_id"], int), "job_id is an integer")
+    check(event["queue"] == "py", "filtered to the py queue")
+    check(event["attempt"] == 1, "first attempt")
+    stamp = datetime.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+    check(int(stamp.timestamp() * 1000) == event["timestamp_ms"], "timestamp matches timestamp_ms")
+    terminal = event["status"] in ("COMPLETED", "FAILED")
+    check((event["duration_ms"] is not None) == terminal, "duration only on terminal events")
+    if event["status"] == "FAILED":
+        error = event["error"]
+        check(error["kind"] == "permanent", f"error kind: {error}")
+        check("injected permanent failure" in error["message"], f"error message: {error}")
+    else:
+        check(event["error"] is None, "no error unless FAILED")
+
+
+async def main(url):
+    async with websockets.connect(url, max_size=2**20) as ws:
+        await until_ready(ws)
+        await ws.send(json.dumps({"type": "subscribe", "queues": ["py"]}))
+        reply = await next_json(ws)
+        check(reply == {"type": "subscribed", "queues": ["py"], "job_ids": []}, f"subscribed: {reply}")
+        await until_ready(ws)
+        print("READY", flush=True)
+
+        by_job = {}
+        last_seq = 0
+        while len([j for j, evs in by_job.items() if evs[-1]["status"] in ("COMPLETED", "FAILED")]) < 2:
+            event = await next_json(ws)
+            check_event(event)
+            check(event["seq"] > last_seq, "seq increases")
+            last_seq = event["seq"]
+            by_job.setdefault(event["job_id"], []).append(event)
+
+        check(sorted(by_job) == [1, 3], f"only the py jobs: {sorted(by_job)}")
+        expected = {1: ["PENDING", "PROCESSING", "COMPLETED"], 3: ["PENDING", "PROCESSING", "FAILED"]}
+        for job, events in by_job.items():
+            check([e["status"] for e in events] == expected[job], f"lifecycle of job {job}")
+            check([e["previous"] for e in events] == [None, "PENDING", "PROCESSING"], f"previous of job {job}")
+            check(events[1]["worker"] == "py-worker", f"worker of job {job}")
+        print("OK", flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main(sys.argv[1]))
+    except CheckFailed as failure:
+        print(f"CHECK FAILED: {failure}", file=sys.stderr, flush=True)
+        sys.exit(1)

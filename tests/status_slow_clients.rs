@@ -1,0 +1,94 @@
+//! Slow clients never slow anyone else: a stalled client is cut off, a lagging one is told
+//! how many events it missed, and publishing never waits.
+
+#[path = "status_support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::*;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use worker_utils::prelude::*;
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_client_is_cut_off_while_a_healthy_one_gets_everything() {
+    let broadcaster = Broadcaster::builder().channel_capacity(16 * 1024).build().unwrap();
+    let server = start(&broadcaster, |b| {
+        b.rate_limit(Duration::ZERO)
+            .write_timeout(Duration::from_secs(2))
+            .ping_interval(Duration::from_secs(3600))
+    })
+    .await;
+    // Connects, then never reads again: the server's writes to it eventually block.
+    let _stalled = connect(&server, "/").await;
+    let mut healthy = connect(&server, "/").await;
+    until_ready(&mut healthy).await;
+    let reader = tokio::spawn(async move {
+        let mut next_seq = 1;
+        loop {
+            let event = next_json(&mut healthy).await;
+            assert_eq!(event["seq"], next_seq, "nothing lost, nothing reordered");
+            next_seq += 1;
+            if event["job_id"] == u64::MAX {
+                return next_seq - 1;
+            }
+        }
+    });
+
+    // Big events fill the stalled socket's buffers quickly; the loop is bounded.
+    let queue = "q".repeat(4096);
+    let mut published = 0_u64;
+    for _round in 0..20_000 {
+        if server.client_count() == 1 {
+            break;
+        }
+        for _ in 0..20 {
+            publish(&broadcaster, published, &queue, JobStatus::Processing, 1);
+            published += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.client_count(), 1, "the stalled client was disconnected");
+    assert!(published >= 20, "publishing went on while the client was stalled");
+
+    publish(&broadcaster, u64::MAX, "q", JobStatus::Completed, 1);
+    assert_eq!(reader.await.unwrap(), published + 1, "the healthy client received every event");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_falls_behind_is_told_how_many_events_it_missed() {
+    let broadcaster = Broadcaster::builder().channel_capacity(16).build().unwrap();
+    let server = start(&broadcaster, |b| b.rate_limit(Duration::ZERO)).await;
+    let mut client = connect(&server, "/").await;
+    until_ready(&mut client).await;
+
+    // On this current-thread runtime the server's connection task cannot run while the
+    // loop publishes, so its receiver falls 84 events behind the 16-event ring.
+    for job in 0..100 {
+        publish(&broadcaster, job, "q", JobStatus::Pending, 1);
+    }
+    assert_eq!(next_json(&mut client).await, json!({"type": "lagged", "missed": 84}));
+    for job in 84..100 {
+        assert_eq!(next_json(&mut client).await["job_id"], job);
+    }
+    // It caught up, so it stays connected and keeps receiving.
+    publish(&broadcaster, 100, "q", JobStatus::Pending, 1);
+    assert_eq!(next_json(&mut client).await["job_id"], 100);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_lagging_is_disconnected() {
+    let broadcaster = Broadcaster::builder().channel_capacity(16).build().unwrap();
+    let server = start(&broadcaster, |b| b.rate_limit(Duration::ZERO).max_lags(0)).await;
+    let mut client = connect(&server, "/").await;
+    until_ready(&mut client).await;
+    for job in 0..100 {
+        publish(&broadcaster, job, "q", JobStatus::Pending, 1);
+    }
+    let frame = close_frame(&mut client).await.expect("close frame");
+    assert_eq!((frame.code, frame.reason.as_str()), (CloseCode::Policy, "client too slow"));
+    server.shutdown().await;
+}
