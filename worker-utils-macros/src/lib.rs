@@ -12,19 +12,18 @@
 mod action;
 mod classify;
 mod common;
+#[cfg(test)]
+mod snapshots;
 
 use proc_macro::TokenStream;
 
-/// Turns an `async fn` into an action type with retry, error handling and a timeout
-/// composed around it. See `worker_utils::action` for the arguments, the generated code
-/// and examples.
+#[doc = include_str!("../docs/action.md")]
 #[proc_macro_attribute]
 pub fn action(args: TokenStream, item: TokenStream) -> TokenStream {
     action::action(args.into(), item.into()).into()
 }
 
-/// Implements `Classify` from `#[classify(...)]` attributes. See `worker_utils::Classify`
-/// for the attributes and examples.
+#[doc = include_str!("../docs/classify.md")]
 #[proc_macro_derive(Classify, attributes(classify))]
 pub fn derive_classify(item: TokenStream) -> TokenStream {
     classify::derive(item.into()).into()

@@ -52,6 +52,16 @@ pub(crate) fn action(func: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream
         Role::Ctx => &ctx_arg,
     });
     let call = quote_spanned!(fn_ident.span()=> #fn_ident(#(#call_args),*));
+    // Spanned on the fn's name, so "future is not `Send`" points at the user's fn.
+    let future = quote_spanned!(fn_ident.span()=>
+        impl ::core::future::Future<Output = #ret> + ::core::marker::Send
+    );
+    // Retry clones the input per attempt; say so on the input type.
+    let input_clone = plan
+        .layers
+        .iter()
+        .any(|l| matches!(l, Layer::Retry(_)))
+        .then(|| quote_spanned!(input.span()=> where #input: ::core::clone::Clone));
     let hooks = hooks(plan, &deps_ty);
 
     quote! {
@@ -92,14 +102,14 @@ pub(crate) fn action(func: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream
                 #input_arg: Self::Input,
                 #deps_arg: &#deps_ty,
                 #ctx_arg: &#rt::ActionContext,
-            ) -> impl ::core::future::Future<Output = #ret> + ::core::marker::Send {
+            ) -> #future {
                 #call
             }
             #hooks
         }
 
         #[automatically_derived]
-        impl #generics #rt::Action<#deps_ty> for #type_ident {
+        impl #generics #rt::Action<#deps_ty> for #type_ident #input_clone {
             type Input = #input;
             type Output = #ok;
 

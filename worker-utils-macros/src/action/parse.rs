@@ -28,8 +28,14 @@ pub(crate) struct RetryArgs {
     pub(crate) backoff: Once<Spanned<BackoffKind>>,
     pub(crate) factor: Once<Spanned<f64>>,
     pub(crate) jitter: Once<Spanned<JitterKind>>,
-    pub(crate) on: Once<Vec<Spanned<Kind>>>,
+    pub(crate) on: Once<KindList>,
     pub(crate) when: Once<Path>,
+}
+
+/// `on = [...]`: the kinds that parsed, and how many entries were written.
+pub(crate) struct KindList {
+    pub(crate) kinds: Vec<Spanned<Kind>>,
+    pub(crate) written: usize,
 }
 
 /// `error_handling` or `error_handling(...)`.
@@ -181,7 +187,8 @@ impl RetryArgs {
                 "on" => {
                     set(&mut args.on, &item, errors, "on = [Transient, System]", |t, errors| {
                         let idents = value::ident_list("on", t, "[Transient, System]")?;
-                        Ok(idents.iter().filter_map(|ident| kind(ident, errors)).collect())
+                        let kinds = idents.iter().filter_map(|ident| kind(ident, errors)).collect();
+                        Ok(KindList { kinds, written: idents.len() })
                     });
                 }
                 "when" => {

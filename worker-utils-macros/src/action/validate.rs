@@ -156,7 +156,7 @@ pub(crate) fn signature(func: &ItemFn, errors: &mut Errors) -> Option<Signature>
                     receiver.span(),
                     "`#[action]` does not support methods: write a free fn and pass shared state through a `deps: &D` parameter",
                 );
-                continue;
+                break;
             }
             FnArg::Typed(pat) => &*pat.ty,
         };
@@ -222,7 +222,7 @@ pub(crate) fn signature(func: &ItemFn, errors: &mut Errors) -> Option<Signature>
             params.push(Role::Deps);
         }
     }
-    if input.is_none() && !sig.inputs.iter().any(|a| matches!(a, FnArg::Receiver(_))) {
+    if sig.inputs.is_empty() {
         fail(
             errors,
             sig.paren_token.span.join(),
@@ -273,10 +273,14 @@ fn is_context(ty: &Type) -> bool {
         && p.path.segments.last().is_some_and(|s| s.ident == "ActionContext" && s.arguments.is_none()))
 }
 
-/// `Result<T, E>` split in two; another path type whole; anything else is not a `Result`.
+/// `Result<T, E>` split in two; a path type named `…Result` (an alias such as
+/// `io::Result<T>`) whole; anything else is not a `Result`.
 fn output(ty: &Type) -> Option<Output> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
+    if !last.ident.to_string().ends_with("Result") {
+        return None;
+    }
     if last.ident == "Result"
         && let PathArguments::AngleBracketed(args) = &last.arguments
         && args.args.len() == 2
@@ -389,16 +393,16 @@ fn retry_plan(args: &RetryArgs, errors: &mut Errors) -> RetryPlan {
         );
         plan.jitter = None;
     }
-    if let (Some(kinds), Some(key)) = (args.on.get(), args.on.key()) {
+    if let (Some(list), Some(key)) = (args.on.get(), args.on.key()) {
         let mut seen: Vec<Kind> = Vec::new();
-        for kind in kinds {
+        for kind in &list.kinds {
             if seen.contains(&kind.value) {
                 errors.at(kind.span, format!("`{}` is listed twice in `on`", kind.value.variant()));
             } else {
                 seen.push(kind.value);
             }
         }
-        if kinds.is_empty() {
+        if list.written == 0 {
             errors.at(
                 key.span(),
                 "`on` lists no kinds, so nothing would be retried: list at least one kind or remove `retry`",

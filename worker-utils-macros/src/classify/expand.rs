@@ -1,6 +1,6 @@
 //! Code generation for `#[derive(Classify)]`: one `Classify` impl with a `match`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{DeriveInput, Member};
@@ -17,8 +17,8 @@ pub(crate) fn classify(input: &DeriveInput, plan: &Plan) -> TokenStream {
         Shape::Struct { kind, retry_after } => {
             let kind = kind.to_tokens(rt, Span::call_site());
             let retry_after = retry_after.as_ref().map(|member| {
-                let hint = hint(rt, member, &quote!(&self.#member));
-                quote!(#hint)
+                let field = quote_spanned!(member.span()=> &self.#member);
+                hint(rt, member, &field)
             });
             (kind, retry_after)
         }
@@ -67,11 +67,11 @@ fn retry_after_match(rt: &TokenStream, variants: &[VariantPlan]) -> Option<Token
     if variants.iter().all(|v| v.retry_after.is_none()) {
         return None;
     }
-    let binding = quote!(__worker_retry_after);
     let hinted = variants.iter().filter_map(|v| {
         let member = v.retry_after.as_ref()?;
+        let binding = Ident::new("__worker_retry_after", member.span());
         let ident = &v.ident;
-        let hint = hint(rt, member, &binding);
+        let hint = hint(rt, member, &quote!(#binding));
         Some(quote!(Self::#ident { #member: #binding, .. } => #hint,))
     });
     let others: Vec<TokenStream> = variants

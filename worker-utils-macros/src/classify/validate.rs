@@ -32,6 +32,7 @@ pub(crate) struct VariantPlan {
 /// Checks the input; `None` if no impl can be generated.
 pub(crate) fn plan(input: &DeriveInput, errors: &mut Errors) -> Option<Plan> {
     let container = ClassifyArgs::from_attrs(&input.attrs, errors);
+    let container_ok = errors.is_empty();
     let runtime = match container.krate.get() {
         Some(path) => quote!(#path::__private),
         None => quote!(::worker_utils::__private),
@@ -69,7 +70,9 @@ pub(crate) fn plan(input: &DeriveInput, errors: &mut Errors) -> Option<Plan> {
             let mut variants = Vec::new();
             for variant in &data.variants {
                 no_field_attrs(&variant.fields, errors);
+                let before = errors.count();
                 let args = ClassifyArgs::from_attrs(&variant.attrs, errors);
+                let attrs_ok = errors.count() == before;
                 if let Some(key) = args.krate.key() {
                     errors.at(key.span(), "`crate` belongs on the type, not on a variant");
                 }
@@ -79,6 +82,8 @@ pub(crate) fn plan(input: &DeriveInput, errors: &mut Errors) -> Option<Plan> {
                     .and_then(|m| member(m, &variant.fields, "variant", &variant.ident, errors));
                 match args.kind.or(container.kind) {
                     Some(kind) => variants.push(VariantPlan { ident: variant.ident.clone(), kind: kind.value, retry_after }),
+                    // A malformed attribute was reported already; its kind may be what is missing.
+                    None if !attrs_ok || !container_ok => {}
                     None => errors.at(
                         variant.ident.span(),
                         format!(

@@ -4,11 +4,12 @@ use proc_macro2::{Span, TokenStream};
 
 /// All errors found so far, combined with [`syn::Error::combine`].
 #[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>, usize);
 
 impl Errors {
     /// Records an error.
     pub(crate) fn push(&mut self, error: syn::Error) {
+        self.1 += 1;
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),
@@ -23,6 +24,11 @@ impl Errors {
     /// Records `result`'s error, if any, and returns its value.
     pub(crate) fn take<T>(&mut self, result: syn::Result<T>) -> Option<T> {
         result.map_err(|e| self.push(e)).ok()
+    }
+
+    /// How many errors were recorded, to tell whether a step added any.
+    pub(crate) fn count(&self) -> usize {
+        self.1
     }
 
     /// Whether nothing was recorded.

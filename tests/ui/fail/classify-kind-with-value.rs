@@ -1,0 +1,10 @@
+use worker_utils::prelude::*;
+
+#[derive(Debug, thiserror::Error, Classify)]
+enum FetchError {
+    #[error("timed out")]
+    #[classify(transient = true)]
+    Timeout,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use worker_utils::prelude::*;
+
+#[action(retry)]
+struct Step;
+
+fn main() {}

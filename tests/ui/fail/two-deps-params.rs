@@ -1,0 +1,9 @@
+use worker_utils::prelude::*;
+
+#[action()]
+async fn step(input: u32, a: &String, b: &String) -> Result<u32, ActionError> {
+    let _ = (a, b);
+    Ok(input)
+}
+
+fn main() {}

@@ -1,0 +1,59 @@
+//! The expansion reaches std and the runtime only through absolute paths, so local items
+//! named like them change nothing.
+#![allow(dead_code, non_camel_case_types)]
+
+use ::worker_utils::{ActionError, Classify as _};
+
+struct Result;
+struct Option;
+struct Ok;
+struct Err;
+struct Some;
+struct None;
+struct Box;
+struct Default;
+struct Debug;
+struct Send;
+struct Sync;
+struct Future;
+struct Duration;
+struct Clone;
+mod tokio {}
+mod worker_utils {}
+mod core {}
+mod std {}
+
+#[derive(::std::fmt::Debug, ::thiserror::Error, ::worker_utils::Classify)]
+enum StepError {
+    #[error("busy")]
+    #[classify(transient, retry_after = 0)]
+    Busy(::core::time::Duration),
+    #[error("bad")]
+    #[classify(permanent)]
+    Bad,
+}
+
+#[::worker_utils::action(retry(max_attempts = 2, on = [Transient]), error_handling, timeout = "1s")]
+async fn step(input: u32, ctx: &::worker_utils::ActionContext) -> ::core::result::Result<u32, StepError> {
+    let _ = ctx;
+    ::core::result::Result::Ok(input)
+}
+
+#[::worker_utils::action(error_handling(handler = recover))]
+async fn other(input: u32) -> ::core::result::Result<u32, ActionError> {
+    ::core::result::Result::Ok(input)
+}
+
+fn recover<D: ?::core::marker::Sized>(
+    _: ActionError,
+    _: &D,
+    _: &::worker_utils::ActionContext,
+) -> ::core::result::Result<u32, ActionError> {
+    ::core::result::Result::Ok(0)
+}
+
+fn main() {
+    let _ = Step::new();
+    let _ = <Other as ::core::default::Default>::default();
+    let _ = StepError::Bad.kind();
+}

@@ -1,0 +1,125 @@
+//! Golden expansion snapshots: the main forms of each macro, rendered with prettyplease and
+//! compared with the committed files in `tests/expand/` at the workspace root, so a change
+//! to the generated code is a reviewed diff. `UPDATE_SNAPSHOTS=1 cargo test -p
+//! worker-utils-macros snapshots` rewrites them.
+
+use std::path::PathBuf;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+fn render(tokens: TokenStream) -> String {
+    match syn::parse2::<syn::File>(tokens.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(error) => format!("// does not parse as a file ({error}):\n{tokens}\n"),
+    }
+}
+
+fn check(name: &str, expanded: TokenStream) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/expand").join(format!("{name}.rs"));
+    let actual = render(expanded);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &actual).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("reading {} ({e}); run with UPDATE_SNAPSHOTS=1 to create it", path.display())
+    });
+    assert!(
+        expected == actual,
+        "expansion of `{name}` changed; review and run with UPDATE_SNAPSHOTS=1 to accept:\n--- {}\n{expected}\n+++ actual\n{actual}",
+        path.display()
+    );
+}
+
+fn action(name: &str, args: TokenStream, item: TokenStream) {
+    check(name, crate::action::action(args, item));
+}
+
+#[test]
+fn action_bare() {
+    action(
+        "action_bare",
+        quote!(),
+        quote! {
+            async fn double(input: u32) -> Result<u32, ActionError> {
+                Ok(input * 2)
+            }
+        },
+    );
+}
+
+#[test]
+fn action_retry_error_handling() {
+    action(
+        "action_retry_error_handling",
+        quote!(retry(max_attempts = 5, base_delay = "200ms", max_delay = "10s"), error_handling),
+        quote! {
+            pub async fn fetch_image(url: String, deps: &Deps, ctx: &ActionContext) -> Result<Vec<u8>, FetchError> {
+                deps.client.get(&url, ctx).await
+            }
+        },
+    );
+}
+
+#[test]
+fn action_every_argument() {
+    action(
+        "action_every_argument",
+        quote!(
+            timeout = "30s",
+            error_handling(handler = recover, cleanup = release),
+            retry(max_attempts = 4, backoff = linear, jitter = "none", on = [Transient], when = is_retryable),
+            name = "resize",
+            crate = "my_crate::worker_utils"
+        ),
+        quote! {
+            pub(crate) async fn make_thumbnail(image: Image, ctx: &ActionContext) -> std::io::Result<Thumbnail> {
+                image.resize(ctx).await
+            }
+        },
+    );
+}
+
+#[test]
+fn action_with_errors() {
+    action(
+        "action_with_errors",
+        quote!(retry(max_attempts = 0), timeout = "soon", colour = "red"),
+        quote! {
+            async fn step(input: u32) -> Result<u32, ActionError> {
+                Ok(input)
+            }
+        },
+    );
+}
+
+#[test]
+fn classify_enum() {
+    check(
+        "classify_enum",
+        crate::classify::derive(quote! {
+            #[classify(transient)]
+            enum FetchError<E> {
+                Timeout,
+                #[classify(retry_after = wait)]
+                RateLimited { wait: Duration },
+                #[classify(permanent)]
+                BadUrl(String),
+                #[classify(permanent, retry_after = 1)]
+                Upstream(E, Option<Duration>),
+            }
+        }),
+    );
+}
+
+#[test]
+fn classify_struct() {
+    check(
+        "classify_struct",
+        crate::classify::derive(quote! {
+            #[classify(system, retry_after = 0)]
+            struct Overloaded(Duration);
+        }),
+    );
+}
