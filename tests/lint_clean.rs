@@ -1,0 +1,114 @@
+//! Macro output is lint-clean: every form of `#[action]` and `#[derive(Classify)]` compiles
+//! under `deny(warnings, clippy::all, clippy::pedantic)` and the crate's documentation
+//! lints. `cargo clippy --all-targets` checks the clippy part; `cargo test` the rest.
+#![deny(warnings, clippy::all, clippy::pedantic)]
+#![deny(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
+
+use std::time::Duration;
+
+use worker_utils::prelude::*;
+
+/// Dependencies of the steps.
+#[derive(Debug)]
+pub struct Deps {
+    /// Fails the first attempts.
+    pub failures: u32,
+}
+
+/// Errors of the steps.
+#[derive(Debug, thiserror::Error, Classify)]
+#[classify(transient)]
+pub enum StepError {
+    /// Try again.
+    #[error("busy")]
+    Busy {
+        /// Wait this long.
+        delay: Duration,
+    },
+    /// Maybe later.
+    #[error("later")]
+    #[classify(retry_after = 0)]
+    Later(Option<Duration>),
+    /// Never.
+    #[error("bad input")]
+    #[classify(permanent)]
+    Bad,
+    /// A rule said no.
+    #[error("rejected")]
+    #[classify(business_logic)]
+    Rejected,
+}
+
+/// A classified struct error.
+#[derive(Debug, thiserror::Error, Classify)]
+#[classify(system, retry_after = delay)]
+#[error("out of memory")]
+pub struct OutOfMemory {
+    delay: Duration,
+}
+
+/// An empty error enum.
+#[derive(Debug, thiserror::Error, Classify)]
+pub enum Never {}
+
+/// Every wrapper, with deps and context.
+///
+/// # Errors
+/// `Busy` while `deps.failures` attempts have not been used up.
+#[action(
+    retry(max_attempts = 3, base_delay = "10ms", max_delay = "1s", jitter = "none"),
+    error_handling,
+    timeout = "5s"
+)]
+pub async fn full(input: u32, deps: &Deps, ctx: &ActionContext) -> Result<u32, StepError> {
+    if ctx.attempt() <= deps.failures {
+        return Err(StepError::Busy { delay: Duration::ZERO });
+    }
+    Ok(input)
+}
+
+/// Hooks and a predicate.
+///
+/// # Errors
+/// Never.
+#[action(
+    retry(backoff = linear, on = [Transient], when = always),
+    error_handling(handler = recover, cleanup = clean_up)
+)]
+pub async fn hooked(input: String) -> Result<usize, ActionError> {
+    Ok(input.len())
+}
+
+fn always(_: &ActionError) -> bool {
+    true
+}
+
+fn recover<D: ?Sized>(_: ActionError, _: &D, _: &ActionContext) -> Result<usize, ActionError> {
+    Ok(0)
+}
+
+fn clean_up<D: ?Sized>(_: &ActionError, _: &D, _: &ActionContext) {}
+
+/// A plain action: no wrappers, an aliased `Result`.
+///
+/// # Errors
+/// Never.
+#[action]
+pub async fn bare(input: ()) -> std::io::Result<()> {
+    Ok(input)
+}
+
+#[test]
+fn lint_clean_actions_run() {
+    let runtime = worker_utils::testing::paused_runtime();
+    runtime.block_on(async {
+        let ctx = ActionContext::detached();
+        assert_eq!(Full::new().execute(4, &Deps { failures: 2 }, &ctx).await.unwrap(), 4);
+        assert_eq!(Hooked::default().execute("ab".to_owned(), &(), &ctx).await.unwrap(), 2);
+        Bare::new().execute((), &(), &ctx).await.unwrap();
+    });
+    assert_eq!(OutOfMemory { delay: Duration::from_secs(1) }.retry_after(), Some(Duration::from_secs(1)));
+    assert_eq!(StepError::Later(None).retry_after(), None);
+    assert_eq!(StepError::Rejected.kind(), ErrorKind::BusinessLogic);
+    assert_eq!(Full::WORST_CASE, Some(Duration::from_millis(3 * 5000 + 10 + 20)));
+}
