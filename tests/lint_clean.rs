@@ -61,6 +61,7 @@ pub enum Never {}
     timeout = "5s"
 )]
 pub async fn full(input: u32, deps: &Deps, ctx: &ActionContext) -> Result<u32, StepError> {
+    tokio::task::yield_now().await;
     if ctx.attempt() <= deps.failures {
         return Err(StepError::Busy { delay: Duration::ZERO });
     }
@@ -76,6 +77,7 @@ pub async fn full(input: u32, deps: &Deps, ctx: &ActionContext) -> Result<u32, S
     error_handling(handler = recover, cleanup = clean_up)
 )]
 pub async fn hooked(input: String) -> Result<usize, ActionError> {
+    tokio::task::yield_now().await;
     Ok(input.len())
 }
 
@@ -83,8 +85,8 @@ fn always(_: &ActionError) -> bool {
     true
 }
 
-fn recover<D: ?Sized>(_: ActionError, _: &D, _: &ActionContext) -> Result<usize, ActionError> {
-    Ok(0)
+fn recover<D: ?Sized>(error: ActionError, _: &D, _: &ActionContext) -> Result<usize, ActionError> {
+    if error.kind() == ErrorKind::Permanent { Err(error) } else { Ok(0) }
 }
 
 fn clean_up<D: ?Sized>(_: &ActionError, _: &D, _: &ActionContext) {}
@@ -95,6 +97,7 @@ fn clean_up<D: ?Sized>(_: &ActionError, _: &D, _: &ActionContext) {}
 /// Never.
 #[action]
 pub async fn bare(input: ()) -> std::io::Result<()> {
+    tokio::task::yield_now().await;
     Ok(input)
 }
 

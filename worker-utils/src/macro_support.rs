@@ -192,6 +192,12 @@ impl<M> Handler<M> {
     }
 }
 
+impl<M> Default for Handler<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<M> fmt::Debug for Handler<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Handler")
@@ -211,6 +217,12 @@ impl<M> CleanupHook<M> {
     /// The cleanup hook of `M`.
     pub const fn new() -> Self {
         Self(PhantomData)
+    }
+}
+
+impl<M> Default for CleanupHook<M> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
