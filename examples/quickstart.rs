@@ -75,10 +75,10 @@ struct StorageBusy {
 #[action(retry(max_attempts = 4, base_delay = "5ms", max_delay = "50ms"), error_handling, timeout = "2s")]
 async fn fetch_image(job: ImageJob, ctx: &ActionContext) -> Result<Image, FetchError> {
     tokio::time::sleep(Duration::from_millis(2)).await;
-    if job.id % 47 == 0 {
+    if job.id.is_multiple_of(47) {
         return Err(FetchError::NotFound(job.url));
     }
-    if job.id % 9 == 0 && ctx.attempt() < 3 {
+    if job.id.is_multiple_of(9) && ctx.attempt() < 3 {
         return Err(FetchError::Timeout);
     }
     Ok(Image { id: job.id, bytes: job.url.into_bytes().repeat(64) })
@@ -87,7 +87,7 @@ async fn fetch_image(job: ImageJob, ctx: &ActionContext) -> Result<Image, FetchE
 /// CPU work; every 61st image is corrupt (a business rule, not retried).
 #[action(error_handling)]
 async fn make_thumbnail(image: Image) -> Result<Thumbnail, ImageError> {
-    if image.id % 61 == 0 {
+    if image.id.is_multiple_of(61) {
         return Err(ImageError::Corrupt(image.id));
     }
     let bytes = image.bytes.chunks(8).map(|c| c.iter().fold(0u8, |a, b| a.wrapping_add(*b))).collect();
@@ -98,7 +98,7 @@ async fn make_thumbnail(image: Image) -> Result<Thumbnail, ImageError> {
 #[action(retry(max_attempts = 3, base_delay = "5ms", max_delay = "20ms"), error_handling)]
 async fn upload(thumbnail: Thumbnail, deps: &Deps, ctx: &ActionContext) -> Result<String, StorageBusy> {
     tokio::time::sleep(Duration::from_millis(1)).await;
-    if thumbnail.id % 11 == 0 && ctx.attempt() == 1 {
+    if thumbnail.id.is_multiple_of(11) && ctx.attempt() == 1 {
         return Err(StorageBusy { retry_after: Duration::from_millis(10) });
     }
     Ok(format!("{}/thumbs/{}.png ({} bytes)", deps.cdn, thumbnail.id, thumbnail.bytes.len()))

@@ -38,11 +38,11 @@ impl Action for ByPayload {
             tokio::task::yield_now().await;
         }
         match n {
-            n if n % 13 == 0 && n < 1000 => panic!("payload {n} panics"),
-            n if n % 10 == 0 && n < 1000 => {
+            n if n.is_multiple_of(13) && n < 1000 => panic!("payload {n} panics"),
+            n if n.is_multiple_of(10) && n < 1000 => {
                 Err(ActionError::permanent(std::io::Error::other(format!("bad {n}"))))
             }
-            n if n % 7 == 0 && ctx.attempt() == 1 => {
+            n if n.is_multiple_of(7) && ctx.attempt() == 1 => {
                 Err(ActionError::transient(std::io::Error::other("flaky")))
             }
             n => Ok(n),
@@ -262,12 +262,12 @@ async fn ten_thousand_jobs_with_mixed_outcomes_none_lost() {
     s.queue.enqueue_batch(jobs.clone()).await.unwrap();
     let report = s.run_until((8, 16), Duration::from_secs(1), |st| st.finished() == 10_000).await;
 
-    let fails = |n: &u32| n % 13 == 0 || n % 10 == 0;
+    let fails = |n: &u32| n.is_multiple_of(13) || n.is_multiple_of(10);
     let expected_dead = jobs.iter().filter(|n| fails(n)).count() as u64;
     assert_eq!(report.completed + report.dead_lettered, 10_000);
     assert_eq!(report.dead_lettered, expected_dead);
-    assert_eq!(report.panics, jobs.iter().filter(|n| *n % 13 == 0).count() as u64);
-    assert_eq!(report.retries, jobs.iter().filter(|n| *n % 7 == 0 && !fails(n)).count() as u64);
+    assert_eq!(report.panics, jobs.iter().filter(|n| n.is_multiple_of(13)).count() as u64);
+    assert_eq!(report.retries, jobs.iter().filter(|n| n.is_multiple_of(7) && !fails(n)).count() as u64);
     assert_eq!(s.queue.dead_letters().await.unwrap().len() as u64, expected_dead);
     assert!(s.queue.is_empty());
 }

@@ -6,6 +6,7 @@
 //! added to any row.
 //!
 //! Run: `cargo bench -p worker-utils --bench wrappers`
+#![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -54,17 +54,43 @@ impl fmt::Display for JobId {
 /// ```
 pub struct ActionContext {
     job_id: Option<JobId>,
-    queue: Arc<str>,
-    worker_id: Arc<str>,
+    scope: Arc<Scope>,
     delivery: u32,
     attempt: AtomicU32,
     retries: AtomicU32,
     deadline: Option<Instant>,
-    cancellation: CancellationToken,
     span: tracing::Span,
 }
 
+/// What all jobs of one worker slot share. A runner slot keeps its own `Arc` of it, so
+/// building a job's context bumps a reference count no other slot touches.
+#[derive(Debug)]
+pub(crate) struct Scope {
+    queue: Arc<str>,
+    worker_id: Arc<str>,
+    cancellation: CancellationToken,
+}
+
+impl Scope {
+    pub(crate) fn new(queue: Arc<str>, worker_id: Arc<str>, cancellation: CancellationToken) -> Arc<Self> {
+        Arc::new(Self { queue, worker_id, cancellation })
+    }
+}
+
 impl ActionContext {
+    /// A job's context in a runner slot's `scope`.
+    pub(crate) fn in_scope(scope: Arc<Scope>, job_id: JobId, delivery: u32, span: tracing::Span) -> Self {
+        Self {
+            job_id: Some(job_id),
+            scope,
+            delivery,
+            attempt: AtomicU32::new(1),
+            retries: AtomicU32::new(0),
+            deadline: None,
+            span,
+        }
+    }
+
     /// Starts building a context.
     pub fn builder() -> ActionContextBuilder {
         ActionContextBuilder::default()
@@ -85,13 +111,13 @@ impl ActionContext {
     /// The queue the job came from.
     #[inline]
     pub fn queue(&self) -> &str {
-        &self.queue
+        &self.scope.queue
     }
 
     /// The worker instance running the job.
     #[inline]
     pub fn worker_id(&self) -> &str {
-        &self.worker_id
+        &self.scope.worker_id
     }
 
     /// How many times the queue has handed this job out (1 on first delivery).
@@ -134,13 +160,13 @@ impl ActionContext {
     /// stop at once when it fires, also in the middle of a backoff sleep.
     #[inline]
     pub fn cancellation(&self) -> &CancellationToken {
-        &self.cancellation
+        &self.scope.cancellation
     }
 
     /// Whether the job has been cancelled.
     #[inline]
     pub fn is_cancelled(&self) -> bool {
-        self.cancellation.is_cancelled()
+        self.scope.cancellation.is_cancelled()
     }
 
     /// The tracing span of the job; events emitted by the wrappers belong to it.
@@ -160,8 +186,8 @@ impl fmt::Debug for ActionContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActionContext")
             .field("job_id", &self.job_id)
-            .field("queue", &self.queue)
-            .field("worker_id", &self.worker_id)
+            .field("queue", &self.queue())
+            .field("worker_id", &self.worker_id())
             .field("delivery", &self.delivery)
             .field("attempt", &self.attempt())
             .field("retries", &self.retries())
@@ -251,13 +277,15 @@ impl ActionContextBuilder {
     pub fn build(self) -> ActionContext {
         ActionContext {
             job_id: self.job_id,
-            queue: self.queue.unwrap_or_else(|| Arc::from("")),
-            worker_id: self.worker_id.unwrap_or_else(|| Arc::from("")),
+            scope: Scope::new(
+                self.queue.unwrap_or_else(|| Arc::from("")),
+                self.worker_id.unwrap_or_else(|| Arc::from("")),
+                self.cancellation.unwrap_or_default(),
+            ),
             delivery: self.delivery.unwrap_or(1),
             attempt: AtomicU32::new(1),
             retries: AtomicU32::new(0),
             deadline: self.deadline,
-            cancellation: self.cancellation.unwrap_or_default(),
             span: self.span.unwrap_or_else(tracing::Span::none),
         }
     }

@@ -243,8 +243,16 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
     }
 
     async fn ack(&self, id: JobId) -> Result<(), QueueError> {
-        self.lock().take_reserved(id)?;
-        self.room.notify_one();
+        let was_full = {
+            let mut state = self.lock();
+            let was_full = state.live() >= self.capacity;
+            state.take_reserved(id)?;
+            was_full
+        };
+        // Only a full queue has producers waiting for room.
+        if was_full {
+            self.room.notify_one();
+        }
         Ok(())
     }
 

@@ -6,17 +6,16 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{JobOf, Worker};
 use crate::action::Action;
 use crate::config::ConfigError;
-use crate::context::{ActionContext, JobId};
+use crate::context::{ActionContext, JobId, Scope};
 use crate::error::ActionError;
 use crate::error_handling::Panicked;
 use crate::queue::{Failure, Queue, Reserved};
-use crate::status::{DiscardStatus, JobStatus, StatusEvent, StatusSink};
+use crate::status::{JobStatus, StatusEvent, StatusSink};
 
 /// How long one `reserve` call waits for work before the slot checks for shutdown again.
 const RESERVE_WAIT: Duration = Duration::from_millis(250);
@@ -47,7 +46,8 @@ struct Shared<W: Worker, Q> {
     pipeline: W::Pipeline,
     queue: Arc<Q>,
     deps: Arc<W::Deps>,
-    status: Arc<dyn StatusSink>,
+    /// `None` when nobody listens: no event is even built.
+    status: Option<Arc<dyn StatusSink>>,
     queue_name: Arc<str>,
     worker_id: Arc<str>,
     batch: usize,
@@ -170,7 +170,7 @@ where
             worker,
             queue,
             deps: Arc::new(deps),
-            status: Arc::new(DiscardStatus),
+            status: None,
             batch: RunnerBuilder::<W, Q>::DEFAULT_BATCH,
             grace: RunnerBuilder::<W, Q>::DEFAULT_GRACE,
             worker_id: None,
@@ -251,6 +251,7 @@ async fn slot<W, Q>(
     W: Worker,
     Q: Queue<JobOf<W>>,
 {
+    let scope = Scope::new(shared.queue_name.clone(), shared.worker_id.clone(), hard_stop);
     while !shutdown.is_cancelled() {
         let reserved = tokio::select! {
             biased;
@@ -273,7 +274,7 @@ async fn slot<W, Q>(
                 progress.finish_one();
                 break;
             }
-            shared.process(job, &hard_stop).await;
+            shared.process(job, &scope).await;
             progress.finish_one();
         }
         for job in jobs {
@@ -288,19 +289,11 @@ where
     W: Worker,
     Q: Queue<JobOf<W>>,
 {
-    async fn process(&self, reserved: Reserved<JobOf<W>>, hard_stop: &CancellationToken) {
+    async fn process(&self, reserved: Reserved<JobOf<W>>, scope: &Arc<Scope>) {
         let Reserved { id, job, delivery } = reserved;
         let span = tracing::info_span!("job", job_id = id.get(), queue = &*self.queue_name, delivery);
-        let ctx = ActionContext::builder()
-            .job_id(id)
-            .queue(self.queue_name.clone())
-            .worker_id(self.worker_id.clone())
-            .delivery(delivery)
-            .cancellation(hard_stop.clone())
-            .span(span)
-            .build();
-        let started = Instant::now();
-        self.publish(self.event(id, delivery, JobStatus::Processing, JobStatus::Pending));
+        let ctx = ActionContext::in_scope(scope.clone(), id, delivery, span);
+        let started = self.publish(|| self.event(id, delivery, JobStatus::Processing, JobStatus::Pending));
 
         let outcome = AssertUnwindSafe(self.pipeline.execute(job, &self.deps, &ctx)).catch_unwind().await;
         self.stats.retries.fetch_add(u64::from(ctx.retries()), Ordering::Relaxed);
@@ -314,8 +307,7 @@ where
                     tracing::error!(job_id = id.get(), error = %error, "cannot ack a completed job; it may run again");
                 }
                 self.stats.completed.fetch_add(1, Ordering::Relaxed);
-                let event = self.event(id, delivery, JobStatus::Completed, JobStatus::Processing);
-                self.publish(event.duration(started.elapsed()));
+                self.publish(|| self.finished(id, delivery, JobStatus::Completed, started));
             }
             Err(error) if error.is_cancelled() => {
                 self.give_back(id).await;
@@ -326,8 +318,7 @@ where
                     tracing::error!(job_id = id.get(), error = %queue_error, "cannot dead-letter a failed job; it may run again");
                 }
                 self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                let event = self.event(id, delivery, JobStatus::Failed, JobStatus::Processing);
-                self.publish(event.duration(started.elapsed()).error(&error));
+                self.publish(|| self.finished(id, delivery, JobStatus::Failed, started).error(&error));
             }
         }
     }
@@ -337,9 +328,7 @@ where
         match self.queue.nack(id, Duration::ZERO).await {
             Ok(()) => {
                 self.stats.returned.fetch_add(1, Ordering::Relaxed);
-                let mut event = StatusEvent::new(id, self.queue_name.clone(), JobStatus::Pending);
-                event.worker = self.worker_id.clone();
-                self.publish(event);
+                self.publish(|| self.event(id, 0, JobStatus::Pending, JobStatus::Processing));
             }
             Err(error) => {
                 tracing::warn!(job_id = id.get(), error = %error, "cannot give a job back; its lease will return it");
@@ -354,8 +343,21 @@ where
         event
     }
 
-    fn publish(&self, event: StatusEvent) {
-        self.status.publish(event);
+    /// The terminal event of a job whose PROCESSING event was stamped `started_ms`; the
+    /// duration comes from the two timestamps, saving two clock reads per job.
+    fn finished(&self, id: JobId, delivery: u32, status: JobStatus, started_ms: Option<u64>) -> StatusEvent {
+        let mut event = self.event(id, delivery, status, JobStatus::Processing);
+        event.duration_ms = started_ms.map(|started| event.timestamp_ms.saturating_sub(started));
+        event
+    }
+
+    /// Builds and publishes an event if anybody listens; returns its timestamp.
+    fn publish(&self, event: impl FnOnce() -> StatusEvent) -> Option<u64> {
+        let sink = self.status.as_ref()?;
+        let event = event();
+        let timestamp = event.timestamp_ms;
+        sink.publish(event);
+        Some(timestamp)
     }
 }
 
@@ -376,7 +378,7 @@ pub struct RunnerBuilder<W: Worker, Q> {
     worker: W,
     queue: Arc<Q>,
     deps: Arc<W::Deps>,
-    status: Arc<dyn StatusSink>,
+    status: Option<Arc<dyn StatusSink>>,
     concurrency: usize,
     batch: usize,
     grace: Duration,
@@ -395,7 +397,7 @@ where
 
     /// Publishes status events to `sink` (default: discarded).
     pub fn status(mut self, sink: impl StatusSink) -> Self {
-        self.status = Arc::new(sink);
+        self.status = Some(Arc::new(sink));
         self
     }
 
