@@ -43,11 +43,14 @@ pub mod error;
 pub mod error_handling;
 mod macro_support;
 pub mod metrics;
+pub mod pipeline;
+pub mod queue;
 pub mod retry;
 pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timeout;
+pub mod worker;
 
 pub use action::{Action, ActionExt};
 pub use config::ConfigError;
