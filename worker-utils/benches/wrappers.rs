@@ -31,6 +31,12 @@ async fn add_one(x: u64) -> Result<u64, std::io::Error> {
     Ok(x + 1)
 }
 
+/// The same stack as `AddOne.retry(RetryConfig::default()).error_handling()`, by macro.
+#[worker_utils::action(retry, error_handling)]
+async fn add_one_macro(x: u64) -> Result<u64, std::io::Error> {
+    Ok(x + 1) // the body of `add_one`, so both rows have the same number of async layers
+}
+
 struct AddOne;
 
 impl Action for AddOne {
@@ -85,6 +91,11 @@ fn success_path(c: &mut Criterion) {
     let ours = AddOne.retry(RetryConfig::default()).error_handling();
     group.bench_function("worker_utils_error_handling_retry", |b| {
         b.iter(|| poll_once!(ours.execute(black_box(1), &(), &ctx)))
+    });
+
+    let by_macro = AddOneMacro::new();
+    group.bench_function("worker_utils_action_macro_error_handling_retry", |b| {
+        b.iter(|| poll_once!(by_macro.execute(black_box(1), &(), &ctx)))
     });
 
     let retry_only = AddOne.retry(RetryConfig::default());
