@@ -200,7 +200,7 @@ impl Broadcaster {
         live_frames(&state).map(|frame| frame.event.clone()).collect()
     }
 
-    /// How many receivers (connected clients) currently listen.
+    /// How many receivers currently listen: connected clients, plus one per running server.
     ///
     /// ```
     /// # use worker_utils::status::Broadcaster;
@@ -217,6 +217,11 @@ impl Broadcaster {
         let rx = self.shared.tx.subscribe();
         let snapshot = live_frames(&state).cloned().collect();
         Subscription { snapshot, seq: state.seq, rx }
+    }
+
+    /// A bare receiver of the live stream (for the server's wake-up pump).
+    pub(crate) fn receiver(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.shared.tx.subscribe()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

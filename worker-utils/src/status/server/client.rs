@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::error::TryRecvError;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -64,6 +65,11 @@ pub(crate) struct Connection {
     coalescer: Coalescer,
     lags_in_a_row: u32,
     invalid: u32,
+    /// Bumped by the server's pump after events reach the ring; clients never park on the
+    /// ring itself, so a publish wakes one task, not every client.
+    wake: watch::Receiver<()>,
+    /// Whether the ring may hold more than the last batch took.
+    more: bool,
     last_heard: Instant,
     /// Reused between batches.
     out: Vec<Utf8Bytes>,
@@ -90,6 +96,8 @@ impl Connection {
             settings,
             lags_in_a_row: 0,
             invalid: 0,
+            wake: shared.wake.subscribe(),
+            more: true,
             last_heard: Instant::now(),
             out: Vec::with_capacity(BATCH + 1),
             due: Vec::new(),
@@ -129,7 +137,7 @@ impl Connection {
         loop {
             enum Step {
                 Inbound(Option<Result<Message, WsError>>),
-                Frame(Result<Arc<Frame>, RecvError>),
+                Frames(Result<(), watch::error::RecvError>),
                 Due,
                 Ping,
             }
@@ -138,13 +146,14 @@ impl Connection {
                 biased;
                 () = shutdown.cancelled() => return End::Close(CloseCode::Normal, "server shutting down"),
                 inbound = self.ws.next() => Step::Inbound(inbound),
-                frame = sub.rx.recv() => Step::Frame(frame),
+                woken = wait_for_events(&mut self.wake, self.more) => Step::Frames(woken),
                 () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Step::Due,
                 _ = ping.tick() => Step::Ping,
             };
             let done = match step {
                 Step::Inbound(inbound) => self.on_inbound(inbound, sub).await,
-                Step::Frame(first) => self.on_frames(first, sub).await,
+                Step::Frames(Ok(())) => self.on_frames(sub).await,
+                Step::Frames(Err(_)) => Err(End::Close(CloseCode::Away, "status feed closed")),
                 Step::Due => self.on_due().await,
                 Step::Ping => self.on_ping().await,
             };
@@ -168,21 +177,12 @@ impl Connection {
         self.write_out().await
     }
 
-    /// Takes the first event and as many more as are ready (up to a batch), filters and
-    /// rate-limits them, and writes what is left with one flush.
-    async fn on_frames(
-        &mut self,
-        first: Result<Arc<Frame>, RecvError>,
-        sub: &mut Subscription,
-    ) -> Result<(), End> {
+    /// Takes the events that are ready (up to a batch), filters and rate-limits them, and
+    /// writes what is left with one flush.
+    async fn on_frames(&mut self, sub: &mut Subscription) -> Result<(), End> {
         let now = Instant::now();
         let mut missed = 0;
         let mut caught_up = false;
-        match first {
-            Ok(frame) => self.take(frame, now),
-            Err(RecvError::Lagged(n)) => self.lagged(n, &mut missed),
-            Err(RecvError::Closed) => return Err(End::Close(CloseCode::Away, "status feed closed")),
-        }
         for _ in 0..BATCH {
             match sub.rx.try_recv() {
                 Ok(frame) => self.take(frame, now),
@@ -191,9 +191,11 @@ impl Connection {
                     caught_up = true;
                     break;
                 }
-                Err(TryRecvError::Closed) => break,
+                Err(TryRecvError::Closed) => return Err(End::Close(CloseCode::Away, "status feed closed")),
             }
         }
+        // A full batch may have left more behind: come back without waiting for a wake-up.
+        self.more = !caught_up;
         if missed > 0 {
             self.lags_in_a_row += 1;
             metrics::counter!("worker_utils_status_lagged_total").increment(missed);
@@ -222,6 +224,7 @@ impl Connection {
     }
 
     async fn on_due(&mut self) -> Result<(), End> {
+        debug_assert!(self.due.is_empty());
         let mut due = std::mem::take(&mut self.due);
         self.coalescer.take_due(Instant::now(), &mut due);
         for frame in due.drain(..) {
@@ -286,6 +289,7 @@ impl Connection {
         self.coalescer = Coalescer::new(self.settings.rate_limit, COALESCE_JOBS);
         self.lags_in_a_row = 0;
         *sub = self.broadcaster.subscribe();
+        self.more = true;
         self.send_snapshot(sub, Some(reply)).await
     }
 
@@ -344,4 +348,9 @@ impl Connection {
         // Bounded: a client that does not answer the close is dropped after a second.
         let _ = tokio::time::timeout(self.settings.write_timeout.min(CLOSE_REPLY_WAIT), close).await;
     }
+}
+
+/// Resolves at once when the ring may hold more, else when the pump signals new events.
+async fn wait_for_events(wake: &mut watch::Receiver<()>, more: bool) -> Result<(), watch::error::RecvError> {
+    if more { Ok(()) } else { wake.changed().await }
 }

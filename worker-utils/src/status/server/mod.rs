@@ -13,13 +13,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
 use super::Broadcaster;
+use super::broadcaster::Frame;
 use crate::config::{ConfigError, WEBSOCKET_DEFAULTS, WebSocketDefaults};
 
 /// Serves a [`Broadcaster`]'s status events to WebSocket clients (dashboards, CLIs).
@@ -130,7 +131,10 @@ impl StatusServer {
         let listener = TcpListener::bind(self.settings.bind).await?;
         let local_addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
+        let (wake, _) = watch::channel(());
+        tokio::spawn(pump(self.broadcaster.receiver(), wake.clone(), shutdown.clone()));
         let shared = Arc::new(Shared {
+            wake,
             slots: Arc::new(Semaphore::new(self.settings.max_clients)),
             connected: AtomicUsize::new(0),
             broadcaster: self.broadcaster,
@@ -229,6 +233,34 @@ pub(crate) struct Shared {
     pub(crate) broadcaster: Broadcaster,
     slots: Arc<Semaphore>,
     pub(crate) connected: AtomicUsize,
+    /// Bumped by [`pump`] whenever events reached the ring.
+    pub(crate) wake: watch::Sender<()>,
+}
+
+/// The one task that waits on the ring for new events and wakes the connections, so a
+/// `publish` wakes at most this task instead of every parked client (the fan-out of
+/// wake-ups runs on the server's runtime, not on the publisher's thread).
+async fn pump(mut rx: broadcast::Receiver<Arc<Frame>>, wake: watch::Sender<()>, shutdown: CancellationToken) {
+    /// Events drained per wake-up, so a steady stream still wakes the clients regularly.
+    const DRAIN: usize = 1024;
+    loop {
+        let received = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return,
+            received = rx.recv() => received,
+        };
+        if let Err(broadcast::error::RecvError::Closed) = received {
+            return;
+        }
+        // Take what is already there, then signal: clients woken now see all of it.
+        for _ in 0..DRAIN {
+            match rx.try_recv() {
+                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
+        wake.send_replace(());
+    }
 }
 
 /// Connections still in the handshake, beyond `max_clients`, before new ones are dropped
