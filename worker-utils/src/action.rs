@@ -53,6 +53,13 @@ pub trait Action<D: ?Sized + Sync = ()>: Send + Sync {
     /// A stable name for logs, metrics and status events.
     fn name(&self) -> &'static str;
 
+    /// The longest one call can take, if it is bounded: timeouts bound it, retries
+    /// multiply it. The runner compares it with the queue's lease, so that a job is never
+    /// handed to a second worker while the first may still be working on it.
+    fn worst_case(&self) -> Option<Duration> {
+        None
+    }
+
     /// Runs the action once.
     fn execute(
         &self,
@@ -69,6 +76,10 @@ impl<D: ?Sized + Sync, A: Action<D> + ?Sized> Action<D> for Arc<A> {
 
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+
+    fn worst_case(&self) -> Option<Duration> {
+        (**self).worst_case()
     }
 
     fn execute(
@@ -119,6 +130,12 @@ pub trait ActionExt: Sized {
     /// [`Elapsed`](crate::timeout::Elapsed) error, dropping the unfinished call.
     fn timeout(self, limit: Duration) -> Timeout<Self> {
         Timeout::new(self, limit)
+    }
+
+    /// Fails the whole call (put it outside `.retry(..)`: all attempts and the waits
+    /// between them) after `limit`.
+    fn total_timeout(self, limit: Duration) -> Timeout<Self> {
+        Timeout::total(self, limit)
     }
 }
 

@@ -78,6 +78,10 @@ where
         self.inner.name()
     }
 
+    fn worst_case(&self) -> Option<std::time::Duration> {
+        self.inner.worst_case()
+    }
+
     async fn execute(
         &self,
         input: A::Input,

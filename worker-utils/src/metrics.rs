@@ -6,6 +6,7 @@
 //! | `worker_utils_action_attempts_total` | counter | `action` | every attempt inside a `Retry`, once [`enable`] was called |
 //! | `worker_utils_action_retries_total` | counter | `action`, `kind` | every retry scheduled |
 //! | `worker_utils_action_errors_total` | counter | `action`, `kind` | every failure seen by `ErrorHandling` |
+//! | `worker_utils_retry_budget_exhausted_total` | counter | `action` | every retry the budget suppressed |
 //! | `worker_utils_action_duration_seconds` | histogram | `action` | every call through `ErrorHandling`, once [`enable`] was called |
 //!
 //! Failures are always counted. The two success-path metrics cost a call into the
@@ -56,6 +57,10 @@ pub(crate) fn duration_histogram(action: &'static str) -> ::metrics::Histogram {
 pub(crate) fn record_retry(action: &'static str, kind: ErrorKind) {
     ::metrics::counter!("worker_utils_action_retries_total", "action" => action, "kind" => kind.as_str())
         .increment(1);
+}
+
+pub(crate) fn record_budget_exhausted(action: &'static str) {
+    ::metrics::counter!("worker_utils_retry_budget_exhausted_total", "action" => action).increment(1);
 }
 
 pub(crate) fn record_error(action: &'static str, kind: ErrorKind) {

@@ -59,6 +59,11 @@ where
         self.second.name()
     }
 
+    /// Both steps' worst cases added; unbounded if either is.
+    fn worst_case(&self) -> Option<std::time::Duration> {
+        Some(self.first.worst_case()?.saturating_add(self.second.worst_case()?))
+    }
+
     async fn execute(
         &self,
         input: A::Input,

@@ -1,5 +1,6 @@
-//! [`Timeout`]: bounds the time one attempt of an action may take.
+//! [`Timeout`]: bounds the time an action may take, per attempt or in total.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::action::Action;
@@ -7,8 +8,11 @@ use crate::context::ActionContext;
 use crate::error::{ActionError, Classify, ErrorKind};
 
 /// Fails a call that runs longer than its limit with [`Elapsed`]; the unfinished call is
-/// dropped, which cancels it. Inside a [`Retry`](crate::Retry) the limit applies to each
-/// attempt.
+/// dropped, which cancels it.
+///
+/// Where it sits decides what it bounds: inside a [`Retry`](crate::Retry)
+/// ([`Timeout::new`], `.timeout(d)`) each attempt; outside it ([`Timeout::total`],
+/// `.total_timeout(d)`) all attempts and the waits between them.
 ///
 /// ```
 /// use std::time::Duration;
@@ -20,24 +24,45 @@ use crate::error::{ActionError, Classify, ErrorKind};
 /// let slow = Sleep::new(Duration::from_secs(10)).timeout(Duration::from_secs(1));
 /// let err = slow.execute((), &(), &ActionContext::detached()).await.unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::Transient);
-/// assert!(err.downcast_ref::<Elapsed>().is_some());
+/// assert_eq!(err.downcast_ref::<Elapsed>().unwrap().limit(), Duration::from_secs(1));
 /// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Timeout<A> {
     inner: A,
     limit: Duration,
+    scope: TimeoutScope,
+}
+
+/// What a [`Timeout`] bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutScope {
+    /// One attempt (the timeout sits inside the retry loop).
+    Attempt,
+    /// The whole call: every attempt and the waits between them.
+    Total,
 }
 
 impl<A> Timeout<A> {
-    /// Wraps `inner` so each call fails after `limit`.
+    /// Wraps `inner` so each attempt fails after `limit`.
     pub fn new(inner: A, limit: Duration) -> Self {
-        Self { inner, limit }
+        Self { inner, limit, scope: TimeoutScope::Attempt }
+    }
+
+    /// Wraps `inner` (typically a [`Retry`](crate::Retry)) so the whole call, retries
+    /// included, fails after `limit`.
+    pub fn total(inner: A, limit: Duration) -> Self {
+        Self { inner, limit, scope: TimeoutScope::Total }
     }
 
     /// The time limit.
     pub fn limit(&self) -> Duration {
         self.limit
+    }
+
+    /// What the limit bounds.
+    pub fn scope(&self) -> TimeoutScope {
+        self.scope
     }
 
     /// The wrapped action.
@@ -54,6 +79,11 @@ impl<D: ?Sized + Sync, A: Action<D>> Action<D> for Timeout<A> {
         self.inner.name()
     }
 
+    /// At most the limit, less if the inner action is bounded tighter.
+    fn worst_case(&self) -> Option<Duration> {
+        Some(self.inner.worst_case().map_or(self.limit, |inner| inner.min(self.limit)))
+    }
+
     async fn execute(
         &self,
         input: A::Input,
@@ -62,22 +92,50 @@ impl<D: ?Sized + Sync, A: Action<D>> Action<D> for Timeout<A> {
     ) -> Result<A::Output, ActionError> {
         match tokio::time::timeout(self.limit, self.inner.execute(input, deps, ctx)).await {
             Ok(result) => result,
-            Err(_) => Err(ActionError::from(Elapsed { limit: self.limit }).in_context(self.name(), ctx)),
+            Err(_) => {
+                let elapsed = Elapsed { limit: self.limit, scope: self.scope };
+                Err(ActionError::from(elapsed).in_context(self.name(), ctx))
+            }
         }
     }
 }
 
-/// An attempt ran past its time limit.
+/// A call ran past its time limit.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use worker_utils::prelude::*;
+/// # use worker_utils::testing::Sleep;
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let slow = Sleep::new(Duration::from_secs(10)).total_timeout(Duration::from_secs(2));
+/// let err = slow.execute((), &(), &ActionContext::detached()).await.unwrap_err();
+/// assert_eq!(err.to_string(), "sleep, attempt 1: timed out after 2s in total");
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("timed out after {limit:?}")]
 pub struct Elapsed {
     limit: Duration,
+    scope: TimeoutScope,
 }
 
 impl Elapsed {
     /// The limit that was exceeded.
     pub fn limit(&self) -> Duration {
         self.limit
+    }
+
+    /// Whether it was the limit of one attempt or of the whole call.
+    pub fn scope(&self) -> TimeoutScope {
+        self.scope
+    }
+}
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.scope {
+            TimeoutScope::Attempt => write!(f, "attempt timed out after {:?}", self.limit),
+            TimeoutScope::Total => write!(f, "timed out after {:?} in total", self.limit),
+        }
     }
 }
 

@@ -2,6 +2,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::backoff::{Backoff, Jitter, RngSource, raw_delay};
+use super::budget::RetryBudget;
 use crate::config::{ConfigError, RETRY_DEFAULTS};
 use crate::error::{ActionError, ErrorKind};
 
@@ -92,6 +93,7 @@ pub struct RetryConfig {
     jitter: Jitter,
     retry_on: KindSet,
     predicate: Option<RetryPredicate>,
+    budget: Option<RetryBudget>,
     pub(super) rng: RngSource,
 }
 
@@ -157,8 +159,14 @@ impl RetryConfig {
         self.retries(error.kind()) && self.predicate.is_none_or(|allow| allow(error))
     }
 
-    /// The longest the loop can spend waiting between attempts: the sum of the largest
-    /// possible delay before each retry.
+    /// The retry budget, if retries are capped (on by default).
+    pub fn budget(&self) -> Option<&RetryBudget> {
+        self.budget.as_ref()
+    }
+
+    /// The longest the backoff schedule waits between attempts, summed: the largest
+    /// possible delay before each retry. A retry-after hint can stretch any single wait up
+    /// to `max_delay`; [`worst_case_wait`](Self::worst_case_wait) includes that.
     ///
     /// ```
     /// use std::time::Duration;
@@ -170,6 +178,18 @@ impl RetryConfig {
         (1..self.max_attempts)
             .map(|n| raw_delay(self.backoff, self.base_delay, n).min(self.max_delay))
             .fold(Duration::ZERO, Duration::saturating_add)
+    }
+
+    /// The longest the loop can wait between attempts whatever the errors say:
+    /// `max_delay` before each retry, since a retry-after hint may ask for that much.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use worker_utils::RetryConfig;
+    /// assert_eq!(RetryConfig::default().worst_case_wait(), Duration::from_secs(60));
+    /// ```
+    pub fn worst_case_wait(&self) -> Duration {
+        self.max_delay.saturating_mul(self.max_attempts.saturating_sub(1))
     }
 }
 
@@ -183,6 +203,7 @@ impl Default for RetryConfig {
             jitter: Jitter::from(RETRY_DEFAULTS.jitter),
             retry_on: Self::DEFAULT_RETRY_ON,
             predicate: None,
+            budget: Some(RetryBudget::default()),
             rng: RngSource::default(),
         }
     }
@@ -198,6 +219,7 @@ impl fmt::Debug for RetryConfig {
             .field("jitter", &self.jitter)
             .field("retry_on", &self.retry_on)
             .field("predicate", &self.predicate.is_some())
+            .field("budget", &self.budget)
             .field("rng", &self.rng)
             .finish()
     }
@@ -265,6 +287,18 @@ impl RetryConfigBuilder {
     /// Retries an error of a listed kind only if `predicate` returns `true` for it.
     pub fn retry_if(mut self, predicate: RetryPredicate) -> Self {
         self.config.predicate = Some(predicate);
+        self
+    }
+
+    /// Caps retries with `budget` instead of the default (20 % of calls + 10 per second).
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.config.budget = Some(budget);
+        self
+    }
+
+    /// Retries without a budget: every retryable failure is retried up to `max_attempts`.
+    pub fn no_budget(mut self) -> Self {
+        self.config.budget = None;
         self
     }
 

@@ -1,11 +1,14 @@
 //! [`Retry`]: runs an action again after retryable failures, with backoff and jitter.
 
 mod backoff;
+mod budget;
 mod config;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 pub use backoff::{Backoff, Jitter};
+pub use budget::RetryBudget;
 pub use config::{KindSet, RetryConfig, RetryConfigBuilder, RetryPredicate};
 
 use crate::action::Action;
@@ -48,13 +51,15 @@ use crate::metrics;
 pub struct Retry<A> {
     inner: A,
     config: RetryConfig,
+    budget: Option<Arc<budget::BudgetState>>,
     attempts: OnceLock<::metrics::Counter>,
 }
 
 impl<A> Retry<A> {
     /// Wraps `inner` with the retry policy `config`.
     pub fn new(inner: A, config: RetryConfig) -> Self {
-        Self { inner, config, attempts: OnceLock::new() }
+        let budget = config.budget().map(RetryBudget::account);
+        Self { inner, config, budget, attempts: OnceLock::new() }
     }
 
     /// The retry policy.
@@ -81,6 +86,13 @@ where
         self.inner.name()
     }
 
+    /// Every attempt at its worst, plus `max_delay` before each retry (the longest a
+    /// retry-after hint can make a wait).
+    fn worst_case(&self) -> Option<Duration> {
+        let attempts = self.config.max_attempts();
+        Some(self.inner.worst_case()?.saturating_mul(attempts).saturating_add(self.config.worst_case_wait()))
+    }
+
     async fn execute(
         &self,
         input: A::Input,
@@ -88,6 +100,9 @@ where
         ctx: &ActionContext,
     ) -> Result<A::Output, ActionError> {
         metrics::count_attempt(&self.attempts, self.name());
+        if let Some(budget) = &self.budget {
+            budget.record_call();
+        }
         ctx.set_attempt(1);
         if self.config.max_attempts() == 1 {
             return self.inner.execute(input, deps, ctx).await;
@@ -161,6 +176,12 @@ impl<'a, A> History<'a, A> {
         if !config.should_retry(&error) {
             return Err(self.give_up(error, GiveUpReason::NotRetryable));
         }
+        if let Some(budget) = &self.retry.budget
+            && !budget.try_retry()
+        {
+            metrics::record_budget_exhausted(error.action());
+            return Err(self.give_up(error, GiveUpReason::BudgetExhausted));
+        }
         let schedule = self.schedule.get_or_insert_with(|| backoff::Schedule::new(config));
         let mut delay = schedule.delay(attempt);
         if let Some(hint) = error.retry_after() {
@@ -221,6 +242,8 @@ pub enum GiveUpReason {
     DeadlineReached,
     /// The job was cancelled during a backoff wait.
     Cancelled,
+    /// The retry budget had no retry left.
+    BudgetExhausted,
 }
 
 impl GiveUpReason {
@@ -230,6 +253,7 @@ impl GiveUpReason {
             GiveUpReason::NotRetryable => "error not retryable",
             GiveUpReason::DeadlineReached => "deadline reached",
             GiveUpReason::Cancelled => "job cancelled",
+            GiveUpReason::BudgetExhausted => "retry budget exhausted",
         }
     }
 }

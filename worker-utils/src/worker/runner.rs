@@ -441,11 +441,13 @@ where
                 format!("the worker consumes `{}` but was given queue `{queue_name}`", self.worker.queue()),
             ));
         }
+        let pipeline = self.worker.pipeline();
+        check_lease(&pipeline, queue_name, self.queue.lease())?;
         let queue_name: Arc<str> = Arc::from(queue_name);
         let worker_id = self.worker_id.unwrap_or_else(|| unique_worker_id(&queue_name));
         Ok(Runner {
             shared: Arc::new(Shared {
-                pipeline: self.worker.pipeline(),
+                pipeline,
                 queue: self.queue,
                 deps: self.deps,
                 status: self.status,
@@ -457,6 +459,37 @@ where
             concurrency: self.concurrency,
             grace: self.grace,
         })
+    }
+}
+
+/// Refuses a pipeline that may still be running when the queue hands its job to another
+/// worker: the duplicate execution that Celery users meet (celery#3270).
+fn check_lease<D: ?Sized + Sync>(
+    pipeline: &impl Action<D>,
+    queue: &str,
+    lease: Duration,
+) -> Result<(), ConfigError> {
+    match pipeline.worst_case() {
+        Some(worst) if worst >= lease => Err(ConfigError::new(
+            "lease",
+            format!(
+                "action `{}` can run for up to {worst:?} (every attempt timing out, every retry waiting \
+                 its longest) but queue `{queue}` leases a job for {lease:?}: the job could be handed to \
+                 another worker while this one still works on it; make the lease longer than {worst:?} or \
+                 lower the timeouts, attempts or max_delay",
+                pipeline.name()
+            ),
+        )),
+        Some(_) => Ok(()),
+        None => {
+            tracing::warn!(
+                action = pipeline.name(),
+                queue,
+                ?lease,
+                "the pipeline has no time limit (a step without a timeout); a job that outlives its lease runs twice"
+            );
+            Ok(())
+        }
     }
 }
 
