@@ -75,6 +75,16 @@ impl Scope {
     pub(crate) fn new(queue: Arc<str>, worker_id: Arc<str>, cancellation: CancellationToken) -> Arc<Self> {
         Arc::new(Self { queue, worker_id, cancellation })
     }
+
+    /// The queue name, to share with the slot's status events.
+    pub(crate) fn queue_arc(&self) -> &Arc<str> {
+        &self.queue
+    }
+
+    /// The worker id, to share with the slot's status events.
+    pub(crate) fn worker_arc(&self) -> &Arc<str> {
+        &self.worker_id
+    }
 }
 
 impl ActionContext {

@@ -1,4 +1,6 @@
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -51,7 +53,7 @@ struct Shared {
 struct State {
     seq: u64,
     /// Latest frame per recent job.
-    recent: HashMap<JobId, Arc<Frame>>,
+    recent: FxHashMap<JobId, Arc<Frame>>,
     /// `(seq, job)` in publish order; an entry is live while `recent[job].seq == seq`.
     order: VecDeque<(u64, JobId)>,
 }
@@ -124,7 +126,7 @@ impl Broadcaster {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     seq: 0,
-                    recent: HashMap::with_capacity(recent_jobs.min(4096)),
+                    recent: FxHashMap::with_capacity_and_hasher(recent_jobs.min(4096), Default::default()),
                     order: VecDeque::new(),
                 }),
                 tx,
@@ -242,9 +244,28 @@ impl Default for Broadcaster {
 }
 
 impl StatusSink for Broadcaster {
-    fn publish(&self, mut event: StatusEvent) {
-        let shared = &*self.shared;
+    fn publish(&self, event: StatusEvent) {
         let mut state = self.lock();
+        self.publish_locked(&mut state, event);
+        drop(state);
+        self.shared.published.increment(1);
+    }
+
+    /// One lock for the whole batch.
+    fn publish_all(&self, events: &mut Vec<StatusEvent>) {
+        let count = events.len() as u64;
+        let mut state = self.lock();
+        for event in events.drain(..) {
+            self.publish_locked(&mut state, event);
+        }
+        drop(state);
+        self.shared.published.increment(count);
+    }
+}
+
+impl Broadcaster {
+    fn publish_locked(&self, state: &mut State, mut event: StatusEvent) {
+        let shared = &*self.shared;
         state.seq += 1;
         let seq = state.seq;
         event.seq = seq;
@@ -254,10 +275,8 @@ impl StatusSink for Broadcaster {
         // atomic with respect to publishing. With no receiver this is a cheap no-op.
         let _ = shared.tx.send(Arc::clone(&frame));
         if shared.recent_jobs > 0 {
-            remember(&mut state, shared.recent_jobs, job, seq, frame);
+            remember(state, shared.recent_jobs, job, seq, frame);
         }
-        drop(state);
-        shared.published.increment(1);
     }
 }
 

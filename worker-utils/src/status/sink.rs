@@ -24,11 +24,24 @@ use super::StatusEvent;
 pub trait StatusSink: Send + Sync + 'static {
     /// Takes one event; returns at once.
     fn publish(&self, event: StatusEvent);
+
+    /// Takes several events, in order, leaving `events` empty. The runner hands over its
+    /// events in batches so that a sink with a lock takes it once per batch; override it
+    /// when that is cheaper than one [`publish`](Self::publish) per event.
+    fn publish_all(&self, events: &mut Vec<StatusEvent>) {
+        for event in events.drain(..) {
+            self.publish(event);
+        }
+    }
 }
 
 impl<S: StatusSink + ?Sized> StatusSink for Arc<S> {
     fn publish(&self, event: StatusEvent) {
         (**self).publish(event);
+    }
+
+    fn publish_all(&self, events: &mut Vec<StatusEvent>) {
+        (**self).publish_all(events);
     }
 }
 

@@ -19,6 +19,9 @@ use crate::status::{JobStatus, StatusEvent, StatusSink};
 
 /// How long one `reserve` call waits for work before the slot checks for shutdown again.
 const RESERVE_WAIT: Duration = Duration::from_millis(250);
+/// Events a slot collects before it hands them to the sink in one batch (it also sends
+/// them whenever a job waits, and after every batch of jobs).
+const OUTBOX_LIMIT: usize = 64;
 /// How long a slot pauses after a queue error before trying again.
 const QUEUE_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
@@ -218,12 +221,14 @@ where
                 slots.abort_all();
                 drain(&mut slots).await;
             }
+            let mut outbox = Vec::new();
             for slot_progress in &progress {
                 for id in slot_progress.unfinished() {
-                    self.shared.give_back(id).await;
+                    self.shared.give_back(id, &mut outbox).await;
                     unfinished.push(id);
                 }
             }
+            self.shared.flush(&mut outbox);
         }
         let report = self.shared.stats.report(&self.shared.worker_id, unfinished);
         tracing::info!(worker = &*self.shared.worker_id, ?report, "worker stopped");
@@ -251,7 +256,10 @@ async fn slot<W, Q>(
     W: Worker,
     Q: Queue<JobOf<W>>,
 {
-    let scope = Scope::new(shared.queue_name.clone(), shared.worker_id.clone(), hard_stop);
+    // Names of its own (not clones of the runner's), so that the reference counts the
+    // slot's contexts and events touch stay on this slot's core.
+    let scope = Scope::new(Arc::from(&*shared.queue_name), Arc::from(&*shared.worker_id), hard_stop);
+    let mut outbox = Vec::with_capacity(OUTBOX_LIMIT);
     while !shutdown.is_cancelled() {
         let reserved = tokio::select! {
             biased;
@@ -270,17 +278,18 @@ async fn slot<W, Q>(
         let mut jobs = batch.into_iter();
         for job in jobs.by_ref() {
             if shutdown.is_cancelled() {
-                shared.give_back(job.id).await;
+                shared.give_back(job.id, &mut outbox).await;
                 progress.finish_one();
                 break;
             }
-            shared.process(job, &scope).await;
+            shared.process(job, &scope, &mut outbox).await;
             progress.finish_one();
         }
         for job in jobs {
-            shared.give_back(job.id).await;
+            shared.give_back(job.id, &mut outbox).await;
             progress.finish_one();
         }
+        shared.flush(&mut outbox);
     }
 }
 
@@ -289,13 +298,25 @@ where
     W: Worker,
     Q: Queue<JobOf<W>>,
 {
-    async fn process(&self, reserved: Reserved<JobOf<W>>, scope: &Arc<Scope>) {
+    async fn process(&self, reserved: Reserved<JobOf<W>>, scope: &Arc<Scope>, outbox: &mut Vec<StatusEvent>) {
         let Reserved { id, job, delivery } = reserved;
         let span = tracing::info_span!("job", job_id = id.get(), queue = &*self.queue_name, delivery);
         let ctx = ActionContext::in_scope(scope.clone(), id, delivery, span);
-        let started = self.publish(|| self.event(id, delivery, JobStatus::Processing, JobStatus::Pending));
+        let started =
+            self.publish(outbox, || event(scope, id, delivery, JobStatus::Processing, JobStatus::Pending));
 
-        let outcome = AssertUnwindSafe(self.pipeline.execute(job, &self.deps, &ctx)).catch_unwind().await;
+        // Events wait in the outbox while the job runs without waiting; once it waits, they go
+        // out, so PROCESSING is visible for as long as the job is in flight.
+        let mut call =
+            std::pin::pin!(AssertUnwindSafe(self.pipeline.execute(job, &self.deps, &ctx)).catch_unwind());
+        let outcome = std::future::poll_fn(|cx| {
+            let poll = call.as_mut().poll(cx);
+            if poll.is_pending() {
+                self.flush(outbox);
+            }
+            poll
+        })
+        .await;
         self.stats.retries.fetch_add(u64::from(ctx.retries()), Ordering::Relaxed);
         let result = outcome.unwrap_or_else(|payload| {
             self.stats.panics.fetch_add(1, Ordering::Relaxed);
@@ -307,10 +328,10 @@ where
                     tracing::error!(job_id = id.get(), error = %error, "cannot ack a completed job; it may run again");
                 }
                 self.stats.completed.fetch_add(1, Ordering::Relaxed);
-                self.publish(|| self.finished(id, delivery, JobStatus::Completed, started));
+                self.publish(outbox, || finished(scope, id, delivery, JobStatus::Completed, started));
             }
             Err(error) if error.is_cancelled() => {
-                self.give_back(id).await;
+                self.give_back(id, outbox).await;
             }
             Err(error) => {
                 let error = error.in_context(self.pipeline.name(), &ctx);
@@ -318,17 +339,23 @@ where
                     tracing::error!(job_id = id.get(), error = %queue_error, "cannot dead-letter a failed job; it may run again");
                 }
                 self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                self.publish(|| self.finished(id, delivery, JobStatus::Failed, started).error(&error));
+                self.publish(outbox, || {
+                    finished(scope, id, delivery, JobStatus::Failed, started).error(&error)
+                });
             }
         }
     }
 
     /// Returns an unfinished job to the queue, to be handed out again at once.
-    async fn give_back(&self, id: JobId) {
+    async fn give_back(&self, id: JobId, outbox: &mut Vec<StatusEvent>) {
         match self.queue.nack(id, Duration::ZERO).await {
             Ok(()) => {
                 self.stats.returned.fetch_add(1, Ordering::Relaxed);
-                self.publish(|| self.event(id, 0, JobStatus::Pending, JobStatus::Processing));
+                self.publish(outbox, || {
+                    let mut event = StatusEvent::new(id, self.queue_name.clone(), JobStatus::Pending);
+                    event.worker = self.worker_id.clone();
+                    event.previous(JobStatus::Processing)
+                });
             }
             Err(error) => {
                 tracing::warn!(job_id = id.get(), error = %error, "cannot give a job back; its lease will return it");
@@ -336,29 +363,49 @@ where
         }
     }
 
-    fn event(&self, id: JobId, delivery: u32, status: JobStatus, previous: JobStatus) -> StatusEvent {
-        let mut event = StatusEvent::new(id, self.queue_name.clone(), status).previous(previous);
-        event.worker = self.worker_id.clone();
-        event.attempt = delivery;
-        event
-    }
-
-    /// The terminal event of a job whose PROCESSING event was stamped `started_ms`; the
-    /// duration comes from the two timestamps, saving two clock reads per job.
-    fn finished(&self, id: JobId, delivery: u32, status: JobStatus, started_ms: Option<u64>) -> StatusEvent {
-        let mut event = self.event(id, delivery, status, JobStatus::Processing);
-        event.duration_ms = started_ms.map(|started| event.timestamp_ms.saturating_sub(started));
-        event
-    }
-
-    /// Builds and publishes an event if anybody listens; returns its timestamp.
-    fn publish(&self, event: impl FnOnce() -> StatusEvent) -> Option<u64> {
-        let sink = self.status.as_ref()?;
+    /// Builds an event if anybody listens and puts it in the slot's outbox, sending the
+    /// outbox when it is full; returns the event's timestamp.
+    fn publish(&self, outbox: &mut Vec<StatusEvent>, event: impl FnOnce() -> StatusEvent) -> Option<u64> {
+        self.status.as_ref()?;
         let event = event();
         let timestamp = event.timestamp_ms;
-        sink.publish(event);
+        outbox.push(event);
+        if outbox.len() >= OUTBOX_LIMIT {
+            self.flush(outbox);
+        }
         Some(timestamp)
     }
+
+    /// Hands the outbox's events to the sink, in order, in one batch.
+    fn flush(&self, outbox: &mut Vec<StatusEvent>) {
+        if let Some(sink) = &self.status
+            && !outbox.is_empty()
+        {
+            sink.publish_all(outbox);
+        }
+    }
+}
+
+/// An event of a job run in the slot of `scope`.
+fn event(scope: &Scope, id: JobId, delivery: u32, status: JobStatus, previous: JobStatus) -> StatusEvent {
+    let mut event = StatusEvent::new(id, scope.queue_arc().clone(), status).previous(previous);
+    event.worker = scope.worker_arc().clone();
+    event.attempt = delivery;
+    event
+}
+
+/// The terminal event of a job whose PROCESSING event was stamped `started_ms`; the
+/// duration comes from the two timestamps, saving two clock reads per job.
+fn finished(
+    scope: &Scope,
+    id: JobId,
+    delivery: u32,
+    status: JobStatus,
+    started_ms: Option<u64>,
+) -> StatusEvent {
+    let mut event = event(scope, id, delivery, status, JobStatus::Processing);
+    event.duration_ms = started_ms.map(|started| event.timestamp_ms.saturating_sub(started));
+    event
 }
 
 impl<W: Worker, Q> fmt::Debug for Runner<W, Q> {
