@@ -2,20 +2,22 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::ring::{Cursor, Entry, Item, Tail, Writer};
 use super::{StatusEvent, StatusSink};
 use crate::config::ConfigError;
 use crate::context::JobId;
 
 /// Fans status events out to every connected client without ever waiting on one.
 ///
-/// `publish` takes a short lock, stamps the next sequence number, records the event as the
-/// job's latest state and hands one shared frame to a bounded ring; it never waits on a
-/// client and never fails. The JSON text is produced at most once per event, lazily, by the
+/// `publish` takes a short lock that only publishers and newly subscribing clients take,
+/// stamps the next sequence number, records the event as the job's latest state and writes
+/// it into a bounded ring; it never waits on a client and never fails. Clients read the
+/// ring without that lock, and a publish wakes the server only when it is idle. The JSON text is produced at most once per event, lazily, by the
 /// first client that needs it: with nobody listening nothing is serialized.
 ///
 /// A [`StatusServer`](super::StatusServer) serves the ring to WebSocket clients. A client
@@ -44,19 +46,26 @@ pub struct Broadcaster {
 
 struct Shared {
     state: Mutex<State>,
-    tx: broadcast::Sender<Arc<Frame>>,
+    /// The last published sequence number, read by clients without the lock.
+    tail: Tail,
+    subscribers: AtomicUsize,
     recent_jobs: usize,
     channel_capacity: usize,
     published: metrics::Counter,
 }
 
 struct State {
-    seq: u64,
+    ring: Writer<Frame>,
     /// Latest frame per recent job.
-    recent: FxHashMap<JobId, Arc<Frame>>,
+    recent: FxHashMap<JobId, FrameRef>,
     /// `(seq, job)` in publish order; an entry is live while `recent[job].seq == seq`.
     order: VecDeque<(u64, JobId)>,
 }
+
+/// A published frame, shared: keeps the ring segment it lives in alive.
+pub(crate) type FrameRef = Entry<Frame>;
+/// A published frame borrowed from a client's place in the ring.
+pub(crate) type FrameItem<'a> = Item<'a, Frame>;
 
 /// One published event and its JSON text, made once on first use and shared by all clients.
 pub(crate) struct Frame {
@@ -87,9 +96,39 @@ impl Frame {
 /// A client's view at subscription time: the latest state of recent jobs, then the
 /// live stream from the very next event on.
 pub(crate) struct Subscription {
-    pub(crate) snapshot: Vec<Arc<Frame>>,
+    pub(crate) snapshot: Vec<FrameRef>,
     pub(crate) seq: u64,
-    pub(crate) rx: broadcast::Receiver<Arc<Frame>>,
+    pub(crate) cursor: Cursor<Frame>,
+    broadcaster: Broadcaster,
+}
+
+impl Subscription {
+    /// If the ring moved more than its capacity past this subscription, moves it to the
+    /// oldest event it still keeps for it and returns how many events were skipped.
+    /// Reads one atomic; takes the broadcaster's lock only when the subscription lagged.
+    pub(crate) fn catch_up(&mut self) -> u64 {
+        let shared = &*self.broadcaster.shared;
+        let tail = shared.tail.get();
+        let read = self.cursor.position() - 1;
+        if tail.saturating_sub(read) <= shared.channel_capacity as u64 {
+            return 0;
+        }
+        let before = self.cursor.position();
+        self.broadcaster.lock().ring.seek(&mut self.cursor, tail + 1 - shared.channel_capacity as u64);
+        self.cursor.position().saturating_sub(before)
+    }
+
+    /// Whether events up to the announced tail may still be unread (the cursor found
+    /// nothing, but the tail says there is something: it was lapped).
+    pub(crate) fn behind(&self) -> bool {
+        self.broadcaster.shared.tail.get() >= self.cursor.position()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.broadcaster.shared.subscribers.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Broadcaster {
@@ -121,15 +160,15 @@ impl Broadcaster {
     }
 
     fn from_limits(recent_jobs: usize, channel_capacity: usize) -> Self {
-        let (tx, _) = broadcast::channel(channel_capacity);
         Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
-                    seq: 0,
+                    ring: Writer::new(channel_capacity),
                     recent: FxHashMap::with_capacity_and_hasher(recent_jobs.min(4096), Default::default()),
                     order: VecDeque::new(),
                 }),
-                tx,
+                tail: Tail::new(),
+                subscribers: AtomicUsize::new(0),
                 recent_jobs,
                 channel_capacity,
                 published: metrics::counter!("worker_utils_status_published_total"),
@@ -168,7 +207,7 @@ impl Broadcaster {
     /// assert_eq!(b.last_seq(), 1);
     /// ```
     pub fn last_seq(&self) -> u64 {
-        self.lock().seq
+        self.shared.tail.get()
     }
 
     /// The latest event of `job`, if it is among the recent jobs.
@@ -202,28 +241,31 @@ impl Broadcaster {
         live_frames(&state).map(|frame| frame.event.clone()).collect()
     }
 
-    /// How many receivers currently listen: connected clients, plus one per running server.
+    /// How many clients currently listen.
     ///
     /// ```
     /// # use worker_utils::status::Broadcaster;
     /// assert_eq!(Broadcaster::new().subscriber_count(), 0);
     /// ```
     pub fn subscriber_count(&self) -> usize {
-        self.shared.tx.receiver_count()
+        self.shared.subscribers.load(Ordering::Relaxed)
     }
 
     /// Takes the snapshot and joins the live stream under the same lock as `publish`, so
     /// every event is either in the snapshot or in the stream, never both, never neither.
     pub(crate) fn subscribe(&self) -> Subscription {
         let state = self.lock();
-        let rx = self.shared.tx.subscribe();
+        let cursor = state.ring.cursor();
         let snapshot = live_frames(&state).cloned().collect();
-        Subscription { snapshot, seq: state.seq, rx }
+        let seq = state.ring.last();
+        drop(state);
+        self.shared.subscribers.fetch_add(1, Ordering::Relaxed);
+        Subscription { snapshot, seq, cursor, broadcaster: self.clone() }
     }
 
-    /// A bare receiver of the live stream (for the server's wake-up pump).
-    pub(crate) fn receiver(&self) -> broadcast::Receiver<Arc<Frame>> {
-        self.shared.tx.subscribe()
+    /// The last published sequence number and the wake-up of whoever waits for the next.
+    pub(crate) fn tail(&self) -> &Tail {
+        &self.shared.tail
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -233,7 +275,7 @@ impl Broadcaster {
     }
 }
 
-fn live_frames(state: &State) -> impl Iterator<Item = &Arc<Frame>> {
+fn live_frames(state: &State) -> impl Iterator<Item = &FrameRef> {
     state.order.iter().filter_map(|(seq, job)| state.recent.get(job).filter(|frame| frame.event.seq == *seq))
 }
 
@@ -247,6 +289,7 @@ impl StatusSink for Broadcaster {
     fn publish(&self, event: StatusEvent) {
         let mut state = self.lock();
         self.publish_locked(&mut state, event);
+        self.shared.tail.advance(state.ring.last());
         drop(state);
         self.shared.published.increment(1);
     }
@@ -258,22 +301,22 @@ impl StatusSink for Broadcaster {
         for event in events.drain(..) {
             self.publish_locked(&mut state, event);
         }
+        self.shared.tail.advance(state.ring.last());
         drop(state);
         self.shared.published.increment(count);
     }
 }
 
 impl Broadcaster {
+    /// Writes the event into the ring; the caller announces the new tail once per batch.
+    /// Writing under the lock keeps the ring in `seq` order and makes `subscribe` atomic
+    /// with respect to publishing.
     fn publish_locked(&self, state: &mut State, mut event: StatusEvent) {
         let shared = &*self.shared;
-        state.seq += 1;
-        let seq = state.seq;
+        let seq = state.ring.last() + 1;
         event.seq = seq;
         let job = event.job_id;
-        let frame = Arc::new(Frame { event, json: OnceLock::new() });
-        // Sending under the lock keeps the stream in `seq` order and makes `subscribe`
-        // atomic with respect to publishing. With no receiver this is a cheap no-op.
-        let _ = shared.tx.send(Arc::clone(&frame));
+        let frame = state.ring.push(Frame { event, json: OnceLock::new() });
         if shared.recent_jobs > 0 {
             remember(state, shared.recent_jobs, job, seq, frame);
         }
@@ -282,7 +325,7 @@ impl Broadcaster {
 
 /// Records `frame` as the latest of `job`, evicting the least recently updated jobs beyond
 /// `limit`. Amortized O(1): stale order entries are skipped lazily and compacted in bulk.
-fn remember(state: &mut State, limit: usize, job: JobId, seq: u64, frame: Arc<Frame>) {
+fn remember(state: &mut State, limit: usize, job: JobId, seq: u64, frame: FrameRef) {
     state.recent.insert(job, frame);
     state.order.push_back((seq, job));
     while state.recent.len() > limit {
@@ -347,7 +390,10 @@ impl BroadcasterBuilder {
     }
 
     /// Lets a client fall behind by this many events before it is told it lagged; the ring
-    /// is shared by all clients, so memory does not grow with the number of clients.
+    /// is shared by all clients, so memory does not grow with the number of clients. The
+    /// ring is cut in segments of up to 64 events; a kept frame (a recent job's latest
+    /// state, a client's held update) keeps its segment alive, so the worst case is
+    /// `channel_capacity + 64 × (recent_jobs + 2)` events plus those a client holds.
     ///
     /// ```
     /// # use worker_utils::status::Broadcaster;
@@ -399,9 +445,12 @@ mod tests {
             sub.snapshot.iter().map(|f| (f.event.job_id.get(), f.event.seq)).collect();
         assert_eq!(snap, [(2, 2), (1, 3)]);
         assert_eq!(sub.seq, 3);
-        let live = sub.rx.try_recv().unwrap();
+        let live = sub.cursor.next().unwrap().get();
         assert_eq!((live.event.job_id.get(), live.event.seq), (2, 4));
-        assert!(sub.rx.try_recv().is_err());
+        assert!(sub.cursor.next().is_none());
+        assert_eq!((b.last_seq(), b.subscriber_count()), (4, 1));
+        drop(sub);
+        assert_eq!(b.subscriber_count(), 0);
     }
 
     #[test]
@@ -423,7 +472,7 @@ mod tests {
         let b = Broadcaster::new();
         let mut sub = b.subscribe();
         b.publish(event(1, JobStatus::Completed));
-        let frame = sub.rx.try_recv().unwrap();
+        let frame = sub.cursor.next().unwrap().get();
         let first = frame.json().clone();
         assert!(std::ptr::eq(first.as_str().as_ptr(), frame.json().as_str().as_ptr()));
         assert!(first.as_str().starts_with(r#"{"type":"status","seq":1,"job_id":1,"#));

@@ -39,6 +39,7 @@
 mod actions;
 mod broadcaster;
 mod event;
+mod ring;
 mod server;
 mod sink;
 

@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
@@ -20,7 +19,7 @@ use super::coalesce::Coalescer;
 use super::protocol::{self, Filter, Inbound, ProtocolError};
 use super::{Settings, Shared};
 use crate::status::Broadcaster;
-use crate::status::broadcaster::{Frame, Subscription};
+use crate::status::broadcaster::{FrameItem, FrameRef, Subscription};
 
 /// Most events taken from the ring per write (one flush per batch).
 const BATCH: usize = 512;
@@ -73,7 +72,7 @@ pub(crate) struct Connection {
     last_heard: Instant,
     /// Reused between batches.
     out: Vec<Utf8Bytes>,
-    due: Vec<Arc<Frame>>,
+    due: Vec<FrameRef>,
     _slot: OwnedSemaphorePermit,
 }
 
@@ -181,17 +180,20 @@ impl Connection {
     /// writes what is left with one flush.
     async fn on_frames(&mut self, sub: &mut Subscription) -> Result<(), End> {
         let now = Instant::now();
-        let mut missed = 0;
+        let missed = sub.catch_up();
+        if missed > 0 {
+            self.out.push(protocol::lagged(missed));
+        }
         let mut caught_up = false;
         for _ in 0..BATCH {
-            match sub.rx.try_recv() {
-                Ok(frame) => self.take(frame, now),
-                Err(TryRecvError::Lagged(n)) => self.lagged(n, &mut missed),
-                Err(TryRecvError::Empty) => {
-                    caught_up = true;
+            match sub.cursor.next() {
+                Some(frame) => self.take(frame, now),
+                None => {
+                    // Nothing readable: either nothing new, or lapped while reading (the
+                    // tail says there is more; the next round reports the lag).
+                    caught_up = !sub.behind();
                     break;
                 }
-                Err(TryRecvError::Closed) => return Err(End::Close(CloseCode::Away, "status feed closed")),
             }
         }
         // A full batch may have left more behind: come back without waiting for a wake-up.
@@ -209,18 +211,13 @@ impl Connection {
         self.write_out().await
     }
 
-    fn take(&mut self, frame: Arc<Frame>, now: Instant) {
-        if self.filter.matches(frame.event()) && self.coalescer.offer(&frame, now) {
-            let json = frame.json();
+    fn take(&mut self, frame: FrameItem<'_>, now: Instant) {
+        if self.filter.matches(frame.get().event()) && self.coalescer.offer(frame, now) {
+            let json = frame.get().json();
             if !json.is_empty() {
                 self.out.push(json.clone());
             }
         }
-    }
-
-    fn lagged(&mut self, n: u64, missed: &mut u64) {
-        *missed += n;
-        self.out.push(protocol::lagged(n));
     }
 
     async fn on_due(&mut self) -> Result<(), End> {

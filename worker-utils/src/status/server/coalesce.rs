@@ -2,13 +2,12 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::context::JobId;
-use crate::status::broadcaster::Frame;
+use crate::status::broadcaster::{FrameItem, FrameRef};
 
 /// Sends at most one non-terminal update per job per window; a newer update inside the
 /// window replaces the held one, which goes out when the window ends. Terminal updates
@@ -27,7 +26,7 @@ pub(crate) struct Coalescer {
 
 struct Slot {
     until: Instant,
-    held: Option<Arc<Frame>>,
+    held: Option<FrameRef>,
 }
 
 impl Coalescer {
@@ -36,11 +35,11 @@ impl Coalescer {
     }
 
     /// Whether `frame` goes out now; if not, it is held (replacing an older held update).
-    pub(crate) fn offer(&mut self, frame: &Arc<Frame>, now: Instant) -> bool {
+    pub(crate) fn offer(&mut self, frame: FrameItem<'_>, now: Instant) -> bool {
         if self.window.is_zero() {
             return true;
         }
-        let event = frame.event();
+        let event = frame.get().event();
         if event.status.is_terminal() {
             if let Some(slot) = self.jobs.remove(&event.job_id)
                 && slot.held.is_some()
@@ -54,7 +53,7 @@ impl Coalescer {
             Entry::Occupied(mut entry) => {
                 let slot = entry.get_mut();
                 if now < slot.until {
-                    if slot.held.replace(Arc::clone(frame)).is_some() {
+                    if slot.held.replace(frame.to_entry()).is_some() {
                         self.coalesced += 1;
                     }
                     return false;
@@ -90,7 +89,7 @@ impl Coalescer {
 
     /// Moves the held updates whose window ended by `now` into `out` (each opens a new
     /// window) and forgets jobs whose window ended with nothing held.
-    pub(crate) fn take_due(&mut self, now: Instant, out: &mut Vec<Arc<Frame>>) {
+    pub(crate) fn take_due(&mut self, now: Instant, out: &mut Vec<FrameRef>) {
         while let Some(&(until, job)) = self.timers.front() {
             if until > now {
                 break;
@@ -130,16 +129,16 @@ mod tests {
     use crate::status::{Broadcaster, JobStatus, StatusEvent, StatusSink};
 
     /// Frames as a client sees them, published through a real broadcaster.
-    fn frames(events: &[(u64, JobStatus)]) -> Vec<Arc<Frame>> {
+    fn frames(events: &[(u64, JobStatus)]) -> Vec<FrameRef> {
         let b = Broadcaster::new();
         let mut sub = b.subscribe();
         for &(job, status) in events {
             b.publish(StatusEvent::new(JobId::new(job), "q", status));
         }
-        events.iter().map(|_| sub.rx.try_recv().unwrap()).collect()
+        events.iter().map(|_| sub.cursor.next().unwrap().to_entry()).collect()
     }
 
-    fn seqs(frames: &[Arc<Frame>]) -> Vec<u64> {
+    fn seqs(frames: &[FrameRef]) -> Vec<u64> {
         frames.iter().map(|f| f.event().seq).collect()
     }
 
@@ -151,11 +150,11 @@ mod tests {
         let f = frames(&[(1, Pending), (1, Processing), (1, Processing), (1, Processing)]);
         let mut c = Coalescer::new(WINDOW, 100);
         let now = Instant::now();
-        assert!(c.offer(&f[0], now));
-        assert!(!c.offer(&f[1], now));
+        assert!(c.offer(f[0].as_item(), now));
+        assert!(!c.offer(f[1].as_item(), now));
         tokio::time::advance(Duration::from_millis(30)).await;
-        assert!(!c.offer(&f[2], Instant::now()));
-        assert!(!c.offer(&f[3], Instant::now()));
+        assert!(!c.offer(f[2].as_item(), Instant::now()));
+        assert!(!c.offer(f[3].as_item(), Instant::now()));
         assert_eq!(c.next_due(), Some(now + WINDOW));
 
         let mut out = Vec::new();
@@ -182,11 +181,11 @@ mod tests {
         let f = frames(&[(1, Processing), (1, Processing), (1, Completed), (2, Processing), (2, Failed)]);
         let mut c = Coalescer::new(WINDOW, 100);
         let now = Instant::now();
-        assert!(c.offer(&f[0], now));
-        assert!(!c.offer(&f[1], now));
-        assert!(c.offer(&f[2], now), "COMPLETED goes out at once");
-        assert!(c.offer(&f[3], now));
-        assert!(c.offer(&f[4], now), "FAILED goes out at once");
+        assert!(c.offer(f[0].as_item(), now));
+        assert!(!c.offer(f[1].as_item(), now));
+        assert!(c.offer(f[2].as_item(), now), "COMPLETED goes out at once");
+        assert!(c.offer(f[3].as_item(), now));
+        assert!(c.offer(f[4].as_item(), now), "FAILED goes out at once");
         let mut out = Vec::new();
         tokio::time::advance(WINDOW * 3).await;
         c.take_due(Instant::now(), &mut out);
@@ -200,7 +199,7 @@ mod tests {
         let f = frames(&events);
         let mut c = Coalescer::new(WINDOW, 4);
         let now = Instant::now();
-        assert!(f.iter().all(|frame| c.offer(frame, now)));
+        assert!(f.iter().all(|frame| c.offer(frame.as_item(), now)));
         assert_eq!(c.tracked(), 4, "beyond max_jobs updates pass through untracked");
     }
 
@@ -208,7 +207,7 @@ mod tests {
     async fn a_zero_window_passes_everything() {
         let f = frames(&[(1, JobStatus::Processing), (1, JobStatus::Processing)]);
         let mut c = Coalescer::new(Duration::ZERO, 4);
-        assert!(f.iter().all(|frame| c.offer(frame, Instant::now())));
+        assert!(f.iter().all(|frame| c.offer(frame.as_item(), Instant::now())));
         assert_eq!(c.next_due(), None);
     }
 }

@@ -13,14 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
 use super::Broadcaster;
-use super::broadcaster::Frame;
 use crate::config::{ConfigError, WEBSOCKET_DEFAULTS, WebSocketDefaults};
 
 /// Serves a [`Broadcaster`]'s status events to WebSocket clients (dashboards, CLIs).
@@ -132,7 +131,7 @@ impl StatusServer {
         let local_addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let (wake, _) = watch::channel(());
-        tokio::spawn(pump(self.broadcaster.receiver(), wake.clone(), shutdown.clone()));
+        tokio::spawn(pump(self.broadcaster.clone(), wake.clone(), shutdown.clone()));
         let shared = Arc::new(Shared {
             wake,
             slots: Arc::new(Semaphore::new(self.settings.max_clients)),
@@ -237,29 +236,23 @@ pub(crate) struct Shared {
     pub(crate) wake: watch::Sender<()>,
 }
 
-/// The one task that waits on the ring for new events and wakes the connections, so a
-/// `publish` wakes at most this task instead of every parked client (the fan-out of
-/// wake-ups runs on the server's runtime, not on the publisher's thread).
-async fn pump(mut rx: broadcast::Receiver<Arc<Frame>>, wake: watch::Sender<()>, shutdown: CancellationToken) {
-    /// Events drained per wake-up, so a steady stream still wakes the clients regularly.
-    const DRAIN: usize = 1024;
+/// The one task that waits for the ring's tail to move and wakes the connections, so a
+/// `publish` wakes at most this task, and only when it is parked, instead of every parked
+/// client (the fan-out of wake-ups runs on the server's runtime, not on the publisher's
+/// thread).
+async fn pump(broadcaster: Broadcaster, wake: watch::Sender<()>, shutdown: CancellationToken) {
+    let tail = broadcaster.tail();
+    let mut seen = tail.get();
     loop {
-        let received = tokio::select! {
+        seen = tokio::select! {
             biased;
             () = shutdown.cancelled() => return,
-            received = rx.recv() => received,
+            seen = tail.changed(seen) => seen,
         };
-        if let Err(broadcast::error::RecvError::Closed) = received {
-            return;
-        }
-        // Take what is already there, then signal: clients woken now see all of it.
-        for _ in 0..DRAIN {
-            match rx.try_recv() {
-                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_)) => {}
-                Err(_) => break,
-            }
-        }
         wake.send_replace(());
+        // Let the woken clients run before looking again, so a steady stream wakes them
+        // once per round instead of once per event.
+        tokio::task::yield_now().await;
     }
 }
 
