@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::ring::{Cursor, Entry, Item, Tail, Writer};
+use super::ring::{self, Cursor, Entry, Item, MAX_BATCH, Tail, Writer};
 use super::{StatusEvent, StatusSink};
 use crate::config::ConfigError;
 use crate::context::JobId;
@@ -74,6 +74,10 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    fn new(event: StatusEvent) -> Self {
+        Self { event, json: OnceLock::new() }
+    }
+
     pub(crate) fn event(&self) -> &StatusEvent {
         &self.event
     }
@@ -287,39 +291,44 @@ impl Default for Broadcaster {
 
 impl StatusSink for Broadcaster {
     fn publish(&self, event: StatusEvent) {
+        let frames = vec![Frame::new(event)];
         let mut state = self.lock();
-        self.publish_locked(&mut state, event);
-        self.shared.tail.advance(state.ring.last());
+        self.publish_locked(&mut state, frames);
         drop(state);
         self.shared.published.increment(1);
     }
 
-    /// One lock for the whole batch.
+    /// One lock, one allocation and one ring link per batch of up to 64 events.
     fn publish_all(&self, events: &mut Vec<StatusEvent>) {
         let count = events.len() as u64;
-        let mut state = self.lock();
-        for event in events.drain(..) {
-            self.publish_locked(&mut state, event);
+        while !events.is_empty() {
+            let take = events.len().min(MAX_BATCH);
+            let frames: Vec<Frame> = events.drain(..take).map(Frame::new).collect();
+            let mut state = self.lock();
+            self.publish_locked(&mut state, frames);
         }
-        self.shared.tail.advance(state.ring.last());
-        drop(state);
         self.shared.published.increment(count);
     }
 }
 
 impl Broadcaster {
-    /// Writes the event into the ring; the caller announces the new tail once per batch.
-    /// Writing under the lock keeps the ring in `seq` order and makes `subscribe` atomic
-    /// with respect to publishing.
-    fn publish_locked(&self, state: &mut State, mut event: StatusEvent) {
+    /// Numbers the frames, writes them into the ring as one batch, records them as their
+    /// jobs' latest states and announces the new tail. Writing under the lock keeps the
+    /// ring in `seq` order and makes `subscribe` atomic with respect to publishing.
+    fn publish_locked(&self, state: &mut State, mut frames: Vec<Frame>) {
         let shared = &*self.shared;
-        let seq = state.ring.last() + 1;
-        event.seq = seq;
-        let job = event.job_id;
-        let frame = state.ring.push(Frame { event, json: OnceLock::new() });
-        if shared.recent_jobs > 0 {
-            remember(state, shared.recent_jobs, job, seq, frame);
+        let first = state.ring.next_seq();
+        for (seq, frame) in (first..).zip(&mut frames) {
+            frame.event.seq = seq;
         }
+        let batch = state.ring.push(frames);
+        if shared.recent_jobs > 0 {
+            for (index, frame) in batch.items().iter().enumerate() {
+                let event = &frame.event;
+                remember(state, shared.recent_jobs, event.job_id, event.seq, ring::entry(&batch, index));
+            }
+        }
+        shared.tail.advance(state.ring.last());
     }
 }
 

@@ -1,14 +1,13 @@
 //! The bounded broadcast ring behind the broadcaster: one writer (under the broadcaster's
 //! lock), any number of readers that never take a lock the writer holds.
 //!
-//! Items live in fixed-size segments of write-once cells. The writer fills the open
-//! segment cell by cell and links a fresh segment when it is full; a reader holds the
-//! segment it reads and sees an item as soon as its cell is set, so reading is a load per
-//! item and a reference-count bump per segment. The writer keeps the last `capacity`
-//! items (plus the open segment) reachable; a reader that falls further behind than that
-//! is moved forward and told how many items it missed. Publishing is announced through an
-//! atomic tail, and a parked waiter is woken only when it said it is parked, so a write
-//! with nobody waiting costs no wake-up.
+//! Items are published in immutable batches linked one to the next. A reader holds the
+//! batch it reads and follows the link when it reaches the end, so reading is a plain load
+//! per item and a reference-count bump per batch; publishing is one allocation and one
+//! link per batch. The writer keeps the last `capacity` items reachable; a reader that
+//! falls further behind than that is moved forward and told how many items it missed.
+//! Publishing is announced through an atomic tail, and a parked waiter is woken only when
+//! it said it is parked, so a write with nobody waiting costs no wake-up.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -18,43 +17,43 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use tokio::sync::Notify;
 
-/// Items per segment at most: one allocation and one reference-count bump per reader per
-/// this many items.
-const SEGMENT: usize = 64;
+/// Items per batch at most, so that a kept item pins a bounded amount of memory.
+pub(crate) const MAX_BATCH: usize = 64;
 
-pub(crate) struct Segment<T> {
-    /// Sequence number of `cells[0]`.
+pub(crate) struct Batch<T> {
+    /// Sequence number of `items[0]`.
     first: u64,
-    cells: Box<[OnceLock<T>]>,
-    /// Set when the writer opens the following segment; dangling once the writer dropped it.
-    next: OnceLock<Weak<Segment<T>>>,
+    items: Box<[T]>,
+    /// Set when the writer links the following batch; dangling once the writer forgot it.
+    next: OnceLock<Weak<Batch<T>>>,
 }
 
-impl<T> Segment<T> {
-    fn new(first: u64, len: usize) -> Arc<Self> {
-        Arc::new(Self { first, cells: (0..len).map(|_| OnceLock::new()).collect(), next: OnceLock::new() })
+impl<T> Batch<T> {
+    pub(crate) fn items(&self) -> &[T] {
+        &self.items
     }
 
     fn end(&self) -> u64 {
-        self.first + self.cells.len() as u64
+        self.first + self.items.len() as u64
     }
 }
 
-/// A published item, shared: keeps its segment alive.
+/// A published item, shared: keeps its batch alive.
 pub(crate) struct Entry<T> {
-    segment: Arc<Segment<T>>,
+    batch: Arc<Batch<T>>,
     index: usize,
 }
 
 impl<T> Clone for Entry<T> {
     fn clone(&self) -> Self {
-        Self { segment: Arc::clone(&self.segment), index: self.index }
+        Self { batch: Arc::clone(&self.batch), index: self.index }
     }
 }
 
 impl<T> Entry<T> {
+    #[cfg(test)]
     pub(crate) fn as_item(&self) -> Item<'_, T> {
-        Item { segment: &self.segment, index: self.index }
+        Item { batch: &self.batch, index: self.index }
     }
 }
 
@@ -62,13 +61,13 @@ impl<T> Deref for Entry<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        self.as_item().get()
+        &self.batch.items[self.index]
     }
 }
 
-/// A published item borrowed from a reader's segment; [`Item::to_entry`] keeps it.
+/// A published item borrowed from a reader's batch; [`Item::to_entry`] keeps it.
 pub(crate) struct Item<'a, T> {
-    segment: &'a Arc<Segment<T>>,
+    batch: &'a Arc<Batch<T>>,
     index: usize,
 }
 
@@ -82,91 +81,93 @@ impl<T> Copy for Item<'_, T> {}
 
 impl<'a, T> Item<'a, T> {
     pub(crate) fn get(self) -> &'a T {
-        // Items and entries are only made for cells that are set, and a set cell stays set.
-        self.segment.cells[self.index].get().expect("an item points at a published cell")
+        &self.batch.items[self.index]
     }
 
     pub(crate) fn to_entry(self) -> Entry<T> {
-        Entry { segment: Arc::clone(self.segment), index: self.index }
+        Entry { batch: Arc::clone(self.batch), index: self.index }
     }
 }
 
 /// The writer's side; lives under the broadcaster's lock.
 pub(crate) struct Writer<T> {
-    open: Arc<Segment<T>>,
-    /// Segments kept reachable, oldest first; the last one is `open`.
-    window: VecDeque<Arc<Segment<T>>>,
-    max_segments: usize,
-    segment_len: usize,
-    /// Sequence number of the next item.
-    next: u64,
+    /// Batches kept reachable, oldest first; never empty (the newest is linked to next).
+    window: VecDeque<Arc<Batch<T>>>,
+    /// Items in `window`.
+    kept: usize,
+    capacity: usize,
 }
 
 impl<T> Writer<T> {
-    /// A writer whose readers may fall `capacity` items behind (`capacity >= 1`); the
-    /// first item gets sequence number 1.
+    /// A writer whose readers may fall `capacity` items behind; the first item gets
+    /// sequence number 1.
     pub(crate) fn new(capacity: usize) -> Self {
-        let segment_len = capacity.clamp(1, SEGMENT);
-        // Enough full segments for `capacity` items, plus the open one.
-        let max_segments = capacity.div_ceil(segment_len) + 1;
-        let open = Segment::new(1, segment_len);
-        Self { window: VecDeque::from([Arc::clone(&open)]), open, max_segments, segment_len, next: 1 }
+        let empty = Arc::new(Batch { first: 1, items: Box::new([]), next: OnceLock::new() });
+        Self { window: VecDeque::from([empty]), kept: 0, capacity }
     }
 
-    /// Publishes `item` as the next sequence number. Readers see it at once; the
-    /// [`Tail`] is the caller's to advance (once per batch).
-    pub(crate) fn push(&mut self, item: T) -> Entry<T> {
-        let index = (self.next - self.open.first) as usize;
-        // The cell is fresh: only the writer sets cells, each once.
-        let _ = self.open.cells[index].set(item);
-        self.next += 1;
-        let entry = Entry { segment: Arc::clone(&self.open), index };
-        if self.next == self.open.end() {
-            self.roll();
-        }
-        entry
+    fn newest(&self) -> &Arc<Batch<T>> {
+        &self.window[self.window.len() - 1]
     }
 
-    /// Opens the next segment, so that the segment holding `next` always exists.
-    fn roll(&mut self) {
-        let open = Segment::new(self.next, self.segment_len);
-        let _ = self.open.next.set(Arc::downgrade(&open));
-        self.window.push_back(Arc::clone(&open));
-        self.open = open;
-        if self.window.len() > self.max_segments {
-            self.window.pop_front();
-        }
+    /// Sequence number of the next item.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.newest().end()
     }
 
     /// Sequence number of the last item (0 before the first).
     pub(crate) fn last(&self) -> u64 {
-        self.next - 1
+        self.next_seq() - 1
+    }
+
+    /// Publishes `items` (at most [`MAX_BATCH`], numbered from [`next_seq`](Self::next_seq)
+    /// on) as one batch, and returns it. Readers see it at once; the [`Tail`] is the
+    /// caller's to advance.
+    pub(crate) fn push(&mut self, items: Vec<T>) -> Arc<Batch<T>> {
+        debug_assert!(items.len() <= MAX_BATCH);
+        let batch = Arc::new(Batch { first: self.next_seq(), items: items.into(), next: OnceLock::new() });
+        // Only the writer links, each batch once.
+        let _ = self.newest().next.set(Arc::downgrade(&batch));
+        self.kept += batch.items.len();
+        self.window.push_back(Arc::clone(&batch));
+        while self.window.len() > 1 && self.kept - self.window[0].items.len() >= self.capacity {
+            if let Some(old) = self.window.pop_front() {
+                self.kept -= old.items.len();
+            }
+        }
+        batch
     }
 
     /// A reader that starts with the next item.
     pub(crate) fn cursor(&self) -> Cursor<T> {
-        Cursor { segment: Arc::clone(&self.open), next: self.next }
+        let newest = self.newest();
+        Cursor { batch: Arc::clone(newest), index: newest.items.len(), next: newest.end() }
     }
 
     /// Moves `cursor` to item `seq`, or to the oldest item still kept if `seq` is gone.
     pub(crate) fn seek(&self, cursor: &mut Cursor<T>, seq: u64) {
-        let oldest = &self.window[0];
-        let seq = seq.clamp(oldest.first, self.next);
-        let index = ((seq - oldest.first) / self.segment_len as u64) as usize;
-        cursor.segment = Arc::clone(&self.window[index]);
-        cursor.next = seq;
+        let seq = seq.clamp(self.window[0].first, self.next_seq());
+        let at = self.window.partition_point(|batch| batch.end() <= seq).min(self.window.len() - 1);
+        let batch = &self.window[at];
+        *cursor = Cursor { batch: Arc::clone(batch), index: (seq - batch.first) as usize, next: seq };
     }
+}
+
+/// The published item `index` of `batch`.
+pub(crate) fn entry<T>(batch: &Arc<Batch<T>>, index: usize) -> Entry<T> {
+    Entry { batch: Arc::clone(batch), index }
 }
 
 impl<T> fmt::Debug for Writer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Writer").field("next", &self.next).field("segments", &self.window.len()).finish()
+        f.debug_struct("Writer").field("last", &self.last()).field("kept", &self.kept).finish()
     }
 }
 
 /// One reader's position.
 pub(crate) struct Cursor<T> {
-    segment: Arc<Segment<T>>,
+    batch: Arc<Batch<T>>,
+    index: usize,
     /// Sequence number of the next item to read.
     next: u64,
 }
@@ -180,14 +181,15 @@ impl<T> Cursor<T> {
     /// The next item, if it is published and still reachable. `None` with a tail at or
     /// beyond [`position`](Self::position) means the reader was lapped.
     pub(crate) fn next(&mut self) -> Option<Item<'_, T>> {
-        if self.next == self.segment.end() {
-            let following = self.segment.next.get()?.upgrade()?;
-            self.segment = following;
+        while self.index == self.batch.items.len() {
+            let following = self.batch.next.get()?.upgrade()?;
+            self.batch = following;
+            self.index = 0;
         }
-        let index = (self.next - self.segment.first) as usize;
-        self.segment.cells[index].get()?;
+        let index = self.index;
+        self.index += 1;
         self.next += 1;
-        Some(Item { segment: &self.segment, index })
+        Some(Item { batch: &self.batch, index })
     }
 }
 
@@ -257,19 +259,22 @@ mod tests {
         std::iter::from_fn(|| cursor.next().map(|item| *item.get())).collect()
     }
 
+    fn push(w: &mut Writer<u64>, items: std::ops::RangeInclusive<u64>) {
+        let items: Vec<u64> = items.collect();
+        for chunk in items.chunks(MAX_BATCH) {
+            w.push(chunk.to_vec());
+        }
+    }
+
     #[test]
-    fn readers_see_every_item_across_segments() {
+    fn readers_see_every_item_across_batches() {
         let mut w = Writer::new(200);
         let mut early = w.cursor();
-        for i in 1..=150 {
-            w.push(i);
-        }
+        push(&mut w, 1..=150);
         let mut late = w.cursor();
         assert_eq!(drain(&mut early), (1..=150).collect::<Vec<_>>());
         assert!(drain(&mut late).is_empty());
-        for i in 151..=300 {
-            w.push(i);
-        }
+        push(&mut w, 151..=300);
         assert_eq!(drain(&mut late), (151..=300).collect::<Vec<_>>());
         assert_eq!(drain(&mut early), (151..=300).collect::<Vec<_>>());
         assert_eq!((w.last(), early.position()), (300, 301));
@@ -279,39 +284,44 @@ mod tests {
     fn memory_stays_bounded_and_a_lapped_reader_is_moved_to_the_oldest_kept_item() {
         let mut w = Writer::new(16);
         let mut slow = w.cursor();
-        // Wraps around the window many times.
+        // Wraps around the window many times, one item per batch.
         for i in 1..=1000 {
-            w.push(i);
+            w.push(vec![i]);
+            assert!(w.kept <= 16 && w.window.len() <= 16);
         }
-        assert!(w.window.len() <= w.max_segments);
-        // The slow reader still holds its first segment (all of it is readable) ...
-        assert_eq!(drain(&mut slow), (1..=16).collect::<Vec<_>>());
-        // ... but the next one is gone: lapped.
+        // The slow reader's next batch is gone: lapped.
         assert!(slow.next().is_none());
         assert!(w.last() >= slow.position());
         w.seek(&mut slow, w.last() + 1 - 16);
         assert_eq!(drain(&mut slow), (985..=1000).collect::<Vec<_>>());
-        // A seek to a forgotten item lands on the oldest kept one (the window's first
-        // segment, a little more than `capacity` behind).
+        // A seek to a forgotten item lands on the oldest kept one.
         w.seek(&mut slow, 1);
-        assert_eq!(drain(&mut slow).first(), Some(&977));
+        assert_eq!(drain(&mut slow).first(), Some(&985));
+        // Into the middle of a batch, and to the very end.
+        push(&mut w, 1001..=1064);
+        w.seek(&mut slow, 1060);
+        assert_eq!(drain(&mut slow), (1060..=1064).collect::<Vec<_>>());
+        w.seek(&mut slow, 5000);
+        assert!(slow.next().is_none());
+        assert_eq!(slow.position(), 1065);
     }
 
     #[test]
     fn entries_outlive_the_window() {
         let mut w = Writer::new(4);
-        let first = w.push(7_u64);
-        for i in 0..100 {
-            w.push(i);
-        }
-        assert_eq!(*first, 7);
-        assert_eq!(*first.clone(), 7);
+        let batch = w.push(vec![7_u64, 8]);
+        let first = entry(&batch, 1);
+        drop(batch);
+        push(&mut w, 1..=100);
+        assert_eq!(*first, 8);
+        assert_eq!(*first.clone(), 8);
     }
 
     #[test]
     fn concurrent_writer_and_readers_see_items_in_order_without_gaps_unless_lapped() {
         const ITEMS: u64 = 20_000;
-        let writer = Arc::new(std::sync::Mutex::new(Writer::new(256)));
+        const CAPACITY: u64 = 256;
+        let writer = Arc::new(std::sync::Mutex::new(Writer::new(CAPACITY as usize)));
         let tail = Arc::new(Tail::new());
         let readers: Vec<_> = (0..3)
             .map(|_| {
@@ -319,19 +329,20 @@ mod tests {
                 let (writer, tail) = (Arc::clone(&writer), Arc::clone(&tail));
                 std::thread::spawn(move || {
                     let (mut last, mut missed) = (0_u64, 0_u64);
-                    let mut spins = 0_u64;
+                    let mut rounds = 0_u64;
                     while last < ITEMS {
-                        spins += 1;
-                        assert!(spins < 50_000_000, "reader made no progress");
+                        rounds += 1;
+                        assert!(rounds < 50_000_000, "reader made no progress");
                         let seen = tail.get();
-                        if seen.saturating_sub(cursor.position() - 1) > 256 {
+                        if seen.saturating_sub(cursor.position() - 1) > CAPACITY {
                             let before = cursor.position();
-                            writer.lock().unwrap().seek(&mut cursor, seen + 1 - 256);
+                            writer.lock().unwrap().seek(&mut cursor, seen + 1 - CAPACITY);
                             missed += cursor.position() - before;
                         }
                         while let Some(item) = cursor.next() {
                             let value = *item.get();
                             assert!(value > last, "items arrive in order, without repeats");
+                            assert!(missed > 0 || value == last + 1, "no gap without a lag");
                             last = value;
                         }
                     }
@@ -339,10 +350,13 @@ mod tests {
                 })
             })
             .collect();
-        for i in 1..=ITEMS {
+        let mut i = 1;
+        while i <= ITEMS {
+            let n = (i % 7 + 1).min(ITEMS - i + 1);
             let mut w = writer.lock().unwrap();
-            w.push(i);
+            w.push((i..i + n).collect());
             tail.advance(w.last());
+            i += n;
         }
         for reader in readers {
             let (last, missed) = reader.join().unwrap();
@@ -365,6 +379,6 @@ mod tests {
         }
         tail.advance(2);
         assert_eq!(waiter.await.unwrap(), 2);
-        assert!(!tail.parked.0.load(Ordering::SeqCst));
+        assert!(!tail.parked.0.load(Ordering::SeqCst), "the wake-up cleared the flag");
     }
 }
