@@ -18,7 +18,7 @@ pub(crate) fn action(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(func) => func,
         Err(_) => {
             let error = syn::Error::new_spanned(
-                first_tokens(&item),
+                crate::common::item_head(&item),
                 "`#[action]` applies to an `async fn`: `#[action] async fn step(input: In) -> Result<Out, E>`",
             );
             let error = error.into_compile_error();
@@ -35,9 +35,4 @@ pub(crate) fn action(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let errors = errors.into_compile_errors();
     quote!(#expanded #errors)
-}
-
-/// The tokens up to the item's name, to span an error on its head rather than its body.
-fn first_tokens(item: &TokenStream) -> TokenStream {
-    item.clone().into_iter().take_while(|t| !matches!(t, proc_macro2::TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::Brace)).collect()
 }

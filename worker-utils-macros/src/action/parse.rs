@@ -95,8 +95,7 @@ impl ActionArgs {
                 }),
                 "crate" => {
                     set(&mut args.krate, &item, errors, "crate = \"my_crate::worker_utils\"", |t, _| {
-                        value::str_("crate", t, "\"my_crate::worker_utils\"")
-                            .and_then(|s| s.parse::<Path>().map_err(|_| not_a_path(&s)))
+                        value::crate_path(t)
                     })
                 }
                 _ => errors.push(unknown_key(key, "`#[action]`", Self::KEYS)),
@@ -104,13 +103,6 @@ impl ActionArgs {
         }
         args
     }
-}
-
-fn not_a_path(lit: &LitStr) -> syn::Error {
-    syn::Error::new(
-        lit.span(),
-        format!("`crate` expects a path such as \"my_crate::worker_utils\", not {:?}", lit.value()),
-    )
 }
 
 /// Parses the value of a `key = value` item into `slot`. A repeated key is still parsed (so

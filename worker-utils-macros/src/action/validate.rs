@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
+use quote::ToTokens;
 use syn::spanned::Spanned as _;
 use syn::{FnArg, GenericArgument, ItemFn, LitStr, Path, PathArguments, ReturnType, Type, Visibility};
 
@@ -295,10 +295,7 @@ fn output(ty: &Type) -> Option<Output> {
 /// Checks the arguments against each other and builds the plan. Values that failed their
 /// checks are left out, so the plan is still usable for an expansion beside the errors.
 pub(crate) fn plan(args: &ActionArgs, fn_ident: &syn::Ident, errors: &mut Errors) -> Plan {
-    let runtime = match args.krate.get() {
-        Some(path) => quote!(#path::__private),
-        None => quote!(::worker_utils::__private),
-    };
+    let runtime = crate::common::runtime(args.krate.get());
     let name = match args.name.get() {
         Some(name) if name.value().is_empty() => {
             errors.at(name.span(), "`name` must not be empty");

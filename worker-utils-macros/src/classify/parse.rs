@@ -78,14 +78,7 @@ impl ClassifyArgs {
                     let Some(tokens) = item.assigned("crate = \"my_crate::worker_utils\"", errors) else {
                         continue;
                     };
-                    let path = value::str_("crate", tokens, "\"my_crate::worker_utils\"").and_then(|s| {
-                        s.parse::<Path>().map_err(|_| {
-                            syn::Error::new(
-                                s.span(),
-                                "`crate` expects a path such as \"my_crate::worker_utils\"",
-                            )
-                        })
-                    });
+                    let path = value::crate_path(tokens);
                     if let Some(path) = errors.take(path) {
                         self.krate.set(&item.key, path, errors);
                     }

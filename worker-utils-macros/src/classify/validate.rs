@@ -2,7 +2,6 @@
 //! field, and arguments sit where they apply.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::quote;
 use syn::spanned::Spanned as _;
 use syn::{Data, DeriveInput, Fields, Member};
 
@@ -33,10 +32,7 @@ pub(crate) struct VariantPlan {
 pub(crate) fn plan(input: &DeriveInput, errors: &mut Errors) -> Option<Plan> {
     let container = ClassifyArgs::from_attrs(&input.attrs, errors);
     let container_ok = errors.is_empty();
-    let runtime = match container.krate.get() {
-        Some(path) => quote!(#path::__private),
-        None => quote!(::worker_utils::__private),
-    };
+    let runtime = crate::common::runtime(container.krate.get());
     let shape = match &input.data {
         Data::Union(union) => {
             errors.at(

@@ -1,5 +1,6 @@
-//! Pieces both macros share: error accumulation, the set-once argument holder, the
-//! `key = value` item splitter, typed value parsers, durations and naming.
+//! Pieces the macros share: error accumulation, the set-once argument holder, the
+//! `key = value` item splitter, typed value parsers (the `crate` override among them),
+//! durations and naming.
 
 pub(crate) mod duration;
 pub(crate) mod errors;
@@ -14,6 +15,15 @@ pub(crate) use items::Item;
 pub(crate) use kind::Kind;
 pub(crate) use once::{Once, Spanned};
 
+/// Where generated code reaches the runtime: `<crate>::__private`, the crate being
+/// `::worker_utils` unless `crate = "path"` names another.
+pub(crate) fn runtime(krate: Option<&syn::Path>) -> proc_macro2::TokenStream {
+    match krate {
+        Some(path) => quote::quote!(#path::__private),
+        None => quote::quote!(::worker_utils::__private),
+    }
+}
+
 /// The error for a key that is not one of `valid`, listing every valid key.
 pub(crate) fn unknown_key(key: &proc_macro2::Ident, what: &str, valid: &[&str]) -> syn::Error {
     syn::Error::new(
@@ -25,4 +35,15 @@ pub(crate) fn unknown_key(key: &proc_macro2::Ident, what: &str, valid: &[&str]) 
 /// `a`, `b`, `c` — for "expected one of" messages.
 pub(crate) fn backticked(names: &[&str]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// The tokens of an item up to its body, to span an error on its head rather than on all of
+/// it.
+pub(crate) fn item_head(item: &proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    item.clone()
+        .into_iter()
+        .take_while(|t| {
+            !matches!(t, proc_macro2::TokenTree::Group(g) if g.delimiter() == proc_macro2::Delimiter::Brace)
+        })
+        .collect()
 }

@@ -40,6 +40,17 @@ pub(crate) fn str_(key: &str, tokens: &TokenStream, example: &str) -> syn::Resul
     syn::parse2::<LitStr>(tokens.clone()).map_err(|_| wrong(tokens, key, "a string literal", example))
 }
 
+/// The `crate = "my_crate::worker_utils"` override: a string literal holding a path.
+pub(crate) fn crate_path(tokens: &TokenStream) -> syn::Result<Path> {
+    let lit = str_("crate", tokens, "\"my_crate::worker_utils\"")?;
+    lit.parse::<Path>().map_err(|_| {
+        syn::Error::new(
+            lit.span(),
+            format!("`crate` expects a path such as \"my_crate::worker_utils\", not {:?}", lit.value()),
+        )
+    })
+}
+
 /// A path such as `my_mod::my_fn`.
 pub(crate) fn path(key: &str, tokens: &TokenStream, example: &str) -> syn::Result<Path> {
     syn::parse2::<Path>(tokens.clone()).map_err(|_| wrong(tokens, key, "a path to a function", example))
