@@ -1,4 +1,4 @@
-//! Macro output is lint-clean: every form of `#[action]` and `#[derive(Classify)]` compiles
+//! Macro output is lint-clean: every form of `#[action]`, `#[worker]` and `#[derive(Classify)]` compiles
 //! under `deny(warnings, clippy::all, clippy::pedantic)` and the crate's documentation
 //! lints. `cargo clippy --all-targets` checks the clippy part; `cargo test` the rest.
 #![deny(warnings, clippy::all, clippy::pedantic)]
@@ -99,6 +99,59 @@ fn clean_up<D: ?Sized>(_: &ActionError, _: &D, _: &ActionContext) {}
 pub async fn bare(input: ()) -> std::io::Result<()> {
     tokio::task::yield_now().await;
     Ok(input)
+}
+
+/// A three-step worker with deps and a concurrency.
+#[worker(queue = "lint", deps = Deps, pipeline = [full, to_text, hooked], concurrency = 4)]
+#[derive(Debug)]
+pub struct FullWorker;
+
+/// Turns a number into text.
+///
+/// # Errors
+/// Never.
+#[action]
+pub async fn to_text(input: u32) -> Result<String, ActionError> {
+    tokio::task::yield_now().await;
+    Ok(input.to_string())
+}
+
+/// A one-step worker without deps, through a module path.
+#[worker(queue = "lint-bare", pipeline = [steps::bare])]
+#[derive(Debug)]
+pub struct BareWorker {
+    /// A field, to show that the struct is kept as written.
+    pub label: &'static str,
+}
+
+/// Steps in a module.
+pub mod steps {
+    use worker_utils::prelude::*;
+
+    /// A step in a module.
+    ///
+    /// # Errors
+    /// Never.
+    #[action]
+    pub async fn bare(input: ()) -> Result<(), ActionError> {
+        tokio::task::yield_now().await;
+        Ok(input)
+    }
+}
+
+#[test]
+fn lint_clean_workers_build() {
+    use worker_utils::worker::Worker;
+    assert_eq!((FullWorker.queue(), FullWorker.concurrency()), ("lint", 4));
+    let bare = BareWorker { label: "bare" };
+    assert_eq!((bare.queue(), bare.concurrency(), bare.label), ("lint-bare", 1, "bare"));
+    let runtime = worker_utils::testing::paused_runtime();
+    runtime.block_on(async {
+        let ctx = ActionContext::detached();
+        let out = FullWorker.pipeline().execute(7, &Deps { failures: 0 }, &ctx).await.unwrap();
+        assert_eq!(out, 1);
+        bare.pipeline().execute((), &(), &ctx).await.unwrap();
+    });
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! trybuild UI tests of `#[action]` and `#[derive(Classify)]`: every error the macros emit,
+//! trybuild UI tests of `#[action]`, `#[worker]` and `#[derive(Classify)]`: every error the
+//! macros emit,
 //! with its span (`tests/ui/fail`), and the forms that must compile (`tests/ui/pass`).
 //!
 //! Regenerate the expected output after a reviewed change with `TRYBUILD=overwrite`.

@@ -1,4 +1,4 @@
-//! Procedural macros for `worker-utils`: `#[action]` and `#[derive(Classify)]`.
+//! Procedural macros for `worker-utils`: `#[action]`, `#[worker]` and `#[derive(Classify)]`.
 //!
 //! Use them through the `worker-utils` crate, which re-exports them (feature `macros`, on
 //! by default) and documents them with runnable examples. Expanded code only reaches the
@@ -14,6 +14,7 @@ mod classify;
 mod common;
 #[cfg(test)]
 mod snapshots;
+mod worker;
 
 use proc_macro::TokenStream;
 
@@ -21,6 +22,12 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn action(args: TokenStream, item: TokenStream) -> TokenStream {
     action::action(args.into(), item.into()).into()
+}
+
+#[doc = include_str!("../docs/worker.md")]
+#[proc_macro_attribute]
+pub fn worker(args: TokenStream, item: TokenStream) -> TokenStream {
+    worker::worker(args.into(), item.into()).into()
 }
 
 #[doc = include_str!("../docs/classify.md")]

@@ -94,6 +94,50 @@ fn action_with_errors() {
     );
 }
 
+fn worker(name: &str, args: TokenStream, item: TokenStream) {
+    check(name, crate::worker::worker(args, item));
+}
+
+#[test]
+fn worker_main_form() {
+    worker(
+        "worker_main_form",
+        quote!(
+            queue = "thumbnails",
+            deps = Deps,
+            pipeline = [fetch_image, make_thumbnail, steps::upload],
+            concurrency = 8
+        ),
+        quote! {
+            /// Makes thumbnails.
+            #[derive(Debug)]
+            pub struct ThumbnailWorker;
+        },
+    );
+}
+
+#[test]
+fn worker_defaults() {
+    worker(
+        "worker_defaults",
+        quote!(queue = "numbers", pipeline = [double], crate = "my_crate::worker_utils"),
+        quote! {
+            struct Doubler { factor: u32 }
+        },
+    );
+}
+
+#[test]
+fn worker_with_errors() {
+    worker(
+        "worker_with_errors",
+        quote!(queue = "", pipeline = [fetch_image, upload], concurrency = 0, retries = 3),
+        quote! {
+            struct Broken;
+        },
+    );
+}
+
 #[test]
 fn classify_enum() {
     check(

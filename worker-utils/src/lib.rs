@@ -60,7 +60,7 @@ pub use error_handling::{Cleanup, ErrorHandler, ErrorHandling};
 pub use retry::{Retry, RetryConfig};
 pub use timeout::Timeout;
 #[cfg(feature = "macros")]
-pub use worker_utils_macros::{Classify, action};
+pub use worker_utils_macros::{Classify, action, worker};
 
 /// The names most users need, in one import.
 pub mod prelude {
@@ -72,7 +72,7 @@ pub mod prelude {
     pub use crate::status::{Broadcaster, JobStatus, StatusExt, StatusSink};
     pub use crate::timeout::Timeout;
     #[cfg(feature = "macros")]
-    pub use worker_utils_macros::{Classify, action};
+    pub use worker_utils_macros::{Classify, action, worker};
 }
 
 /// Not public API: the only path macro-generated code uses to reach the runtime. Anything
@@ -85,8 +85,11 @@ pub mod __private {
     pub use crate::error::{Classify, ErrorKind};
     pub use crate::error_handling::{ErrorHandling, PassThrough};
     pub use crate::macro_support::{
-        ActionFn, Call, CleanupHook, Handler, IntoActionError, Outcome, RetryAfter, retry_config,
+        ActionFn, Call, CleanupHook, Feeds, Handler, IntoActionError, Outcome, RetryAfter, StepOutput, link,
+        retry_config, step,
     };
+    pub use crate::pipeline::Then;
     pub use crate::retry::{Backoff, Jitter, Retry, RetryConfig};
     pub use crate::timeout::Timeout;
+    pub use crate::worker::Worker;
 }

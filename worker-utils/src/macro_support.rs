@@ -266,3 +266,43 @@ impl RetryAfter for Option<Duration> {
         *self
     }
 }
+
+/// What a checked `#[worker]` pipeline step returns, and which step that is: the value
+/// that [`step`] and [`link`] pass from one step's check to the next.
+pub struct StepOutput<O, S>(PhantomData<fn() -> (O, S)>);
+
+impl<O, S> fmt::Debug for StepOutput<O, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StepOutput")
+    }
+}
+
+/// Asserts, spanned on a `#[worker]` pipeline's first step, that `S` is an `#[action]` for
+/// the worker's deps `D`. Only evaluated at compile time.
+pub const fn step<D, S: ActionFn<D>>() -> StepOutput<S::Output, S> {
+    StepOutput(PhantomData)
+}
+
+/// Asserts, spanned on a later `#[worker]` pipeline step, that `Next` is an `#[action]` for
+/// the worker's deps `D` and takes what the step before it returns. Only evaluated at
+/// compile time.
+pub const fn link<D, Next, Output, Prev>(previous: StepOutput<Output, Prev>) -> StepOutput<Next::Output, Next>
+where
+    Next: ActionFn<D>,
+    Output: Feeds<Next::Input, Prev, Next>,
+{
+    let _ = previous;
+    StepOutput(PhantomData)
+}
+
+/// `Self`, the output of pipeline step `Prev`, is the input of the next step `Next`.
+/// Implemented only when `Self` and `Input` are the same type, with an error naming both.
+#[diagnostic::on_unimplemented(
+    message = "pipeline step `{Next}` takes `{Input}`, but the step before it returns `{Self}`",
+    label = "expects `{Input}`, but `{Prev}` returns `{Self}`",
+    note = "each step's output must be the next step's input: change one of the two fns, or put a step \
+            turning `{Self}` into `{Input}` between them"
+)]
+pub trait Feeds<Input, Prev, Next> {}
+
+impl<T, Prev, Next> Feeds<T, Prev, Next> for T {}

@@ -1,0 +1,27 @@
+//! `crate = "..."` points the expansion at a re-export of the runtime: a module that
+//! re-exports it, or an `extern crate` alias.
+
+extern crate worker_utils as runtime;
+
+mod reexport {
+    pub use ::worker_utils::*;
+}
+
+use runtime::ActionError;
+use runtime::worker::Worker;
+
+#[runtime::action(crate = "runtime")]
+async fn step(input: u32) -> Result<u32, ActionError> {
+    Ok(input)
+}
+
+#[runtime::worker(queue = "alias", pipeline = [step], crate = "runtime")]
+struct ThroughAlias;
+
+#[reexport::worker(queue = "module", pipeline = [step, step], crate = "crate::reexport")]
+struct ThroughModule;
+
+fn main() {
+    assert_eq!(ThroughAlias.queue(), "alias");
+    assert_eq!(ThroughModule.queue(), "module");
+}

@@ -1,0 +1,161 @@
+//! `#[worker]` behaves exactly like the `impl Worker` it stands for: a macro-defined
+//! worker and a hand-written one with the same steps give the same results, the same run
+//! report and the same dead letters through a `Runner` on a `MemoryQueue`, and their
+//! pipeline types are the same `Then` chain.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use worker_utils::pipeline::Then;
+use worker_utils::prelude::*;
+use worker_utils::queue::{MemoryQueue, Queue};
+use worker_utils::worker::{RunReport, Runner, Worker};
+
+/// What the steps share: the results of completed jobs.
+struct Deps {
+    results: Arc<Mutex<Vec<u32>>>,
+}
+
+/// Parses the payload; a non-number fails permanently.
+#[action]
+async fn parse(input: String) -> Result<u32, ActionError> {
+    input.trim().parse().map_err(ActionError::permanent)
+}
+
+/// Doubles; multiples of 7 fail transiently on their first attempt, so retries show.
+#[action(retry(max_attempts = 2, base_delay = "10ms", jitter = "none"))]
+async fn double(input: u32, ctx: &ActionContext) -> Result<u32, ActionError> {
+    if input.is_multiple_of(7) && ctx.attempt() == 1 {
+        return Err(ActionError::transient(std::io::Error::other("flaky")));
+    }
+    Ok(input * 2)
+}
+
+mod steps {
+    use super::Deps;
+    use worker_utils::prelude::*;
+
+    /// Records the result; results above 100 break a business rule.
+    #[action]
+    pub(crate) async fn record(input: u32, deps: &Deps) -> Result<(), ActionError> {
+        if input > 100 {
+            return Err(ActionError::business_logic(std::io::Error::other(format!("{input} is too big"))));
+        }
+        deps.results.lock().map_err(|_| ActionError::system(std::io::Error::other("poisoned")))?.push(input);
+        Ok(())
+    }
+}
+
+#[worker(queue = "numbers", deps = Deps, pipeline = [parse, double, steps::record], concurrency = 2)]
+struct MacroWorker;
+
+/// What `#[worker]` stands for, written out.
+struct HandWorker;
+
+impl Worker for HandWorker {
+    type Deps = Deps;
+    type Pipeline = Then<Then<Parse, Double>, steps::Record>;
+
+    fn queue(&self) -> &str {
+        "numbers"
+    }
+
+    fn pipeline(&self) -> Self::Pipeline {
+        Parse::new().then(Double::new()).then(steps::Record::new())
+    }
+
+    fn concurrency(&self) -> usize {
+        2
+    }
+}
+
+/// Compiles only if `A` and `B` are the same type.
+fn same_type<A, B>(_: PhantomData<A>, _: PhantomData<B>)
+where
+    A: SameAs<B>,
+{
+}
+
+trait SameAs<T> {}
+impl<T> SameAs<T> for T {}
+
+#[test]
+fn the_pipeline_is_the_hand_written_then_chain() {
+    same_type(
+        PhantomData::<<MacroWorker as Worker>::Pipeline>,
+        PhantomData::<<HandWorker as Worker>::Pipeline>,
+    );
+    same_type(PhantomData::<<MacroWorker as Worker>::Deps>, PhantomData::<Deps>);
+    same_type(PhantomData::<worker_utils::worker::JobOf<MacroWorker>>, PhantomData::<String>);
+    assert_eq!(MacroWorker.queue(), HandWorker.queue());
+    assert_eq!(MacroWorker.concurrency(), 2);
+}
+
+/// Everything a run leaves behind, comparable across workers.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    /// Completed, dead-lettered, returned, retries, panics.
+    report: (u64, u64, u64, u64, u64),
+    results: Vec<u32>,
+    /// Payload, error kind, failing action, attempts recorded.
+    dead: Vec<(String, ErrorKind, String, usize)>,
+}
+
+const JOBS: &[&str] = &["1", "7", "x", "21", "60", "3", " 14 ", "", "50"];
+
+async fn run<W>(worker: W) -> Outcome
+where
+    W: Worker<Deps = Deps>,
+    W::Pipeline: Action<Deps, Input = String>,
+{
+    let queue = Arc::new(MemoryQueue::builder("numbers").build().unwrap());
+    queue.enqueue_batch(JOBS.iter().map(|job| (*job).to_owned()).collect()).await.unwrap();
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let runner = Runner::builder(worker, queue.clone(), Deps { results: results.clone() }).build().unwrap();
+    let stats = runner.stats();
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(runner.run(shutdown.clone()));
+    while stats.finished() < JOBS.len() as u64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    shutdown.cancel();
+    let report: RunReport = handle.await.unwrap();
+    let mut dead: Vec<_> = queue
+        .dead_letters()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.job, d.failure.kind, d.failure.action, d.failure.attempts.len()))
+        .collect();
+    dead.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut results = results.lock().unwrap().clone();
+    results.sort_unstable();
+    Outcome {
+        report: (report.completed, report.dead_lettered, report.returned, report.retries, report.panics),
+        results,
+        dead,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn macro_and_hand_written_workers_run_alike() {
+    let by_macro = run(MacroWorker).await;
+    let by_hand = run(HandWorker).await;
+    assert_eq!(by_macro, by_hand);
+    // And what they both did is what the steps say.
+    assert_eq!(by_macro.results, vec![2, 6, 14, 28, 42, 100]);
+    // 6 completed, 3 dead-lettered, one in-action retry each for 7, 14 and 21.
+    assert_eq!(by_macro.report, (6, 3, 0, 3, 0));
+    let dead: Vec<_> =
+        by_macro.dead.iter().map(|(job, kind, action, _)| (job.as_str(), *kind, action.as_str())).collect();
+    assert_eq!(
+        dead,
+        vec![
+            ("", ErrorKind::Permanent, "parse"),
+            ("60", ErrorKind::BusinessLogic, "record"),
+            ("x", ErrorKind::Permanent, "parse"),
+        ]
+    );
+}

@@ -1,0 +1,159 @@
+//! The argument model of `#[worker(...)]`: every key parses into a typed, spanned field.
+//! Only the shape and type of each value is checked here; what the values must satisfy
+//! (a non-empty queue name, at least one step, a concurrency in range) is
+//! [`validate`](super::validate)'s job.
+
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+use syn::{LitStr, Path, Type};
+
+use crate::common::{Errors, Item, Once, Spanned, items, unknown_key, value};
+
+/// `#[worker(...)]`'s arguments.
+#[derive(Default)]
+pub(crate) struct WorkerArgs {
+    pub(crate) queue: Once<LitStr>,
+    pub(crate) deps: Once<Type>,
+    pub(crate) pipeline: Once<Pipeline>,
+    pub(crate) concurrency: Once<Spanned<u32>>,
+    pub(crate) krate: Once<Path>,
+    /// Every key written, valid value or not: a key given with a bad value was reported
+    /// already and is not also "missing".
+    pub(crate) written: Vec<String>,
+}
+
+/// `pipeline = [...]`: the steps that parsed, and the brackets' span for errors about the
+/// list as a whole.
+pub(crate) struct Pipeline {
+    pub(crate) steps: Vec<Path>,
+    /// How many entries were written, parsed or not.
+    pub(crate) written: usize,
+    pub(crate) span: Span,
+}
+
+const PIPELINE_EXAMPLE: &str = "pipeline = [fetch_image, make_thumbnail, upload]";
+
+impl WorkerArgs {
+    /// Every key.
+    pub(crate) const KEYS: &[&str] = &["queue", "deps", "pipeline", "concurrency", "crate"];
+
+    /// Parses the attribute's tokens, recording every problem in `errors`.
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let mut args = Self::default();
+        for item in items::split(tokens, errors) {
+            args.written.push(item.name());
+            match item.name().as_str() {
+                "queue" => set(&mut args.queue, &item, errors, "queue = \"thumbnails\"", |t, _| {
+                    value::str_("queue", t, "\"thumbnails\"")
+                }),
+                "deps" => set(&mut args.deps, &item, errors, "deps = Deps", |t, _| deps(t)),
+                "pipeline" => set(&mut args.pipeline, &item, errors, PIPELINE_EXAMPLE, pipeline),
+                "concurrency" => set(&mut args.concurrency, &item, errors, "concurrency = 8", |t, _| {
+                    value::u32_("concurrency", t, "8").map_err(|error| {
+                        match syn::parse2::<syn::LitInt>(t.clone()) {
+                            // An integer that does not fit: say what does.
+                            Ok(int) => syn::Error::new(
+                                int.span(),
+                                format!("`concurrency` must be at most {}", super::validate::MAX_CONCURRENCY),
+                            ),
+                            Err(_) => error,
+                        }
+                    })
+                }),
+                "crate" => {
+                    set(&mut args.krate, &item, errors, "crate = \"my_crate::worker_utils\"", |t, _| {
+                        value::crate_path(t)
+                    })
+                }
+                _ => errors.push(unknown_key(&item.key, "`#[worker]`", Self::KEYS)),
+            }
+        }
+        args
+    }
+
+    /// Whether `key` was written, whatever its value.
+    pub(crate) fn wrote(&self, key: &str) -> bool {
+        self.written.iter().any(|written| written == key)
+    }
+}
+
+/// Parses the value of a `key = value` item into `slot`. A repeated key is still parsed (so
+/// a bad value is reported too); [`Once::set`] then reports the repetition.
+fn set<T>(
+    slot: &mut Once<T>,
+    item: &Item,
+    errors: &mut Errors,
+    example: &str,
+    parse: impl FnOnce(&TokenStream, &mut Errors) -> syn::Result<T>,
+) {
+    let Some(tokens) = item.assigned(example, errors) else { return };
+    let parsed = parse(tokens, errors);
+    if let Some(value) = errors.take(parsed) {
+        slot.set(&item.key, value, errors);
+    }
+}
+
+/// `deps = Type`.
+fn deps(tokens: &TokenStream) -> syn::Result<Type> {
+    let not_a_type =
+        || syn::Error::new_spanned(tokens, "`deps` expects a type, e.g. `deps = Deps` or `deps = Arc<Deps>`");
+    match syn::parse2::<Type>(tokens.clone()) {
+        Ok(Type::Infer(_) | Type::ImplTrait(_)) | Err(_) => Err(not_a_type()),
+        Ok(ty) => Ok(ty),
+    }
+}
+
+/// `pipeline = [step, module::step, ...]`. Each entry is parsed on its own, so one bad
+/// entry is reported on itself and the others still count.
+fn pipeline(tokens: &TokenStream, errors: &mut Errors) -> syn::Result<Pipeline> {
+    let mut trees = tokens.clone().into_iter();
+    let group = match (trees.next(), trees.next()) {
+        (Some(TokenTree::Group(group)), None) if group.delimiter() == Delimiter::Bracket => group,
+        _ => {
+            return Err(syn::Error::new_spanned(
+                tokens,
+                format!(
+                    "`pipeline` expects a list of `#[action]` fns in brackets, e.g. `{PIPELINE_EXAMPLE}`"
+                ),
+            ));
+        }
+    };
+    // Entries between top-level commas; a doubled comma is reported on the extra comma.
+    let mut entries: Vec<Vec<TokenTree>> = vec![Vec::new()];
+    for tree in group.stream() {
+        let current = entries.len() - 1;
+        match &tree {
+            TokenTree::Punct(p) if p.as_char() == ',' && entries[current].is_empty() => {
+                errors.at(p.span(), "empty pipeline step: remove the extra `,`");
+            }
+            TokenTree::Punct(p) if p.as_char() == ',' => entries.push(Vec::new()),
+            _ => entries[current].push(tree),
+        }
+    }
+    // A trailing comma, or an empty list, leaves an empty last entry.
+    if entries.last().is_some_and(Vec::is_empty) {
+        entries.pop();
+    }
+    let written = entries.len();
+    let steps =
+        entries.into_iter().filter_map(|entry| errors.take(step(entry.into_iter().collect()))).collect();
+    Ok(Pipeline { steps, written, span: group.span() })
+}
+
+/// One step: a path to an `#[action]` fn, without generic arguments.
+fn step(tokens: TokenStream) -> syn::Result<Path> {
+    let not_a_path = |tokens: &TokenStream| {
+        syn::Error::new_spanned(
+            tokens,
+            "a pipeline step is the name of an `#[action]` fn, or a path to one, e.g. `fetch_image` or \
+             `steps::fetch_image`",
+        )
+    };
+    let path = syn::parse2::<Path>(tokens.clone()).map_err(|_| not_a_path(&tokens))?;
+    if let Some(segment) = path.segments.iter().find(|s| !s.arguments.is_none()) {
+        return Err(syn::Error::new_spanned(
+            &segment.arguments,
+            "a pipeline step takes no generic arguments: an `#[action]` fn is not generic",
+        ));
+    }
+    Ok(path)
+}

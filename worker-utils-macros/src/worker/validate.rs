@@ -1,0 +1,133 @@
+//! Checks of `#[worker]`: the item it is applied to, and the arguments' values. The result
+//! is a [`Plan`] that [`expand`](super::expand) turns into code without further decisions.
+//!
+//! Whether each step is an `#[action]` and whether each step's output is the next step's
+//! input can only be known to the compiler; the expansion asserts both, spanned on the step.
+
+use proc_macro2::{Span, TokenStream};
+use syn::{Generics, Ident, LitStr, Path, Type};
+
+use super::parse::WorkerArgs;
+use crate::common::{Errors, naming};
+
+/// More concurrent jobs than this per worker is taken for a typo. A runner can still be
+/// given more with `Runner::builder(..).concurrency(n)`.
+pub(crate) const MAX_CONCURRENCY: u32 = 10_000;
+
+/// The generated `impl Worker`, decided.
+pub(crate) struct Plan {
+    /// Where the generated code reaches the runtime: `<crate>::__private`.
+    pub(crate) runtime: TokenStream,
+    /// The queue's name.
+    pub(crate) queue: LitStr,
+    /// `Worker::Deps`: the `deps` type, or `()`.
+    pub(crate) deps: Option<Type>,
+    /// The steps in order; empty when the pipeline is missing or unusable, in which case no
+    /// impl is generated (its types would only add errors to the ones reported).
+    pub(crate) steps: Vec<Step>,
+    /// `concurrency`, if given.
+    pub(crate) concurrency: Option<u32>,
+}
+
+/// One pipeline step.
+pub(crate) struct Step {
+    /// The action fn as written: `steps::fetch_image`.
+    pub(crate) fn_path: Path,
+    /// Its action type by the naming rule: `steps::FetchImage`, spanned like the fn's name.
+    pub(crate) type_path: Path,
+}
+
+/// Checks that the struct can carry a `Worker` impl: no generics (the impl needs one
+/// concrete type, and `Worker` is `'static`).
+pub(crate) fn item(ident: &Ident, generics: &Generics, errors: &mut Errors) -> bool {
+    let mut ok = true;
+    if !generics.params.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            &generics.params,
+            format!(
+                "`#[worker]` does not support generic structs: `{ident}` needs one concrete `impl Worker`; \
+                 remove the parameters, or write the `impl Worker` by hand"
+            ),
+        ));
+        ok = false;
+    }
+    if let Some(where_clause) = &generics.where_clause {
+        errors.push(syn::Error::new_spanned(
+            where_clause,
+            "`#[worker]` does not support a `where` clause on the worker struct: remove it",
+        ));
+        ok = false;
+    }
+    ok
+}
+
+/// Checks the arguments' values and builds the plan. Values that failed their checks are
+/// replaced or left out, so the plan is still usable for an expansion beside the errors.
+pub(crate) fn plan(args: &WorkerArgs, ident: &Ident, errors: &mut Errors) -> Plan {
+    let runtime = crate::common::runtime(args.krate.get());
+    let queue = match args.queue.get() {
+        Some(queue) if queue.value().trim().is_empty() => {
+            errors.at(queue.span(), "`queue` must not be empty: name the queue this worker consumes");
+            queue.clone()
+        }
+        Some(queue) => queue.clone(),
+        None => {
+            if !args.wrote("queue") {
+                errors.at(
+                    Span::call_site(),
+                    format!(
+                        "`#[worker]` needs a queue: add `queue = \"name\"`, the queue `{ident}` consumes"
+                    ),
+                );
+            }
+            LitStr::new(&ident.to_string(), ident.span())
+        }
+    };
+    let steps = match args.pipeline.get() {
+        Some(pipeline) if pipeline.written == 0 => {
+            errors.at(
+                pipeline.span,
+                "`pipeline` needs at least one step, e.g. `pipeline = [fetch_image, upload]`",
+            );
+            Vec::new()
+        }
+        // An entry that did not parse was reported; the rest would not type-check.
+        Some(pipeline) if pipeline.steps.len() < pipeline.written => Vec::new(),
+        Some(pipeline) => pipeline.steps.iter().map(step).collect(),
+        None if args.wrote("pipeline") => Vec::new(),
+        None => {
+            errors.at(
+                Span::call_site(),
+                "`#[worker]` needs a pipeline: add `pipeline = [first_step, ..]`, a list of `#[action]` fns",
+            );
+            Vec::new()
+        }
+    };
+    let concurrency = args.concurrency.get().and_then(|concurrency| match concurrency.value {
+        0 => {
+            errors.at(concurrency.span, "`concurrency` must be at least 1");
+            None
+        }
+        n if n > MAX_CONCURRENCY => {
+            errors.at(
+                concurrency.span,
+                format!(
+                    "`concurrency` must be at most {MAX_CONCURRENCY}; for more, set it on the runner: \
+                     `Runner::builder(..).concurrency({n})`"
+                ),
+            );
+            None
+        }
+        n => Some(n),
+    });
+    Plan { runtime, queue, deps: args.deps.get().cloned(), steps, concurrency }
+}
+
+/// The action type of `fn_path` by the naming rule applied to its last segment.
+fn step(fn_path: &Path) -> Step {
+    let mut type_path = fn_path.clone();
+    if let Some(last) = type_path.segments.last_mut() {
+        last.ident = naming::action_type(&last.ident);
+    }
+    Step { fn_path: fn_path.clone(), type_path }
+}
