@@ -4,7 +4,7 @@ struct Doubler {
 #[automatically_derived]
 impl my_crate::worker_utils::__private::Worker for Doubler
 where
-    for<'__worker> Double: my_crate::worker_utils::__private::Action<()>,
+    for<'__worker_deferred> Double: my_crate::worker_utils::__private::Action<()>,
 {
     type Deps = ();
     type Pipeline = Double;

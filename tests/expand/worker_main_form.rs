@@ -4,7 +4,7 @@ pub struct ThumbnailWorker;
 #[automatically_derived]
 impl ::worker_utils::__private::Worker for ThumbnailWorker
 where
-    for<'__worker> ::worker_utils::__private::Then<
+    for<'__worker_deferred> ::worker_utils::__private::Then<
         ::worker_utils::__private::Then<FetchImage, MakeThumbnail>,
         steps::Upload,
     >: ::worker_utils::__private::Action<Deps>,

@@ -2,7 +2,7 @@ struct Broken;
 #[automatically_derived]
 impl ::worker_utils::__private::Worker for Broken
 where
-    for<'__worker> ::worker_utils::__private::Then<
+    for<'__worker_deferred> ::worker_utils::__private::Then<
         FetchImage,
         Upload,
     >: ::worker_utils::__private::Action<()>,
