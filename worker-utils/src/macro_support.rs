@@ -1,9 +1,10 @@
-//! Runtime support for the code `#[action]` and `#[derive(Classify)]` generate, reached
-//! only through `__private`. Not public API.
+//! Runtime support for the code `#[action]`, `#[worker]` and `#[derive(Classify)]`
+//! generate, reached only through `__private`. Not public API.
 //!
 //! The generated action type implements [`ActionFn`] (how to call the user's fn, and the
 //! user's error hooks); [`Call`] turns that into the innermost [`Action`] of the wrapper
-//! stack. Everything else is the ordinary runtime.
+//! stack. `#[worker]` asserts its pipeline with [`step`], [`link`] and [`Feeds`], one call
+//! per step spanned on it. Everything else is the ordinary runtime.
 //!
 //! The macros reject misuse at compile time:
 //!
@@ -41,6 +42,52 @@
 //! # use worker_utils::prelude::*;
 //! #[action(retry)] // a retried input must be `Clone`
 //! async fn not_clone(x: std::sync::Mutex<u32>) -> Result<u32, ActionError> { Ok(0) }
+//! ```
+//!
+//! ```compile_fail,E0277
+//! # use worker_utils::prelude::*;
+//! #[action] async fn parse(s: String) -> Result<u32, ActionError> { Ok(0) }
+//! #[action] async fn shout(s: String) -> Result<String, ActionError> { Ok(s) }
+//! // pipeline step `Shout` takes `String`, but the step before it returns `u32`
+//! #[worker(queue = "q", pipeline = [parse, shout])]
+//! struct Mismatch;
+//! ```
+//!
+//! ```compile_fail,E0425
+//! # use worker_utils::prelude::*;
+//! async fn plain(s: String) -> Result<String, ActionError> { Ok(s) }
+//! #[worker(queue = "q", pipeline = [plain])] // cannot find type `Plain`: not an `#[action]`
+//! struct NotAnAction;
+//! ```
+//!
+//! ```compile_fail,E0277
+//! # use worker_utils::prelude::*;
+//! struct Deps;
+//! struct Other;
+//! #[action] async fn step(x: u32, deps: &Other) -> Result<u32, ActionError> { Ok(x) }
+//! #[worker(queue = "q", deps = Deps, pipeline = [step])] // `Step` is not an action for deps `Deps`
+//! struct WrongDeps;
+//! ```
+//!
+//! ```compile_fail
+//! # use worker_utils::prelude::*;
+//! #[action] async fn step(x: u32) -> Result<u32, ActionError> { Ok(x) }
+//! #[worker(queue = "q", pipeline = [])] // `pipeline` needs at least one step
+//! struct Empty;
+//! ```
+//!
+//! ```compile_fail
+//! # use worker_utils::prelude::*;
+//! #[action] async fn step(x: u32) -> Result<u32, ActionError> { Ok(x) }
+//! #[worker(queue = "q", pipeline = [step], concurrency = 0)] // `concurrency` must be at least 1
+//! struct Idle;
+//! ```
+//!
+//! ```compile_fail
+//! # use worker_utils::prelude::*;
+//! #[action] async fn step(x: u32) -> Result<u32, ActionError> { Ok(x) }
+//! #[worker(queue = "q", pipeline = [step], threads = 4)] // unknown argument; expected one of: `queue`, ...
+//! struct Typo;
 //! ```
 //!
 //! ```compile_fail
