@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::circuit_breaker::{Breaker, CircuitBreaker};
 use crate::context::ActionContext;
 use crate::error::ActionError;
 use crate::error_handling::ErrorHandling;
@@ -136,6 +137,13 @@ pub trait ActionExt: Sized {
     /// between them) after `limit`.
     fn total_timeout(self, limit: Duration) -> Timeout<Self> {
         Timeout::total(self, limit)
+    }
+
+    /// Runs this action through `breaker` (a clone of a shared [`CircuitBreaker`]): fails
+    /// fast with [`CircuitOpen`](crate::CircuitOpen) while it is open, and records every
+    /// call's outcome in it.
+    fn circuit_breaker(self, breaker: CircuitBreaker) -> Breaker<Self> {
+        Breaker::new(self, breaker)
     }
 }
 

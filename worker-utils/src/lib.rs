@@ -37,6 +37,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 
 pub mod action;
+pub mod circuit_breaker;
 pub mod config;
 pub mod context;
 pub mod error;
@@ -53,6 +54,7 @@ pub mod timeout;
 pub mod worker;
 
 pub use action::{Action, ActionExt};
+pub use circuit_breaker::{CircuitBreaker, CircuitOpen};
 pub use config::ConfigError;
 pub use context::{ActionContext, ActionContextBuilder, JobId};
 pub use error::{ActionError, BoxError, Classify, ErrorKind};
@@ -65,6 +67,7 @@ pub use worker_utils_macros::{Classify, action, worker};
 /// The names most users need, in one import.
 pub mod prelude {
     pub use crate::action::{Action, ActionExt};
+    pub use crate::circuit_breaker::{CircuitBreaker, CircuitOpen};
     pub use crate::context::{ActionContext, JobId};
     pub use crate::error::{ActionError, Classify, ErrorKind};
     pub use crate::error_handling::{Cleanup, ErrorHandler, ErrorHandling};

@@ -1,0 +1,458 @@
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::CircuitOpen;
+use super::config::CircuitBreakerConfig;
+use super::window::Window;
+use crate::error::ActionError;
+
+/// The state of a [`CircuitBreaker`].
+///
+/// ```
+/// use worker_utils::circuit_breaker::CircuitState;
+/// assert_eq!(CircuitState::HalfOpen.as_str(), "half_open");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CircuitState {
+    /// Calls go through; their outcomes are counted.
+    Closed,
+    /// Calls fail fast with [`CircuitOpen`] until the open duration has passed.
+    Open,
+    /// A bounded number of probe calls go through; the rest fail fast.
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// The snake_case name used in logs and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+
+    /// The value of the `worker_utils_circuit_state` gauge: 0 closed, 1 open, 2 half-open.
+    const fn code(self) -> u64 {
+        match self {
+            CircuitState::Closed => 0,
+            CircuitState::Open => 1,
+            CircuitState::HalfOpen => 2,
+        }
+    }
+
+    const fn from_code(code: u64) -> Self {
+        match code {
+            0 => CircuitState::Closed,
+            1 => CircuitState::Open,
+            _ => CircuitState::HalfOpen,
+        }
+    }
+}
+
+impl fmt::Display for CircuitState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A named circuit breaker, shared by every action that calls the same dependency.
+///
+/// Cloning is cheap (an `Arc`): all clones are the same breaker. It stays **closed** while
+/// calls go well; when failures pile up (see [`CircuitBreakerConfig`]) it **opens** and
+/// rejects calls at once with [`CircuitOpen`] for the open duration; the first call after
+/// that makes it **half-open** and goes through as a probe, with at most
+/// `half_open_permits` probes at a time. As many successful probes close it; one failed
+/// probe opens it again, for a duration that grows if `open_backoff` is set.
+///
+/// Every call that goes through holds a [`CallPermit`], which records the outcome when it
+/// is dropped: a call that is cancelled (its future dropped, e.g. by a timeout) or that
+/// panics counts as a failure, so a probe can never be lost and leave the breaker stuck
+/// half-open. Rejected calls are not counted at all. An outcome that arrives after the
+/// breaker changed state since the call started is ignored.
+///
+/// ```
+/// use std::sync::LazyLock;
+/// use std::time::Duration;
+/// use worker_utils::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitState};
+/// use worker_utils::prelude::*;
+/// use worker_utils::testing::FailTimes;
+///
+/// // One breaker for every action that calls the payments service.
+/// static PAYMENTS: LazyLock<CircuitBreaker> = LazyLock::new(|| {
+///     let config = CircuitBreakerConfig::builder()
+///         .consecutive_failures(2)
+///         .open_for(Duration::from_secs(10))
+///         .build()
+///         .expect("valid breaker config");
+///     CircuitBreaker::new("payments", config)
+/// });
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let charge = FailTimes::new(2, ErrorKind::Transient).circuit_breaker(PAYMENTS.clone());
+/// let ctx = ActionContext::detached();
+/// charge.execute(1_u32, &(), &ctx).await.unwrap_err();
+/// charge.execute(1_u32, &(), &ctx).await.unwrap_err();
+/// assert_eq!(PAYMENTS.state(), CircuitState::Open);
+///
+/// // Rejected without calling the action, with a hint of when to come back.
+/// let err = charge.execute(1_u32, &(), &ctx).await.unwrap_err();
+/// assert!(err.downcast_ref::<CircuitOpen>().is_some());
+/// assert_eq!(err.retry_after(), Some(Duration::from_secs(10)));
+/// assert_eq!(charge.inner().calls(), 2);
+///
+/// // After the open duration, a successful probe closes it.
+/// tokio::time::sleep(Duration::from_secs(10)).await;
+/// assert_eq!(charge.execute(1_u32, &(), &ctx).await.unwrap(), 1);
+/// assert_eq!(PAYMENTS.state(), CircuitState::Closed);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    name: &'static str,
+    config: CircuitBreakerConfig,
+    /// The current state and generation, `generation << 2 | state code`: read without the
+    /// lock to let calls through while closed.
+    word: AtomicU64,
+    machine: Mutex<Machine>,
+    rejected: OnceLock<::metrics::Counter>,
+}
+
+/// The bookkeeping, changed only under the lock and never across an `.await`.
+struct Machine {
+    phase: Phase,
+    /// Bumped at every transition; a permit from an earlier generation records nothing.
+    generation: u64,
+    consecutive_failures: u32,
+    window: Window,
+    /// Failed probes since the breaker last closed: the exponent of the open backoff.
+    reopens: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Closed,
+    Open { until: Instant },
+    HalfOpen { issued: u32, succeeded: u32 },
+}
+
+impl Phase {
+    fn state(self) -> CircuitState {
+        match self {
+            Phase::Closed => CircuitState::Closed,
+            Phase::Open { .. } => CircuitState::Open,
+            Phase::HalfOpen { .. } => CircuitState::HalfOpen,
+        }
+    }
+}
+
+/// A state change to report once the lock is released.
+#[derive(Debug, Clone, Copy)]
+struct Transition {
+    from: CircuitState,
+    to: CircuitState,
+    open_for: Option<Duration>,
+}
+
+impl CircuitBreaker {
+    /// A closed breaker named `name` (used in errors, logs and metric labels).
+    pub fn new(name: &'static str, config: CircuitBreakerConfig) -> Self {
+        let window = Window::new(config.window(), Instant::now());
+        ::metrics::gauge!("worker_utils_circuit_state", "name" => name)
+            .set(CircuitState::Closed.code() as f64);
+        Self {
+            shared: Arc::new(Shared {
+                name,
+                config,
+                word: AtomicU64::new(CircuitState::Closed.code()),
+                machine: Mutex::new(Machine {
+                    phase: Phase::Closed,
+                    generation: 0,
+                    consecutive_failures: 0,
+                    window,
+                    reopens: 0,
+                }),
+                rejected: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &'static str {
+        self.shared.name
+    }
+
+    /// The breaker's configuration.
+    pub fn config(&self) -> &CircuitBreakerConfig {
+        &self.shared.config
+    }
+
+    /// The current state. An open breaker whose open duration has passed still reads
+    /// `Open` until the next call, which makes it half-open.
+    pub fn state(&self) -> CircuitState {
+        CircuitState::from_code(self.shared.word.load(Ordering::Acquire) & 0b11)
+    }
+
+    /// Lets one call through, or rejects it with [`CircuitOpen`] while the breaker is open
+    /// or all its half-open probes are in flight.
+    ///
+    /// Report the call's outcome through the permit ([`CallPermit::success`],
+    /// [`failure`](CallPermit::failure) or [`record`](CallPermit::record)); a permit
+    /// dropped without one counts as a failure. [`Breaker`](super::Breaker) does this for
+    /// an action; use the permit directly to guard any other call.
+    ///
+    /// ```
+    /// use worker_utils::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitState};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let config = CircuitBreakerConfig::builder().consecutive_failures(1).build().unwrap();
+    /// let breaker = CircuitBreaker::new("ledger", config);
+    ///
+    /// let permit = breaker.try_acquire().unwrap();
+    /// drop(permit); // e.g. the call was cancelled: a failure
+    /// assert_eq!(breaker.state(), CircuitState::Open);
+    /// assert_eq!(breaker.try_acquire().unwrap_err().name(), "ledger");
+    /// # }
+    /// ```
+    pub fn try_acquire(&self) -> Result<CallPermit<'_>, CircuitOpen> {
+        let shared = &*self.shared;
+        let word = shared.word.load(Ordering::Acquire);
+        if word & 0b11 == CircuitState::Closed.code() {
+            return Ok(CallPermit::new(shared, word >> 2, false));
+        }
+        let now = Instant::now();
+        let mut machine = shared.lock();
+        let (admitted, transition) = match machine.phase {
+            Phase::Closed => (Ok(false), None),
+            Phase::Open { until } if now < until => (Err(CircuitOpen::open(shared.name, until - now)), None),
+            Phase::Open { .. } => {
+                let transition = machine.enter(Phase::HalfOpen { issued: 1, succeeded: 0 }, &shared.word);
+                (Ok(true), Some(transition))
+            }
+            Phase::HalfOpen { issued, succeeded } if issued < shared.config.half_open_permits() => {
+                machine.phase = Phase::HalfOpen { issued: issued + 1, succeeded };
+                (Ok(true), None)
+            }
+            Phase::HalfOpen { .. } => (Err(CircuitOpen::probing(shared.name)), None),
+        };
+        let generation = machine.generation;
+        drop(machine);
+        if let Some(transition) = transition {
+            shared.report(transition);
+        }
+        match admitted {
+            Ok(probe) => Ok(CallPermit::new(shared, generation, probe)),
+            Err(open) => {
+                shared.rejected.get_or_init(|| rejected_counter(shared.name)).increment(1);
+                Err(open)
+            }
+        }
+    }
+}
+
+impl fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.shared.name)
+            .field("state", &self.state())
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Machine> {
+        // The bookkeeping runs no user code, so a poisoned lock still holds whole counts.
+        self.machine.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the outcome of a call admitted in `generation`.
+    fn record(&self, generation: u64, probe: bool, failed: bool, started: Option<Instant>) {
+        let config = &self.config;
+        let now = config.needs_clock().then(Instant::now);
+        let slow = match (started, now) {
+            (Some(started), Some(now)) => config.is_slow(now.saturating_duration_since(started)),
+            _ => false,
+        };
+        let mut machine = self.lock();
+        if machine.generation != generation {
+            return;
+        }
+        let transition = match (machine.phase, probe) {
+            (Phase::Closed, false) => {
+                machine.consecutive_failures =
+                    if failed { machine.consecutive_failures.saturating_add(1) } else { 0 };
+                let counts = machine.window.record(failed, slow, now);
+                config
+                    .should_open(machine.consecutive_failures, counts.calls, counts.failures, counts.slow)
+                    .then(|| machine.open(config, now, &self.word))
+            }
+            (Phase::HalfOpen { .. }, true) if failed || slow => {
+                machine.reopens = machine.reopens.saturating_add(1);
+                Some(machine.open(config, now, &self.word))
+            }
+            (Phase::HalfOpen { issued, succeeded }, true) => {
+                let succeeded = succeeded + 1;
+                if succeeded >= config.half_open_permits() {
+                    machine.reopens = 0;
+                    machine.consecutive_failures = 0;
+                    machine.window.clear();
+                    Some(machine.enter(Phase::Closed, &self.word))
+                } else {
+                    machine.phase = Phase::HalfOpen { issued, succeeded };
+                    None
+                }
+            }
+            // Same generation means same phase as when the permit was issued.
+            _ => None,
+        };
+        drop(machine);
+        if let Some(transition) = transition {
+            self.report(transition);
+        }
+    }
+
+    /// Emits the tracing event and metrics of a state change.
+    fn report(&self, transition: Transition) {
+        let Transition { from, to, open_for } = transition;
+        let name = self.name;
+        if to == CircuitState::Open {
+            let open_for_ms = open_for.map_or(0, |d| d.as_millis() as u64);
+            tracing::warn!(
+                breaker = name,
+                from = from.as_str(),
+                to = to.as_str(),
+                open_for_ms,
+                "circuit breaker opened"
+            );
+        } else {
+            tracing::info!(
+                breaker = name,
+                from = from.as_str(),
+                to = to.as_str(),
+                "circuit breaker state changed"
+            );
+        }
+        ::metrics::gauge!("worker_utils_circuit_state", "name" => name).set(to.code() as f64);
+        ::metrics::counter!(
+            "worker_utils_circuit_transitions_total",
+            "name" => name,
+            "from" => from.as_str(),
+            "to" => to.as_str(),
+        )
+        .increment(1);
+    }
+}
+
+fn rejected_counter(name: &'static str) -> ::metrics::Counter {
+    ::metrics::counter!("worker_utils_circuit_rejected_total", "name" => name)
+}
+
+impl Machine {
+    /// Moves to `phase` in a new generation, publishing it to lock-free readers.
+    fn enter(&mut self, phase: Phase, word: &AtomicU64) -> Transition {
+        let from = self.phase.state();
+        self.phase = phase;
+        self.generation += 1;
+        word.store(self.generation << 2 | phase.state().code(), Ordering::Release);
+        Transition { from, to: phase.state(), open_for: None }
+    }
+
+    /// Opens for the duration `reopens` calls for.
+    fn open(&mut self, config: &CircuitBreakerConfig, now: Option<Instant>, word: &AtomicU64) -> Transition {
+        let open_for = config.open_duration(self.reopens);
+        let until = now.unwrap_or_else(Instant::now) + open_for;
+        Transition { open_for: Some(open_for), ..self.enter(Phase::Open { until }, word) }
+    }
+}
+
+/// Permission for one call to go through a [`CircuitBreaker`]; records the call's outcome.
+///
+/// Consume it with [`success`](Self::success), [`failure`](Self::failure) or
+/// [`record`](Self::record). Dropping it unconsumed — the call's future was dropped, or it
+/// panicked — records a failure, so every admitted call is accounted for exactly once.
+///
+/// ```
+/// use worker_utils::ActionError;
+/// use worker_utils::circuit_breaker::{CircuitBreaker, CircuitBreakerConfig, CircuitState};
+///
+/// let config = CircuitBreakerConfig::builder().consecutive_failures(2).build().unwrap();
+/// let breaker = CircuitBreaker::new("search", config);
+///
+/// let outcome: Result<(), ActionError> = Err(ActionError::permanent(std::io::Error::other("bad query")));
+/// breaker.try_acquire().unwrap().record(&outcome); // the caller's fault: not a failure
+/// breaker.try_acquire().unwrap().failure();
+/// assert_eq!(breaker.state(), CircuitState::Closed);
+/// breaker.try_acquire().unwrap().failure();
+/// assert_eq!(breaker.state(), CircuitState::Open);
+/// ```
+#[must_use = "a permit dropped without an outcome records a failure"]
+pub struct CallPermit<'a> {
+    shared: Option<&'a Shared>,
+    generation: u64,
+    probe: bool,
+    started: Option<Instant>,
+}
+
+impl<'a> CallPermit<'a> {
+    fn new(shared: &'a Shared, generation: u64, probe: bool) -> Self {
+        let started = shared.config.slow_call_threshold().map(|_| Instant::now());
+        Self { shared: Some(shared), generation, probe, started }
+    }
+
+    /// Whether this call is a half-open probe.
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    /// Records a successful call (still a slow one if it took too long).
+    pub fn success(mut self) {
+        self.finish(false);
+    }
+
+    /// Records a failed call.
+    pub fn failure(mut self) {
+        self.finish(true);
+    }
+
+    /// Records a call's result: a failure if it is an error of a kind the config counts
+    /// as failures, a success otherwise.
+    pub fn record<T>(mut self, result: &Result<T, ActionError>) {
+        let failed = result.as_ref().is_err_and(|e| self.counts_as_failure(e));
+        self.finish(failed);
+    }
+
+    fn counts_as_failure(&self, error: &ActionError) -> bool {
+        self.shared.is_some_and(|shared| shared.config.counts_as_failure(error.kind()))
+    }
+
+    fn finish(&mut self, failed: bool) {
+        if let Some(shared) = self.shared.take() {
+            shared.record(self.generation, self.probe, failed, self.started);
+        }
+    }
+}
+
+impl Drop for CallPermit<'_> {
+    fn drop(&mut self) {
+        self.finish(true);
+    }
+}
+
+impl fmt::Debug for CallPermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallPermit")
+            .field("breaker", &self.shared.map(|shared| shared.name))
+            .field("generation", &self.generation)
+            .field("probe", &self.probe)
+            .finish_non_exhaustive()
+    }
+}
