@@ -2,6 +2,8 @@
 //! rejects, how it probes its way back, and that cancelled or panicking probes cannot
 //! wedge it.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Barrier, LazyLock, Mutex};
@@ -594,4 +596,60 @@ fn transitions_emit_tracing_events_and_metrics() {
     assert_eq!(counters[&format!("{transitions}{{name=observed,from=half_open,to=closed}}")], 1);
     assert_eq!(counters["worker_utils_circuit_rejected_total{name=observed}"], 3);
     assert_eq!(gauges["worker_utils_circuit_state{name=observed}"], 0.0, "closed again");
+}
+
+/// Counts the allocations made by the current thread.
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+#[allow(unsafe_code, reason = "a global allocator is unsafe by definition; it only counts and delegates")]
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+#[test]
+fn the_success_path_through_a_closed_breaker_allocates_nothing() {
+    let before = allocations();
+    drop(std::hint::black_box(Box::new(1_u8)));
+    assert_eq!(allocations() - before, 1, "the counter sees allocations");
+
+    // Every rule on, so recording reads the clock and updates both kinds of window.
+    let configs = [
+        CircuitBreakerConfig::default(),
+        CircuitBreakerConfig::builder()
+            .window(SlidingWindow::Time(60 * SEC))
+            .slow_call_threshold(SEC)
+            .build()
+            .unwrap(),
+    ];
+    for config in configs {
+        let action = scripted().circuit_breaker(CircuitBreaker::new("alloc", config));
+        let ctx = ActionContext::detached();
+        let before = allocations();
+        for _ in 0..10_000 {
+            action.execute(OK, &(), &ctx).now_or_never().expect("ready at once").expect("success");
+        }
+        assert_eq!(allocations() - before, 0, "allocations on the success path");
+        assert_eq!(action.breaker().state(), CircuitState::Closed);
+    }
 }

@@ -6,7 +6,7 @@
 //! call through the breaker is a whole retry loop, and a rejected call is not retried
 //! against an open circuit.
 //!
-//! Metrics (through the [`metrics`](::metrics) facade):
+//! Metrics (through the [`metrics`] facade):
 //!
 //! | name | type | labels | recorded |
 //! |---|---|---|---|
