@@ -173,6 +173,14 @@ async fn slow_calls_open_the_breaker_at_the_slow_call_ratio() {
     assert_eq!(b.state(), CircuitState::Closed, "1 slow call of 4");
     slow.execute((), &(), &ctx).await.unwrap();
     assert_eq!(b.state(), CircuitState::Open, "window: 1 s, 2 s, fast, 2 s = 2 slow of 4");
+
+    // A slow probe, even a successful one, opens it again; a fast one closes it.
+    tokio::time::advance(30 * SEC).await;
+    slow.execute((), &(), &ctx).await.unwrap();
+    assert_eq!(b.state(), CircuitState::Open);
+    tokio::time::advance(30 * SEC).await;
+    run(&fast, &[OK]).await;
+    assert_eq!(b.state(), CircuitState::Closed);
 }
 
 #[tokio::test(start_paused = true)]
@@ -515,6 +523,12 @@ fn config_validation_names_the_field() {
         .build()
         .unwrap();
     assert_eq!(config.min_calls(), 1000);
+
+    // An open duration past what the clock can count is accepted and does not overflow.
+    let forever = breaker("forever", bare().consecutive_failures(1).open_for(Duration::MAX));
+    forever.try_acquire().unwrap().failure();
+    assert_eq!(forever.state(), CircuitState::Open);
+    assert!(forever.try_acquire().unwrap_err().remaining() > Duration::from_secs(365 * 24 * 60 * 60));
     assert_eq!(config.open_duration(3), config.open_for(), "no backoff: fixed");
 }
 

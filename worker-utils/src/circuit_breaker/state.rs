@@ -67,7 +67,7 @@ impl fmt::Display for CircuitState {
 /// rejects calls at once with [`CircuitOpen`] for the open duration; the first call after
 /// that makes it **half-open** and goes through as a probe, with at most
 /// `half_open_permits` probes at a time. As many successful probes close it; one failed
-/// probe opens it again, for a duration that grows if `open_backoff` is set.
+/// (or slow) probe opens it again, for a duration that grows if `open_backoff` is set.
 ///
 /// Every call that goes through holds a [`CallPermit`], which records the outcome when it
 /// is dropped: a call that is cancelled (its future dropped, e.g. by a timeout) or that
@@ -369,8 +369,24 @@ impl Machine {
     /// Opens for the duration `reopens` calls for.
     fn open(&mut self, config: &CircuitBreakerConfig, now: Option<Instant>, word: &AtomicU64) -> Transition {
         let open_for = config.open_duration(self.reopens);
-        let until = now.unwrap_or_else(Instant::now) + open_for;
+        let now = now.unwrap_or_else(Instant::now);
+        // An open duration too long for the clock means open for as long as it can count.
+        let until = now.checked_add(open_for).unwrap_or_else(|| far_future(now));
         Transition { open_for: Some(open_for), ..self.enter(Phase::Open { until }, word) }
+    }
+}
+
+/// About 30 years from `now`, or the furthest instant the clock can represent.
+fn far_future(now: Instant) -> Instant {
+    let mut ahead = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+    loop {
+        if let Some(later) = now.checked_add(ahead) {
+            return later;
+        }
+        if ahead.is_zero() {
+            return now;
+        }
+        ahead /= 2;
     }
 }
 
