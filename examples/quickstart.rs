@@ -16,11 +16,10 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
-use worker_utils::pipeline::Then;
 use worker_utils::prelude::*;
 use worker_utils::queue::{MemoryQueue, Queue};
 use worker_utils::status::StatusServer;
-use worker_utils::worker::{Runner, Worker};
+use worker_utils::worker::Runner;
 
 /// One job: an image to fetch, shrink and upload.
 #[derive(Debug, Clone)]
@@ -104,25 +103,10 @@ async fn upload(thumbnail: Thumbnail, deps: &Deps, ctx: &ActionContext) -> Resul
     Ok(format!("{}/thumbs/{}.png ({} bytes)", deps.cdn, thumbnail.id, thumbnail.bytes.len()))
 }
 
-/// fetch_image → make_thumbnail → upload, on the `thumbnails` queue.
+/// fetch_image → make_thumbnail → upload, on the `thumbnails` queue; the runner adds
+/// PROCESSING / COMPLETED / FAILED around the pipeline.
+#[worker(queue = "thumbnails", deps = Deps, pipeline = [fetch_image, make_thumbnail, upload], concurrency = 32)]
 struct ThumbnailWorker;
-
-impl Worker for ThumbnailWorker {
-    type Deps = Deps;
-    type Pipeline = Then<Then<FetchImage, MakeThumbnail>, Upload>;
-
-    fn queue(&self) -> &str {
-        "thumbnails"
-    }
-
-    fn pipeline(&self) -> Self::Pipeline {
-        FetchImage::new().then(MakeThumbnail::new()).then(Upload::new())
-    }
-
-    fn concurrency(&self) -> usize {
-        32
-    }
-}
 
 /// Command-line options.
 struct Options {

@@ -1,4 +1,4 @@
-//! Metrics through the [`metrics`](::metrics) facade, so any exporter (Prometheus, StatsD,
+//! Metrics through the `metrics` facade, so any exporter (Prometheus, StatsD,
 //! …) can collect them.
 //!
 //! | name | type | labels | recorded |
@@ -8,6 +8,15 @@
 //! | `worker_utils_action_errors_total` | counter | `action`, `kind` | every failure seen by `ErrorHandling` |
 //! | `worker_utils_retry_budget_exhausted_total` | counter | `action` | every retry the budget suppressed |
 //! | `worker_utils_action_duration_seconds` | histogram | `action` | every call through `ErrorHandling`, once [`enable`] was called |
+//! | `worker_utils_circuit_state` | gauge | `name` | every breaker transition (0 closed, 1 open, 2 half-open) |
+//! | `worker_utils_circuit_transitions_total` | counter | `name`, `from`, `to` | every breaker transition |
+//! | `worker_utils_circuit_rejected_total` | counter | `name` | every call an open breaker refused |
+//! | `worker_utils_status_published_total` | counter | | every status event published |
+//! | `worker_utils_status_broadcast_failures_total` | counter | `reason` | every event or write that could not be delivered |
+//! | `worker_utils_status_clients` | gauge | | WebSocket clients connected |
+//! | `worker_utils_status_rejected_total` | counter | `reason` | every refused connection |
+//! | `worker_utils_status_disconnects_total` | counter | `reason` | every closed client |
+//! | `worker_utils_status_lagged_total` | counter | | events a slow client skipped |
 //!
 //! Failures are always counted. The two success-path metrics cost a call into the
 //! recorder and two clock reads per call, so they are off until [`enable`] is called; a
