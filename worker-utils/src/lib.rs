@@ -31,9 +31,14 @@
 //! # }
 //! ```
 //!
-//! Modules, one concern each: [`action`], [`context`], [`error`], [`retry`],
-//! [`error_handling`], [`timeout`], [`status`], [`config`], [`metrics`], and
-//! [`testing`] behind the `testing` feature.
+//! Most users write plain `async fn`s and let [`macro@action`] compose the wrappers, then
+//! name the steps of a job with [`macro@worker`]; everything the macros generate is also
+//! writable by hand through the traits below.
+//!
+//! Modules, one concern each: [`action`](mod@action), [`context`], [`error`], [`retry`],
+//! [`error_handling`], [`timeout`], [`circuit_breaker`], [`pipeline`], [`queue`],
+//! [`worker`](mod@worker), [`status`], [`config`], [`metrics`], and `testing` (test doubles, behind
+//! the `testing` feature).
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 
 pub mod action;
