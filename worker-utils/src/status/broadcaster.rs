@@ -323,8 +323,14 @@ impl Broadcaster {
         }
         let batch = state.ring.push(frames);
         if shared.recent_jobs > 0 {
-            for (index, frame) in batch.items().iter().enumerate() {
+            let items = batch.items();
+            for (index, frame) in items.iter().enumerate() {
                 let event = &frame.event;
+                // A runner slot reports a quick job's PROCESSING and COMPLETED back to back;
+                // only the last of such a run is the job's latest state.
+                if items.get(index + 1).is_some_and(|next| next.event.job_id == event.job_id) {
+                    continue;
+                }
                 remember(state, shared.recent_jobs, event.job_id, event.seq, ring::entry(&batch, index));
             }
         }
@@ -474,6 +480,22 @@ mod tests {
         drop(state);
         let jobs: Vec<u64> = b.snapshot().iter().map(|e| e.job_id.get()).collect();
         assert_eq!(jobs, (12..20).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_batch_records_only_the_last_of_each_run_of_one_job() {
+        let b = Broadcaster::new();
+        let mut batch = vec![
+            event(1, JobStatus::Processing),
+            event(1, JobStatus::Completed),
+            event(2, JobStatus::Processing),
+            event(1, JobStatus::Failed),
+        ];
+        b.publish_all(&mut batch);
+        let snap: Vec<(u64, u64, JobStatus)> =
+            b.snapshot().iter().map(|e| (e.job_id.get(), e.seq, e.status)).collect();
+        assert_eq!(snap, [(2, 3, JobStatus::Processing), (1, 4, JobStatus::Failed)]);
+        assert_eq!(b.lock().order.len(), 3); // job 1 at seq 2 and 4, job 2 at 3; not seq 1
     }
 
     #[test]

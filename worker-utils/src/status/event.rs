@@ -178,11 +178,17 @@ impl StatusEvent {
     /// assert_eq!((event.seq, event.attempt), (0, 1));
     /// ```
     pub fn new(job_id: JobId, queue: impl Into<Arc<str>>, status: JobStatus) -> Self {
+        Self::from_worker(job_id, queue.into(), Arc::from(""), status)
+    }
+
+    /// An event reported by `worker`, stamped now; takes the names as they are, so a
+    /// runner that shares its names with its events allocates nothing here.
+    pub(crate) fn from_worker(job_id: JobId, queue: Arc<str>, worker: Arc<str>, status: JobStatus) -> Self {
         Self {
             seq: 0,
             job_id,
-            queue: queue.into(),
-            worker: Arc::from(""),
+            queue,
+            worker,
             status,
             previous: None,
             attempt: 1,

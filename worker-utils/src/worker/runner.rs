@@ -352,9 +352,8 @@ where
             Ok(()) => {
                 self.stats.returned.fetch_add(1, Ordering::Relaxed);
                 self.publish(outbox, || {
-                    let mut event = StatusEvent::new(id, self.queue_name.clone(), JobStatus::Pending);
-                    event.worker = self.worker_id.clone();
-                    event.previous(JobStatus::Processing)
+                    StatusEvent::from_worker(id, self.queue_name.clone(), self.worker_id.clone(), JobStatus::Pending)
+                        .previous(JobStatus::Processing)
                 });
             }
             Err(error) => {
@@ -388,8 +387,9 @@ where
 
 /// An event of a job run in the slot of `scope`.
 fn event(scope: &Scope, id: JobId, delivery: u32, status: JobStatus, previous: JobStatus) -> StatusEvent {
-    let mut event = StatusEvent::new(id, scope.queue_arc().clone(), status).previous(previous);
-    event.worker = scope.worker_arc().clone();
+    let mut event =
+        StatusEvent::from_worker(id, scope.queue_arc().clone(), scope.worker_arc().clone(), status)
+            .previous(previous);
     event.attempt = delivery;
     event
 }
