@@ -352,8 +352,13 @@ where
             Ok(()) => {
                 self.stats.returned.fetch_add(1, Ordering::Relaxed);
                 self.publish(outbox, || {
-                    StatusEvent::from_worker(id, self.queue_name.clone(), self.worker_id.clone(), JobStatus::Pending)
-                        .previous(JobStatus::Processing)
+                    StatusEvent::from_worker(
+                        id,
+                        self.queue_name.clone(),
+                        self.worker_id.clone(),
+                        JobStatus::Pending,
+                    )
+                    .previous(JobStatus::Processing)
                 });
             }
             Err(error) => {
