@@ -2,13 +2,13 @@
 //! same wrappers composed by hand — same attempts, same delays under the paused clock
 //! (jitter off), same errors — and the generated type's constants and names hold.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use worker_utils::prelude::*;
-use worker_utils::retry::{AttemptsExhausted, Backoff, Jitter};
+use worker_utils::retry::{AttemptsExhausted, GiveUpReason, Jitter, RetryBudget};
 use worker_utils::timeout::Elapsed;
 
 #[derive(Debug, thiserror::Error, Classify)]
@@ -181,7 +181,9 @@ async fn the_timeout_applies_per_attempt() {
     let run = both("https://x", || Deps { sleep: Some(Duration::from_secs(5)), ..Deps::default() }).await;
     assert_eq!(run.calls, 4);
     assert_eq!(run.elapsed, 4 * Duration::from_secs(1) + 550 * MS);
-    assert_eq!(Fetch::WORST_CASE, Some(run.elapsed), "WORST_CASE is reached by a step that always times out");
+    // 4 × 1 s + 3 × 250 ms: a retry-after hint could stretch every wait to `max_delay`.
+    assert_eq!(Fetch::WORST_CASE, Some(4 * Duration::from_secs(1) + 750 * MS));
+    assert!(Fetch::WORST_CASE >= Some(run.elapsed), "WORST_CASE bounds a step that always times out");
 }
 
 #[tokio::test(start_paused = true)]
@@ -199,74 +201,77 @@ async fn the_timeout_error_is_the_runtimes() {
     assert!(exhausted.attempts().iter().all(|e| e.downcast_ref::<Elapsed>().is_some()));
 }
 
+/// `WORST_CASE` is the stack's `Action::worst_case`, which the worker runner checks
+/// against the queue's lease.
 #[test]
-fn worst_case_matches_the_runtime_formula() {
-    let config = RetryConfig::builder()
-        .max_attempts(4)
-        .base_delay(Duration::from_millis(100))
-        .max_delay(Duration::from_millis(250))
-        .build()
-        .unwrap();
-    assert_eq!(Fetch::WORST_CASE, Some(4 * Duration::from_secs(1) + config.worst_case_backoff()));
-
-    #[action(retry(max_attempts = 7, base_delay = "30ms", max_delay = "1s", backoff = exponential, factor = 2.5), timeout = 20)]
-    async fn exponential(_: ()) -> Result<(), ActionError> {
+fn worst_case_is_the_runtimes() {
+    #[action(retry(max_attempts = 7, base_delay = "30ms", max_delay = "1s", factor = 2.5), timeout = 20)]
+    async fn retry_and_timeout(_: ()) -> Result<(), ActionError> {
         Ok(())
     }
     #[action(retry(max_attempts = 6, base_delay = "300ms", max_delay = "1s", backoff = linear), timeout = "2s")]
     async fn linear(_: ()) -> Result<(), ActionError> {
         Ok(())
     }
-    #[action(retry(max_attempts = 5, base_delay = "1s", max_delay = "1m", backoff = decorrelated), timeout = "2s")]
-    async fn decorrelated(_: ()) -> Result<(), ActionError> {
-        Ok(())
-    }
-    #[action(retry, timeout = "1m")]
+    #[action(retry, timeout = "1m", error_handling)]
     async fn defaults(_: ()) -> Result<(), ActionError> {
         Ok(())
     }
     #[action(retry)]
-    async fn unbounded(_: ()) -> Result<(), ActionError> {
+    async fn retry_without_timeout(_: ()) -> Result<(), ActionError> {
         Ok(())
     }
-    let cases: [(Option<Duration>, u32, Duration, Duration, Duration, Backoff); 4] = [
-        (
-            Exponential::WORST_CASE,
-            7,
-            20 * MS,
-            30 * MS,
-            Duration::from_secs(1),
-            Backoff::Exponential { factor: 2.5 },
-        ),
-        (Linear::WORST_CASE, 6, Duration::from_secs(2), 300 * MS, Duration::from_secs(1), Backoff::Linear),
-        (
-            Decorrelated::WORST_CASE,
-            5,
-            Duration::from_secs(2),
-            Duration::from_secs(1),
-            Duration::from_secs(60),
-            Backoff::DecorrelatedJitter,
-        ),
-        (
-            Defaults::WORST_CASE,
-            3,
-            Duration::from_secs(60),
-            Duration::from_secs(1),
-            Duration::from_secs(30),
-            Backoff::default(),
-        ),
-    ];
-    for (worst_case, attempts, timeout, base, max, backoff) in cases {
-        let config = RetryConfig::builder()
-            .max_attempts(attempts)
-            .base_delay(base)
-            .max_delay(max)
-            .backoff(backoff)
-            .build()
-            .unwrap();
-        assert_eq!(worst_case, Some(timeout * attempts + config.worst_case_backoff()), "{backoff:?}");
+    #[action(total_timeout = "1m")]
+    async fn total_alone(_: ()) -> Result<(), ActionError> {
+        Ok(())
     }
-    assert_eq!(Unbounded::WORST_CASE, None, "no timeout: an attempt is unbounded");
+    #[action(total_timeout = "10s", retry(max_attempts = 5), timeout = "5s")]
+    async fn total_caps_retry(_: ()) -> Result<(), ActionError> {
+        Ok(())
+    }
+    #[action(total_timeout = "1h", retry, timeout = "1s")]
+    async fn total_above_retry(_: ()) -> Result<(), ActionError> {
+        Ok(())
+    }
+    #[action(retry(max_attempts = 2, max_delay = "5s"), total_timeout = "2m")]
+    async fn total_without_timeout(_: ()) -> Result<(), ActionError> {
+        Ok(())
+    }
+    #[action(circuit_breaker, retry(max_attempts = 2), timeout = "3s", error_handling)]
+    async fn behind_breaker(_: ()) -> Result<(), ActionError> {
+        Ok(())
+    }
+    #[action(circuit_breaker)]
+    async fn breaker_alone(_: ()) -> Result<(), ActionError> {
+        Ok(())
+    }
+
+    let s = Duration::from_secs;
+    let cases = [
+        (
+            RetryAndTimeout::WORST_CASE,
+            Action::<()>::worst_case(&RetryAndTimeout::new()),
+            Some(7 * 20 * MS + s(6)),
+        ),
+        (Linear::WORST_CASE, Action::<()>::worst_case(&Linear::new()), Some(s(6 * 2 + 5))),
+        (Defaults::WORST_CASE, Action::<()>::worst_case(&Defaults::new()), Some(s(3 * 60 + 2 * 30))),
+        (RetryWithoutTimeout::WORST_CASE, Action::<()>::worst_case(&RetryWithoutTimeout::new()), None),
+        (TotalAlone::WORST_CASE, Action::<()>::worst_case(&TotalAlone::new()), Some(s(60))),
+        (TotalCapsRetry::WORST_CASE, Action::<()>::worst_case(&TotalCapsRetry::new()), Some(s(10))),
+        (TotalAboveRetry::WORST_CASE, Action::<()>::worst_case(&TotalAboveRetry::new()), Some(s(3 + 60))),
+        (
+            TotalWithoutTimeout::WORST_CASE,
+            Action::<()>::worst_case(&TotalWithoutTimeout::new()),
+            Some(s(120)),
+        ),
+        (BehindBreaker::WORST_CASE, Action::<()>::worst_case(&BehindBreaker::new()), Some(s(2 * 3 + 30))),
+        (BreakerAlone::WORST_CASE, Action::<()>::worst_case(&BreakerAlone::new()), None),
+    ];
+    for (index, (constant, runtime, expected)) in cases.into_iter().enumerate() {
+        assert_eq!(constant, runtime, "case {index}: WORST_CASE and Action::worst_case differ");
+        assert_eq!(constant, expected, "case {index}");
+    }
+    assert_eq!(Fetch::WORST_CASE, Action::<Deps>::worst_case(&Fetch::new()));
 }
 
 static HANDLED: AtomicU32 = AtomicU32::new(0);
@@ -344,4 +349,206 @@ fn the_type_is_debug_and_names_its_stack() {
     let debug = format!("{:?}", Fetch::new());
     assert!(debug.starts_with("Fetch(ErrorHandling"), "{debug}");
     assert!(debug.contains("Retry") && debug.contains("Timeout"), "{debug}");
+}
+
+// Resilience: the circuit breaker, the total timeout and the retry budget.
+
+#[action(
+    retry(max_attempts = 2, base_delay = "10ms", jitter = false),
+    circuit_breaker(consecutive_failures = 2, open_for = "10s")
+)]
+async fn guarded(url: String, deps: &Deps, ctx: &ActionContext) -> Result<Vec<u8>, FetchError> {
+    fetch(url, deps, ctx).await
+}
+
+/// One call of `action` with fresh deps and context: the outcome and the calls made.
+async fn call_once<A>(action: &A, deps: Deps) -> (Result<Vec<u8>, ActionError>, u32)
+where
+    A: Action<Deps, Input = String, Output = Vec<u8>>,
+{
+    let result = action.execute("u".to_owned(), &deps, &ActionContext::detached()).await;
+    (result, deps.calls())
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_breaker_opens_after_failures_and_rejects_with_circuit_open() {
+    let action = Guarded::new();
+    // The breaker sits outside the retry loop: one call is two attempts, one failure.
+    for _ in 0..2 {
+        let (result, calls) = call_once(&action, Deps::failing(10)).await;
+        assert!(result.is_err());
+        assert_eq!(calls, 2);
+    }
+
+    let (result, calls) = call_once(&action, Deps::default()).await;
+    let err = result.unwrap_err();
+    let open = err.downcast_ref::<CircuitOpen>().expect("rejected by the open breaker");
+    assert_eq!(open.name(), "guarded", "the breaker is named after the action");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(10)));
+    assert_eq!(calls, 0, "a rejected call is neither made nor retried");
+
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (result, _) = call_once(&action, Deps::default()).await;
+    assert_eq!(result.unwrap(), b"u", "a successful probe closes the breaker");
+}
+
+/// Every key reaches the builder: the breaker's config is the one built by hand.
+#[test]
+fn breaker_keys_mirror_the_builder() {
+    use worker_utils::circuit_breaker::{CircuitBreakerConfig, SlidingWindow};
+
+    #[action(circuit_breaker(
+        consecutive_failures = false,
+        failure_ratio = 0.25,
+        window = "1m",
+        min_calls = 4,
+        slow_call = "2s",
+        slow_call_ratio = 0.5,
+        open_for = "5s",
+        open_backoff(factor = 2, max = "1m"),
+        half_open = 3,
+        on = [System],
+    ))]
+    async fn tuned(_: ()) -> Result<(), ActionError> {
+        Ok(())
+    }
+    #[action(circuit_breaker(window = 5, min_calls = 5, consecutive_failures = 3, failure_ratio = false))]
+    async fn counted(_: ()) -> Result<(), ActionError> {
+        Ok(())
+    }
+    #[action(circuit_breaker)]
+    async fn defaulted(_: ()) -> Result<(), ActionError> {
+        Ok(())
+    }
+
+    let by_hand = CircuitBreakerConfig::builder()
+        .no_consecutive_failures()
+        .failure_ratio(0.25)
+        .window(SlidingWindow::Time(Duration::from_secs(60)))
+        .min_calls(4)
+        .slow_call_threshold(Duration::from_secs(2))
+        .slow_call_ratio(0.5)
+        .open_for(Duration::from_secs(5))
+        .open_backoff(2.0, Duration::from_secs(60))
+        .half_open_permits(3)
+        .failure_kinds([ErrorKind::System]);
+    let counted_by_hand = CircuitBreakerConfig::builder()
+        .window(SlidingWindow::Calls(5))
+        .min_calls(5)
+        .consecutive_failures(3)
+        .no_failure_ratio();
+    let config = |breaker: &CircuitBreaker| format!("{:?}", breaker.config());
+    assert_eq!(config(Tuned::new().0.breaker()), format!("{:?}", by_hand.build().unwrap()));
+    assert_eq!(config(Counted::new().0.breaker()), format!("{:?}", counted_by_hand.build().unwrap()));
+    assert_eq!(config(Defaulted::new().0.breaker()), format!("{:?}", CircuitBreakerConfig::default()));
+    assert_eq!(Tuned::new().0.breaker().name(), "tuned");
+}
+
+static UPSTREAM: LazyLock<CircuitBreaker> = LazyLock::new(|| {
+    let config = worker_utils::circuit_breaker::CircuitBreakerConfig::builder()
+        .consecutive_failures(2)
+        .build()
+        .expect("valid breaker config");
+    CircuitBreaker::new("upstream", config)
+});
+
+#[action(circuit_breaker = UPSTREAM)]
+async fn upload(url: String, deps: &Deps, ctx: &ActionContext) -> Result<Vec<u8>, FetchError> {
+    fetch(url, deps, ctx).await
+}
+
+#[action(circuit_breaker = self::UPSTREAM, error_handling)]
+async fn download(url: String, deps: &Deps, ctx: &ActionContext) -> Result<Vec<u8>, FetchError> {
+    fetch(url, deps, ctx).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_breaker_counts_the_failures_of_every_action_using_it() {
+    let (upload, download) = (Upload::new(), Download::new());
+    assert!(call_once(&upload, Deps::failing(1)).await.0.is_err());
+    assert!(call_once(&download, Deps::failing(1)).await.0.is_err());
+
+    for (result, calls) in
+        [call_once(&upload, Deps::default()).await, call_once(&download, Deps::default()).await]
+    {
+        let err = result.unwrap_err();
+        assert_eq!(err.downcast_ref::<CircuitOpen>().map(CircuitOpen::name), Some("upstream"), "{err}");
+        assert_eq!(calls, 0);
+    }
+}
+
+#[action(
+    timeout = "200ms",
+    retry(max_attempts = 10, base_delay = "300ms", backoff = fixed, jitter = false),
+    total_timeout = "1s"
+)]
+async fn bounded(url: String, deps: &Deps, ctx: &ActionContext) -> Result<Vec<u8>, FetchError> {
+    fetch(url, deps, ctx).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_total_timeout_cuts_a_retrying_call() {
+    use worker_utils::timeout::TimeoutScope;
+
+    let deps = Deps::failing(100);
+    let started = Instant::now();
+    let err = Bounded::new().execute("u".to_owned(), &deps, &ActionContext::detached()).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+    assert_eq!(deps.calls(), 4, "attempts at 0, 300, 600 and 900 ms; the wait for the fifth is cut");
+    assert_eq!(err.downcast_ref::<Elapsed>().map(Elapsed::scope), Some(TimeoutScope::Total));
+    assert_eq!(Bounded::WORST_CASE, Some(Duration::from_secs(1)));
+}
+
+/// 30 attempts without waits: more retries in one second than the default budget allows.
+#[action(retry(max_attempts = 30, base_delay = 0, max_delay = 0))]
+async fn default_budget(url: String, deps: &Deps, ctx: &ActionContext) -> Result<Vec<u8>, FetchError> {
+    fetch(url, deps, ctx).await
+}
+
+#[action(retry(max_attempts = 30, base_delay = 0, max_delay = 0, budget = false))]
+async fn no_budget(url: String, deps: &Deps, ctx: &ActionContext) -> Result<Vec<u8>, FetchError> {
+    fetch(url, deps, ctx).await
+}
+
+#[action(retry(max_attempts = 30, base_delay = 0, max_delay = 0, budget(ratio = 0, per_second = 2)))]
+async fn own_budget(url: String, deps: &Deps, ctx: &ActionContext) -> Result<Vec<u8>, FetchError> {
+    fetch(url, deps, ctx).await
+}
+
+/// The calls of one always-failing call, and why its retry loop stopped.
+async fn budget_run<A: Action<Deps, Input = String, Output = Vec<u8>>>(action: &A) -> (u32, GiveUpReason) {
+    let (result, calls) = call_once(action, Deps::failing(1000)).await;
+    let err = result.unwrap_err();
+    (calls, err.downcast_ref::<AttemptsExhausted>().expect("retried at least once").reason())
+}
+
+#[tokio::test(start_paused = true)]
+async fn budget_false_retries_without_a_budget() {
+    // The default budget: 20 % of calls + 10 retries per second.
+    assert_eq!(budget_run(&DefaultBudget::new()).await, (11, GiveUpReason::BudgetExhausted));
+    assert_eq!(budget_run(&NoBudget::new()).await, (30, GiveUpReason::MaxAttempts));
+    assert_eq!(budget_run(&OwnBudget::new()).await, (3, GiveUpReason::BudgetExhausted));
+}
+
+static SHARED_BUDGET: LazyLock<RetryBudget> =
+    LazyLock::new(|| RetryBudget::new(0.0, 3).expect("valid budget").shared());
+
+#[action(retry(max_attempts = 30, base_delay = 0, max_delay = 0, budget = SHARED_BUDGET))]
+async fn first_user(url: String, deps: &Deps, ctx: &ActionContext) -> Result<Vec<u8>, FetchError> {
+    fetch(url, deps, ctx).await
+}
+
+#[action(retry(max_attempts = 30, base_delay = 0, max_delay = 0, budget = SHARED_BUDGET))]
+async fn second_user(url: String, deps: &Deps, ctx: &ActionContext) -> Result<Vec<u8>, FetchError> {
+    fetch(url, deps, ctx).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_budget_is_spent_by_every_action_using_it() {
+    assert_eq!(budget_run(&FirstUser::new()).await, (4, GiveUpReason::BudgetExhausted));
+    // The first action spent the three retries; the second gets none.
+    let (result, calls) = call_once(&SecondUser::new(), Deps::failing(1000)).await;
+    assert_eq!(calls, 1);
+    let err = result.unwrap_err();
+    assert!(err.downcast_ref::<AttemptsExhausted>().is_none(), "given up after the first attempt: {err}");
 }

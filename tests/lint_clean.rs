@@ -4,9 +4,12 @@
 #![deny(warnings, clippy::all, clippy::pedantic)]
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use worker_utils::circuit_breaker::CircuitBreakerConfig;
 use worker_utils::prelude::*;
+use worker_utils::retry::RetryBudget;
 
 /// Dependencies of the steps.
 #[derive(Debug)]
@@ -91,6 +94,59 @@ fn recover<D: ?Sized>(error: ActionError, _: &D, _: &ActionContext) -> Result<us
 
 fn clean_up<D: ?Sized>(_: &ActionError, _: &D, _: &ActionContext) {}
 
+/// A breaker shared by the resilient steps.
+pub static UPSTREAM: LazyLock<CircuitBreaker> =
+    LazyLock::new(|| CircuitBreaker::new("upstream", CircuitBreakerConfig::default()));
+
+/// A retry budget shared by the resilient steps.
+pub static UPSTREAM_BUDGET: LazyLock<RetryBudget> = LazyLock::new(|| RetryBudget::default().shared());
+
+/// Its own breaker and budget, and a total timeout.
+///
+/// # Errors
+/// Never.
+#[action(
+    circuit_breaker(
+        consecutive_failures = false,
+        failure_ratio = 0.5,
+        window = "1m",
+        min_calls = 5,
+        slow_call = "1s",
+        slow_call_ratio = 0.5,
+        open_for = "10s",
+        open_backoff(factor = 2, max = "1m"),
+        half_open = 2,
+        on = [Transient],
+    ),
+    total_timeout = "10s",
+    retry(budget(ratio = 0.1, per_second = 5)),
+    timeout = "2s"
+)]
+pub async fn resilient(input: u32) -> Result<u32, ActionError> {
+    tokio::task::yield_now().await;
+    Ok(input)
+}
+
+/// A shared breaker and budget.
+///
+/// # Errors
+/// Never.
+#[action(circuit_breaker = UPSTREAM, retry(budget = UPSTREAM_BUDGET), error_handling)]
+pub async fn shared(input: u32) -> Result<u32, ActionError> {
+    tokio::task::yield_now().await;
+    Ok(input)
+}
+
+/// No retry budget.
+///
+/// # Errors
+/// Never.
+#[action(retry(budget = false), circuit_breaker)]
+pub async fn unbudgeted(input: u32) -> Result<u32, ActionError> {
+    tokio::task::yield_now().await;
+    Ok(input)
+}
+
 /// A plain action: no wrappers, an aliased `Result`.
 ///
 /// # Errors
@@ -162,9 +218,14 @@ fn lint_clean_actions_run() {
         assert_eq!(Full::new().execute(4, &Deps { failures: 2 }, &ctx).await.unwrap(), 4);
         assert_eq!(Hooked::default().execute("ab".to_owned(), &(), &ctx).await.unwrap(), 2);
         Bare::new().execute((), &(), &ctx).await.unwrap();
+        assert_eq!(Resilient::new().execute(1, &(), &ctx).await.unwrap(), 1);
+        assert_eq!(Shared::new().execute(2, &(), &ctx).await.unwrap(), 2);
+        assert_eq!(Unbudgeted::new().execute(3, &(), &ctx).await.unwrap(), 3);
     });
     assert_eq!(OutOfMemory { delay: Duration::from_secs(1) }.retry_after(), Some(Duration::from_secs(1)));
     assert_eq!(StepError::Later(None).retry_after(), None);
     assert_eq!(StepError::Rejected.kind(), ErrorKind::BusinessLogic);
-    assert_eq!(Full::WORST_CASE, Some(Duration::from_millis(3 * 5000 + 10 + 20)));
+    // 3 attempts × 5 s + 2 retries × `max_delay`.
+    assert_eq!(Full::WORST_CASE, Some(Duration::from_secs(3 * 5 + 2)));
+    assert_eq!(Resilient::WORST_CASE, Some(Duration::from_secs(10)));
 }

@@ -6,7 +6,7 @@ async fn double(input: u32) -> Result<u32, ActionError> {
 struct Double(::worker_utils::__private::Call<Self>);
 #[automatically_derived]
 impl Double {
-    /// Worst-case total time of one call over every attempt (per-attempt timeout × attempts + the longest backoff waits); `None` when an attempt has no time limit.
+    /// The longest one call can take, as `Action::worst_case` computes it: per-attempt `timeout` × attempts + `max_delay` per retry, capped by `total_timeout`; `None` without either.
     const WORST_CASE: ::core::option::Option<::core::time::Duration> = ::core::option::Option::None;
     /// Builds `Double` and its wrappers; the configuration was checked at compile time.
     #[must_use]
@@ -46,6 +46,9 @@ impl<
     type Output = u32;
     fn name(&self) -> &'static str {
         "double"
+    }
+    fn worst_case(&self) -> ::core::option::Option<::core::time::Duration> {
+        ::worker_utils::__private::Action::<__WorkerDeps>::worst_case(&self.0)
     }
     fn execute(
         &self,

@@ -19,9 +19,9 @@ pub(crate) struct MakeThumbnail(
 );
 #[automatically_derived]
 impl MakeThumbnail {
-    /// Worst-case total time of one call over every attempt (per-attempt timeout × attempts + the longest backoff waits); `None` when an attempt has no time limit.
+    /// The longest one call can take, as `Action::worst_case` computes it: per-attempt `timeout` × attempts + `max_delay` per retry, capped by `total_timeout`; `None` without either.
     pub(crate) const WORST_CASE: ::core::option::Option<::core::time::Duration> = ::core::option::Option::Some(
-        ::core::time::Duration::from_secs(126u64),
+        ::core::time::Duration::from_secs(210u64),
     );
     /// Builds `MakeThumbnail` and its wrappers; the configuration was checked at compile time.
     #[must_use]
@@ -108,6 +108,9 @@ where
     > as my_crate::worker_utils::__private::Outcome>::Output;
     fn name(&self) -> &'static str {
         "resize"
+    }
+    fn worst_case(&self) -> ::core::option::Option<::core::time::Duration> {
+        my_crate::worker_utils::__private::Action::<__WorkerDeps>::worst_case(&self.0)
     }
     fn execute(
         &self,

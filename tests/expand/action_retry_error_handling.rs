@@ -14,7 +14,7 @@ pub struct FetchImage(
 );
 #[automatically_derived]
 impl FetchImage {
-    /// Worst-case total time of one call over every attempt (per-attempt timeout × attempts + the longest backoff waits); `None` when an attempt has no time limit.
+    /// The longest one call can take, as `Action::worst_case` computes it: per-attempt `timeout` × attempts + `max_delay` per retry, capped by `total_timeout`; `None` without either.
     pub const WORST_CASE: ::core::option::Option<::core::time::Duration> = ::core::option::Option::None;
     /// Builds `FetchImage` and its wrappers; the configuration was checked at compile time.
     #[must_use]
@@ -65,6 +65,9 @@ where
     type Output = Vec<u8>;
     fn name(&self) -> &'static str {
         "fetch_image"
+    }
+    fn worst_case(&self) -> ::core::option::Option<::core::time::Duration> {
+        ::worker_utils::__private::Action::<Deps>::worst_case(&self.0)
     }
     fn execute(
         &self,

@@ -6,7 +6,7 @@ async fn step(input: u32) -> Result<u32, ActionError> {
 struct Step(::worker_utils::__private::Retry<::worker_utils::__private::Call<Self>>);
 #[automatically_derived]
 impl Step {
-    /// Worst-case total time of one call over every attempt (per-attempt timeout × attempts + the longest backoff waits); `None` when an attempt has no time limit.
+    /// The longest one call can take, as `Action::worst_case` computes it: per-attempt `timeout` × attempts + `max_delay` per retry, capped by `total_timeout`; `None` without either.
     const WORST_CASE: ::core::option::Option<::core::time::Duration> = ::core::option::Option::None;
     /// Builds `Step` and its wrappers; the configuration was checked at compile time.
     #[must_use]
@@ -55,6 +55,9 @@ where
     fn name(&self) -> &'static str {
         "step"
     }
+    fn worst_case(&self) -> ::core::option::Option<::core::time::Duration> {
+        ::worker_utils::__private::Action::<__WorkerDeps>::worst_case(&self.0)
+    }
     fn execute(
         &self,
         __worker_input: Self::Input,
@@ -78,7 +81,7 @@ where
     "invalid duration \"soon\": expected an integer followed by a unit (`ms`, `s`, `m` or `h`), e.g. \"250ms\" or \"30s\", or an integer of milliseconds"
 }
 ::core::compile_error! {
-    "unknown `#[action]` argument `colour`; expected one of: `retry`, `error_handling`, `timeout`, `name`, `crate`"
+    "unknown `#[action]` argument `colour`; expected one of: `retry`, `error_handling`, `circuit_breaker`, `timeout`, `total_timeout`, `name`, `crate`"
 }
 ::core::compile_error! {
     "`max_attempts` must be at least 1 (it counts the first call)"

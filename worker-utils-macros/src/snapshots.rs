@@ -82,6 +82,37 @@ fn action_every_argument() {
 }
 
 #[test]
+fn action_resilience() {
+    action(
+        "action_resilience",
+        quote!(
+            timeout = "5s",
+            circuit_breaker(failure_ratio = 0.25, window = "1m", open_for = "10s", on = [Transient]),
+            retry(max_attempts = 3, budget(ratio = 0.1, per_second = 5)),
+            total_timeout = "30s"
+        ),
+        quote! {
+            async fn charge(order: Order) -> Result<Receipt, PaymentError> {
+                order.pay().await
+            }
+        },
+    );
+}
+
+#[test]
+fn action_shared_resilience() {
+    action(
+        "action_shared_resilience",
+        quote!(circuit_breaker = upstream::BREAKER, retry(budget = upstream::BUDGET)),
+        quote! {
+            async fn refund(order: Order) -> Result<(), PaymentError> {
+                order.refund().await
+            }
+        },
+    );
+}
+
+#[test]
 fn action_with_errors() {
     action(
         "action_with_errors",

@@ -88,16 +88,17 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::action::Action;
+    pub use crate::circuit_breaker::{Breaker, CircuitBreaker, CircuitBreakerConfig, SlidingWindow};
     pub use crate::context::ActionContext;
     pub use crate::error::ActionError;
     pub use crate::error::{Classify, ErrorKind};
     pub use crate::error_handling::{ErrorHandling, PassThrough};
     pub use crate::macro_support::{
-        ActionFn, Call, CleanupHook, Feeds, Handler, IntoActionError, Outcome, RetryAfter, StepOutput, link,
-        retry_config, step,
+        ActionFn, Call, CleanupHook, Feeds, Handler, IntoActionError, Outcome, RetryAfter, StepOutput,
+        circuit_breaker, link, retry_budget, retry_config, step,
     };
     pub use crate::pipeline::Then;
-    pub use crate::retry::{Backoff, Jitter, Retry, RetryConfig};
+    pub use crate::retry::{Backoff, Jitter, Retry, RetryBudget, RetryConfig};
     pub use crate::timeout::Timeout;
     pub use crate::worker::Worker;
 }

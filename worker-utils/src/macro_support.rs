@@ -105,10 +105,11 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::action::Action;
+use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfigBuilder};
 use crate::context::ActionContext;
 use crate::error::ActionError;
 use crate::error_handling::{Cleanup, ErrorHandler};
-use crate::retry::{RetryConfig, RetryConfigBuilder};
+use crate::retry::{RetryBudget, RetryConfig, RetryConfigBuilder};
 
 /// How an `#[action]` type calls its fn: implemented by the generated type.
 ///
@@ -290,6 +291,19 @@ impl<D: ?Sized, M: ActionFn<D>> Cleanup<D> for CleanupHook<M> {
 /// panic in a constructor documented as infallible.
 pub fn retry_config(builder: RetryConfigBuilder) -> RetryConfig {
     builder.build().unwrap_or_default()
+}
+
+/// Builds the retry budget of `retry(budget(ratio = .., per_second = ..))`, which the macro
+/// already checked; like [`retry_config`], falls back to the default rather than panic.
+pub fn retry_budget(ratio: f64, per_second: u32) -> RetryBudget {
+    RetryBudget::new(ratio, per_second).unwrap_or_default()
+}
+
+/// Builds the breaker of `circuit_breaker(...)`, named like the action, from a config the
+/// macro already checked; like [`retry_config`], falls back to the default config rather
+/// than panic.
+pub fn circuit_breaker(name: &'static str, config: CircuitBreakerConfigBuilder) -> CircuitBreaker {
+    CircuitBreaker::new(name, config.build().unwrap_or_default())
 }
 
 /// A field that `#[classify(retry_after = field)]` reads the hint from.

@@ -14,7 +14,12 @@ use runtime::{Action, ActionContext, ActionError};
 #[error("flaky")]
 struct Flaky;
 
-#[runtime::action(retry(max_attempts = 2), crate = "runtime")]
+#[runtime::action(
+    retry(max_attempts = 2, budget = false),
+    circuit_breaker,
+    total_timeout = "1s",
+    crate = "runtime"
+)]
 async fn through_alias(input: u32) -> Result<u32, Flaky> {
     Ok(input)
 }

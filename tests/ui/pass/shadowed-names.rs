@@ -18,6 +18,8 @@ struct Sync;
 struct Future;
 struct Duration;
 struct Clone;
+struct CircuitBreaker;
+struct RetryBudget;
 mod tokio {}
 mod worker_utils {}
 mod core {}
@@ -33,13 +35,26 @@ enum StepError {
     Bad,
 }
 
-#[::worker_utils::action(retry(max_attempts = 2, on = [Transient]), error_handling, timeout = "1s")]
+static BREAKER: ::std::sync::LazyLock<::worker_utils::CircuitBreaker> = ::std::sync::LazyLock::new(|| {
+    ::worker_utils::CircuitBreaker::new(
+        "shared",
+        ::worker_utils::circuit_breaker::CircuitBreakerConfig::default(),
+    )
+});
+
+#[::worker_utils::action(
+    retry(max_attempts = 2, on = [Transient], budget(ratio = 0.1, per_second = 1)),
+    error_handling,
+    timeout = "1s",
+    total_timeout = "2s",
+    circuit_breaker(window = "1m", on = [System])
+)]
 async fn step(input: u32, ctx: &::worker_utils::ActionContext) -> ::core::result::Result<u32, StepError> {
     let _ = ctx;
     ::core::result::Result::Ok(input)
 }
 
-#[::worker_utils::action(error_handling(handler = recover))]
+#[::worker_utils::action(error_handling(handler = recover), circuit_breaker = BREAKER, retry(budget = false))]
 async fn other(input: u32) -> ::core::result::Result<u32, ActionError> {
     ::core::result::Result::Ok(input)
 }

@@ -2,13 +2,15 @@
 //! constructor, and two small trait impls. All logic lives in the runtime behind
 //! `__private`; what is generated here only names types and calls constructors.
 
-use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::ItemFn;
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{ToTokens as _, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
+use syn::{ItemFn, LitStr};
 
-use super::parse::{BackoffKind, JitterKind};
-use super::validate::{Layer, Output, Plan, RetryPlan, Role, Signature};
+use super::parse::{BackoffKind, JitterKind, WindowKind};
+use super::validate::{
+    BreakerConfig, BreakerPlan, BudgetPlan, Layer, Output, Plan, RetryPlan, Role, Signature,
+};
 use crate::common::duration;
 
 /// The fn and everything generated beside it.
@@ -73,8 +75,8 @@ pub(crate) fn action(func: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream
 
         #[automatically_derived]
         impl #type_ident {
-            #[doc = " Worst-case total time of one call over every attempt (per-attempt timeout \
-                      × attempts + the longest backoff waits); `None` when an attempt has no time limit."]
+            #[doc = " The longest one call can take, as `Action::worst_case` computes it: per-attempt \
+                      `timeout` × attempts + `max_delay` per retry, capped by `total_timeout`; `None` without either."]
             #vis const WORST_CASE: ::core::option::Option<::core::time::Duration> = #worst_case;
 
             #[doc = #new_doc]
@@ -117,6 +119,10 @@ pub(crate) fn action(func: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream
                 #name
             }
 
+            fn worst_case(&self) -> ::core::option::Option<::core::time::Duration> {
+                #rt::Action::<#deps_ty>::worst_case(&self.0)
+            }
+
             fn execute(
                 &self,
                 #input_arg: Self::Input,
@@ -136,7 +142,7 @@ fn stack(plan: &Plan) -> (TokenStream, TokenStream) {
     let mut ty = quote!(#rt::Call<Self>);
     let mut value = quote!(#rt::Call::new());
     for layer in plan.layers.iter().rev() {
-        (ty, value) = wrap(layer, rt, &ty, &value);
+        (ty, value) = wrap(layer, plan, &ty, &value);
     }
     (ty, value)
 }
@@ -144,10 +150,11 @@ fn stack(plan: &Plan) -> (TokenStream, TokenStream) {
 /// One layer around `inner`.
 fn wrap(
     layer: &Layer,
-    rt: &TokenStream,
+    plan: &Plan,
     inner_ty: &TokenStream,
     inner: &TokenStream,
 ) -> (TokenStream, TokenStream) {
+    let rt = &plan.runtime;
     match layer {
         Layer::ErrorHandling { handler, cleanup } => {
             let mut params = Vec::new();
@@ -168,6 +175,18 @@ fn wrap(
             }
             (quote!(#rt::ErrorHandling<#inner_ty #(, #params)*>), value)
         }
+        Layer::CircuitBreaker(breaker_plan) => {
+            let breaker = match breaker_plan {
+                BreakerPlan::Own(config) => own_breaker(config, &plan.name, rt),
+                // Spanned on the path, so a value of the wrong type is an error there.
+                BreakerPlan::Shared(path) => quote_spanned!(path.span()=> #rt::CircuitBreaker::clone(&#path)),
+            };
+            (quote!(#rt::Breaker<#inner_ty>), quote!(#rt::Breaker::new(#inner, #breaker)))
+        }
+        Layer::TotalTimeout(limit) => {
+            let limit = duration::to_tokens(*limit);
+            (quote!(#rt::Timeout<#inner_ty>), quote!(#rt::Timeout::total(#inner, #limit)))
+        }
         Layer::Retry(retry) => {
             let config = retry_config(retry, rt);
             (quote!(#rt::Retry<#inner_ty>), quote!(#rt::Retry::new(#inner, #config)))
@@ -177,6 +196,62 @@ fn wrap(
             (quote!(#rt::Timeout<#inner_ty>), quote!(#rt::Timeout::new(#inner, #limit)))
         }
     }
+}
+
+/// The action's own `CircuitBreaker`, named like the action: the builder with the keys the
+/// user set.
+fn own_breaker(config: &BreakerConfig, name: &LitStr, rt: &TokenStream) -> TokenStream {
+    let mut calls = Vec::new();
+    match config.consecutive_failures {
+        Some(Some(failures)) => calls.push(quote!(.consecutive_failures(#failures))),
+        Some(None) => calls.push(quote!(.no_consecutive_failures())),
+        None => {}
+    }
+    match config.failure_ratio {
+        Some(Some(ratio)) => {
+            let ratio = Literal::f64_unsuffixed(ratio);
+            calls.push(quote!(.failure_ratio(#ratio)));
+        }
+        Some(None) => calls.push(quote!(.no_failure_ratio())),
+        None => {}
+    }
+    match config.window {
+        Some(WindowKind::Calls(calls_in_window)) => {
+            calls.push(quote!(.window(#rt::SlidingWindow::Calls(#calls_in_window))));
+        }
+        Some(WindowKind::Time(span)) => {
+            let span = duration::to_tokens(span);
+            calls.push(quote!(.window(#rt::SlidingWindow::Time(#span))));
+        }
+        None => {}
+    }
+    if let Some(min_calls) = config.min_calls {
+        calls.push(quote!(.min_calls(#min_calls)));
+    }
+    if let Some(threshold) = config.slow_call {
+        let threshold = duration::to_tokens(threshold);
+        calls.push(quote!(.slow_call_threshold(#threshold)));
+    }
+    if let Some(ratio) = config.slow_call_ratio {
+        let ratio = Literal::f64_unsuffixed(ratio);
+        calls.push(quote!(.slow_call_ratio(#ratio)));
+    }
+    if let Some(open_for) = config.open_for {
+        let open_for = duration::to_tokens(open_for);
+        calls.push(quote!(.open_for(#open_for)));
+    }
+    if let Some((factor, max)) = config.open_backoff {
+        let (factor, max) = (Literal::f64_unsuffixed(factor), duration::to_tokens(max));
+        calls.push(quote!(.open_backoff(#factor, #max)));
+    }
+    if let Some(permits) = config.half_open {
+        calls.push(quote!(.half_open_permits(#permits)));
+    }
+    if let Some(kinds) = &config.on {
+        let kinds = kinds.iter().map(|k| k.to_tokens(rt, Span::call_site()));
+        calls.push(quote!(.failure_kinds([#(#kinds),*])));
+    }
+    quote!(#rt::circuit_breaker(#name, #rt::CircuitBreakerConfig::builder() #(#calls)*))
 }
 
 /// The `RetryConfig` expression: the defaults, or the builder with the keys the user set.
@@ -196,7 +271,7 @@ fn retry_config(retry: &RetryPlan, rt: &TokenStream) -> TokenStream {
     let backoff = match (retry.backoff, retry.factor) {
         (None, None) => None,
         (Some(BackoffKind::Exponential) | None, factor) => {
-            let factor = proc_macro2::Literal::f64_unsuffixed(factor.unwrap_or(2.0));
+            let factor = Literal::f64_unsuffixed(factor.unwrap_or(2.0));
             Some(quote!(Exponential { factor: #factor }))
         }
         (Some(BackoffKind::Fixed), _) => Some(quote!(Fixed)),
@@ -220,6 +295,17 @@ fn retry_config(retry: &RetryPlan, rt: &TokenStream) -> TokenStream {
     }
     if let Some(when) = &retry.when {
         calls.push(quote_spanned!(when.span()=> .retry_if(#when)));
+    }
+    match &retry.budget {
+        Some(BudgetPlan::Off) => calls.push(quote!(.no_budget())),
+        Some(BudgetPlan::Own { ratio, per_second }) => {
+            let ratio = Literal::f64_unsuffixed(*ratio);
+            calls.push(quote!(.budget(#rt::retry_budget(#ratio, #per_second))));
+        }
+        Some(BudgetPlan::Shared(path)) => {
+            calls.push(quote_spanned!(path.span()=> .budget(#rt::RetryBudget::clone(&#path))));
+        }
+        None => {}
     }
     if calls.is_empty() {
         quote!(#rt::RetryConfig::default())
@@ -257,14 +343,31 @@ fn hooks(plan: &Plan, deps_ty: &TokenStream) -> TokenStream {
     out
 }
 
-/// "error handling → retry (3 attempts) → timeout 30s per attempt → `fetch_image`".
+/// "error handling → circuit breaker (shared `PAYMENTS`) → total timeout (2m) → retry (up
+/// to 3 attempts) → timeout (30s per attempt) → `fetch_image`": the layers, outermost first.
 fn describe(plan: &Plan, fn_ident: &Ident) -> String {
+    let shared = |path: &syn::Path| path.to_token_stream().to_string().replace(' ', "");
     let mut parts: Vec<String> = plan
         .layers
         .iter()
         .map(|layer| match layer {
             Layer::ErrorHandling { .. } => "error handling".to_owned(),
-            Layer::Retry(retry) => format!("retry (up to {} attempts)", retry.attempts()),
+            Layer::CircuitBreaker(BreakerPlan::Own(_)) => "circuit breaker".to_owned(),
+            Layer::CircuitBreaker(BreakerPlan::Shared(path)) => {
+                format!("circuit breaker (shared `{}`)", shared(path))
+            }
+            Layer::TotalTimeout(limit) => format!("total timeout ({limit:?})"),
+            Layer::Retry(retry) => {
+                let budget = match &retry.budget {
+                    Some(BudgetPlan::Off) => ", no budget".to_owned(),
+                    Some(BudgetPlan::Own { ratio, per_second }) => {
+                        format!(", budget {ratio} per call + {per_second}/s")
+                    }
+                    Some(BudgetPlan::Shared(path)) => format!(", shared budget `{}`", shared(path)),
+                    None => String::new(),
+                };
+                format!("retry (up to {} attempts{budget})", retry.attempts())
+            }
             Layer::Timeout(limit) => format!("timeout ({limit:?} per attempt)"),
         })
         .collect();

@@ -9,8 +9,11 @@ use quote::ToTokens;
 use syn::spanned::Spanned as _;
 use syn::{FnArg, GenericArgument, ItemFn, LitStr, Path, PathArguments, ReturnType, Type, Visibility};
 
-use super::parse::{ActionArgs, BackoffKind, ErrorHandlingArgs, JitterKind, RetryArgs};
-use crate::common::{Errors, Kind, naming};
+use super::parse::{
+    ActionArgs, BackoffKind, BreakerArgs, BreakerConfigArgs, BudgetArgs, ErrorHandlingArgs, JitterKind,
+    KindList, RetryArgs, WindowKind,
+};
+use crate::common::{Errors, Kind, Once, Spanned, naming};
 
 /// What the fn looks like, as far as the generated code cares.
 pub(crate) struct Signature {
@@ -55,17 +58,20 @@ pub(crate) struct Plan {
     pub(crate) name: LitStr,
     /// The wrappers, outermost first, in the canonical order of [`Layer`].
     pub(crate) layers: Vec<Layer>,
-    /// Worst-case total time over every attempt; `None` when an attempt is unbounded.
+    /// The stack's `Action::worst_case`, computed at compile time; `None` when unbounded.
     pub(crate) worst_case: Option<Duration>,
 }
 
 /// One wrapper. The declaration order is the canonical order, outermost first, whatever
-/// order the user wrote the arguments in: error handling sees the final outcome, retry
-/// runs attempts, the timeout bounds each attempt. A new wrapper (a circuit breaker between
-/// error handling and retry, a total timeout) is a new variant in its place here and an
+/// order the user wrote the arguments in: error handling sees the final outcome; the
+/// breaker counts whole calls (a retry loop is one call, and a rejected call is not
+/// retried); the total timeout bounds every attempt and wait; retry runs attempts; the
+/// timeout bounds each attempt. A new wrapper is a new variant in its place here and an
 /// arm in `expand::wrap`.
 pub(crate) enum Layer {
     ErrorHandling { handler: Option<Path>, cleanup: Option<Path> },
+    CircuitBreaker(BreakerPlan),
+    TotalTimeout(Duration),
     Retry(RetryPlan),
     Timeout(Duration),
 }
@@ -74,10 +80,61 @@ impl Layer {
     fn rank(&self) -> u8 {
         match self {
             Layer::ErrorHandling { .. } => 0,
-            Layer::Retry(_) => 1,
-            Layer::Timeout(_) => 2,
+            Layer::CircuitBreaker(_) => 1,
+            Layer::TotalTimeout(_) => 2,
+            Layer::Retry(_) => 3,
+            Layer::Timeout(_) => 4,
         }
     }
+
+    /// The runtime wrapper's `Action::worst_case` around an action whose worst case is
+    /// `inner`: a timeout caps it, retry multiplies it and adds `max_delay` per retry (the
+    /// longest a retry-after hint can stretch a wait), the others add nothing.
+    fn worst_case(&self, inner: Option<Duration>) -> Option<Duration> {
+        match self {
+            Layer::Timeout(limit) | Layer::TotalTimeout(limit) => {
+                Some(inner.map_or(*limit, |d| d.min(*limit)))
+            }
+            Layer::Retry(retry) => {
+                let retries = retry.attempts().saturating_sub(1);
+                Some(
+                    inner?
+                        .saturating_mul(retry.attempts())
+                        .saturating_add(retry.max_delay().saturating_mul(retries)),
+                )
+            }
+            Layer::ErrorHandling { .. } | Layer::CircuitBreaker(_) => inner,
+        }
+    }
+}
+
+/// `circuit_breaker`: the action's own breaker, or a shared one.
+pub(crate) enum BreakerPlan {
+    Own(BreakerConfig),
+    Shared(Path),
+}
+
+/// The breaker settings the user gave; unset ones keep the runtime's defaults. An inner
+/// `None` is a rule turned off.
+#[derive(Default)]
+pub(crate) struct BreakerConfig {
+    pub(crate) consecutive_failures: Option<Option<u32>>,
+    pub(crate) failure_ratio: Option<Option<f64>>,
+    pub(crate) window: Option<WindowKind>,
+    pub(crate) min_calls: Option<u32>,
+    pub(crate) slow_call: Option<Duration>,
+    pub(crate) slow_call_ratio: Option<f64>,
+    pub(crate) open_for: Option<Duration>,
+    pub(crate) open_backoff: Option<(f64, Duration)>,
+    pub(crate) half_open: Option<u32>,
+    pub(crate) on: Option<Vec<Kind>>,
+}
+
+/// `retry(budget = ..)`.
+pub(crate) enum BudgetPlan {
+    Off,
+    Own { ratio: f64, per_second: u32 },
+    Shared(Path),
 }
 
 /// The retry settings the user gave; unset ones keep the runtime's defaults.
@@ -91,13 +148,19 @@ pub(crate) struct RetryPlan {
     pub(crate) jitter: Option<JitterKind>,
     pub(crate) on: Option<Vec<Kind>>,
     pub(crate) when: Option<Path>,
+    pub(crate) budget: Option<BudgetPlan>,
 }
 
 /// The runtime's `RETRY_DEFAULTS`, which `retry` alone means.
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(1000);
 const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(30_000);
-const DEFAULT_FACTOR: f64 = 2.0;
+
+/// The runtime's `CircuitBreakerConfig::default()` and limits, as far as checks need them.
+const DEFAULT_WINDOW_CALLS: u32 = 20;
+const MAX_WINDOW_CALLS: u32 = 1_000_000;
+const DEFAULT_MIN_CALLS: u32 = 10;
+const DEFAULT_OPEN_FOR: Duration = Duration::from_secs(30);
 
 /// Checks the signature; `None` if the type cannot be generated.
 pub(crate) fn signature(func: &ItemFn, errors: &mut Errors) -> Option<Signature> {
@@ -308,23 +371,269 @@ pub(crate) fn plan(args: &ActionArgs, fn_ident: &syn::Ident, errors: &mut Errors
     if let Some(eh) = args.error_handling.get() {
         layers.push(error_handling(eh));
     }
-    let retry = args.retry.get().map(|retry| retry_plan(retry, errors));
-    let timeout = args.timeout.get().and_then(|timeout| {
-        if timeout.value.is_zero() {
-            errors.at(timeout.span, "`timeout` must be greater than zero");
-            None
-        } else {
-            Some(timeout.value)
-        }
-    });
-    let worst_case = timeout.map(|limit| match &retry {
-        Some(retry) => limit.saturating_mul(retry.attempts()).saturating_add(retry.worst_case_backoff()),
-        None => limit,
-    });
-    layers.extend(retry.map(Layer::Retry));
+    if let Some(breaker) = args.circuit_breaker.get() {
+        layers.push(Layer::CircuitBreaker(match breaker {
+            BreakerArgs::Own(config) => BreakerPlan::Own(breaker_config(config, errors)),
+            BreakerArgs::Shared(path) => BreakerPlan::Shared(path.clone()),
+        }));
+    }
+    layers.extend(args.retry.get().map(|retry| Layer::Retry(retry_plan(retry, errors))));
+    let timeout = checked(&args.timeout, |d| !d.is_zero(), "`timeout` must be greater than zero", errors);
+    let total =
+        checked(&args.total_timeout, |d| !d.is_zero(), "`total_timeout` must be greater than zero", errors);
+    if let (Some(total_arg), Some(total_value), Some(timeout)) = (args.total_timeout.get(), total, timeout)
+        && total_value < timeout
+    {
+        errors.at(
+            total_arg.span,
+            format!(
+                "`total_timeout` ({total_value:?}) is shorter than the per-attempt `timeout` ({timeout:?}), which could \
+                 then never fire: raise `total_timeout` or lower `timeout`"
+            ),
+        );
+    }
+    layers.extend(total.map(Layer::TotalTimeout));
     layers.extend(timeout.map(Layer::Timeout));
     layers.sort_by_key(Layer::rank);
+    let worst_case = layers.iter().rev().fold(None, |inner, layer| layer.worst_case(inner));
     Plan { runtime, name, layers, worst_case }
+}
+
+/// The value in `slot` if `valid` holds for it; otherwise reports `message` on it.
+fn checked<T: Copy>(
+    slot: &Once<Spanned<T>>,
+    valid: impl FnOnce(T) -> bool,
+    message: &str,
+    errors: &mut Errors,
+) -> Option<T> {
+    let spanned = slot.get()?;
+    if valid(spanned.value) {
+        Some(spanned.value)
+    } else {
+        errors.at(spanned.span, message);
+        None
+    }
+}
+
+/// [`checked`] for a rule that `false` may turn off (an inner `None`).
+fn checked_rule<T: Copy>(
+    slot: &Once<Option<Spanned<T>>>,
+    valid: impl FnOnce(T) -> bool,
+    message: &str,
+    errors: &mut Errors,
+) -> Option<Option<T>> {
+    match slot.get()? {
+        None => Some(None),
+        Some(spanned) if valid(spanned.value) => Some(Some(spanned.value)),
+        Some(spanned) => {
+            errors.at(spanned.span, message);
+            None
+        }
+    }
+}
+
+/// What a setting is for the checks between settings: its checked value, the runtime's
+/// default when unset, or `None` when its value was rejected (and reported) already.
+fn or_default<T, A>(checked: Option<T>, arg: &Once<A>, default: T) -> Option<T> {
+    if arg.is_set() { checked } else { Some(default) }
+}
+
+/// A share of a window's calls.
+fn is_ratio(ratio: f64) -> bool {
+    ratio > 0.0 && ratio <= 1.0
+}
+
+/// The kinds in `on = [..]`, each once. `if_empty` is the error for an empty list, or
+/// `None` where an empty list makes sense.
+fn kinds(on: &Once<KindList>, if_empty: Option<&str>, errors: &mut Errors) -> Option<Vec<Kind>> {
+    let (list, key) = (on.get()?, on.key()?);
+    let mut seen: Vec<Kind> = Vec::new();
+    for kind in &list.kinds {
+        if seen.contains(&kind.value) {
+            errors.at(kind.span, format!("`{}` is listed twice in `on`", kind.value.variant()));
+        } else {
+            seen.push(kind.value);
+        }
+    }
+    if let Some(message) = if_empty
+        && list.written == 0
+    {
+        errors.at(key.span(), message);
+    }
+    Some(seen)
+}
+
+fn breaker_config(args: &BreakerConfigArgs, errors: &mut Errors) -> BreakerConfig {
+    let mut config = BreakerConfig {
+        consecutive_failures: checked_rule(
+            &args.consecutive_failures,
+            |n| n >= 1,
+            "`consecutive_failures` must be at least 1, or `false` to open on the ratios only",
+            errors,
+        ),
+        failure_ratio: checked_rule(
+            &args.failure_ratio,
+            is_ratio,
+            "`failure_ratio` is a share of the window's calls: above 0 and at most 1, e.g. `failure_ratio = 0.5`",
+            errors,
+        ),
+        window: checked(
+            &args.window,
+            |w| !matches!(w, WindowKind::Calls(0) | WindowKind::Time(Duration::ZERO)),
+            match args.window.get().map(|w| w.value) {
+                Some(WindowKind::Time(_)) => "`window` must be longer than zero",
+                _ => "`window` must hold at least 1 call",
+            },
+            errors,
+        ),
+        min_calls: checked(&args.min_calls, |n| n >= 1, "`min_calls` must be at least 1", errors),
+        slow_call: checked(&args.slow_call, |d| !d.is_zero(), "`slow_call` must be longer than zero", errors),
+        slow_call_ratio: checked(
+            &args.slow_call_ratio,
+            is_ratio,
+            "`slow_call_ratio` is a share of the window's calls: above 0 and at most 1, e.g. `slow_call_ratio = 0.8`",
+            errors,
+        ),
+        open_for: checked(&args.open_for, |d| !d.is_zero(), "`open_for` must be longer than zero", errors),
+        open_backoff: None,
+        half_open: checked(
+            &args.half_open,
+            |n| n >= 1,
+            "`half_open` must be at least 1: it is how many probe calls a half-open breaker lets through",
+            errors,
+        ),
+        on: kinds(
+            &args.on,
+            (!args.slow_call.is_set()).then_some(
+                "`on` lists no kinds, so no error counts as a failure and, without `slow_call`, the breaker \
+                 could never open: list at least one kind",
+            ),
+            errors,
+        ),
+    };
+    if let (Some(window), Some(WindowKind::Calls(calls))) = (args.window.get(), config.window)
+        && calls > MAX_WINDOW_CALLS
+    {
+        errors.at(
+            window.span,
+            format!(
+                "`window` holds at most {MAX_WINDOW_CALLS} calls; for a longer memory use a time window such as \
+                 `window = \"10m\"`"
+            ),
+        );
+        config.window = None;
+    }
+    let window = or_default(config.window, &args.window, WindowKind::Calls(DEFAULT_WINDOW_CALLS));
+    if let (Some(WindowKind::Calls(calls)), Some(min_calls)) =
+        (window, or_default(config.min_calls, &args.min_calls, DEFAULT_MIN_CALLS))
+        && min_calls > calls
+    {
+        match (args.min_calls.get(), args.window.get()) {
+            (Some(min_arg), _) => errors.at(
+                min_arg.span,
+                format!(
+                    "`min_calls` ({min_calls}) is more than the window's {calls} calls{}, so no ratio could ever \
+                     count: lower `min_calls` or widen `window`",
+                    if args.window.is_set() { "" } else { " (the default `window`)" }
+                ),
+            ),
+            (None, Some(window_arg)) => errors.at(
+                window_arg.span,
+                format!(
+                    "`window = {calls}` holds fewer calls than the default `min_calls` ({min_calls}): set \
+                     `min_calls` to at most {calls} too"
+                ),
+            ),
+            (None, None) => {}
+        }
+        config.window = None;
+        config.min_calls = None;
+    }
+    if let Some(key) = args.slow_call_ratio.key()
+        && !args.slow_call.is_set()
+    {
+        errors.at(
+            key.span(),
+            "`slow_call_ratio` has no effect without `slow_call`: add `slow_call = \"2s\"` or remove it",
+        );
+        config.slow_call_ratio = None;
+    }
+    if let (Some(backoff), Some(key)) = (args.open_backoff.get(), args.open_backoff.key()) {
+        let factor = checked(
+            &backoff.factor,
+            |f| f.is_finite() && f >= 1.0,
+            "`factor` must be at least 1.0: a smaller factor would shorten each re-opening",
+            errors,
+        );
+        let open_for = or_default(config.open_for, &args.open_for, DEFAULT_OPEN_FOR);
+        let max = checked(
+            &backoff.max,
+            |max| open_for.is_none_or(|open_for| max >= open_for),
+            &format!(
+                "`max` is shorter than `open_for` ({:?}{}): raise `max` or lower `open_for`",
+                open_for.unwrap_or_default(),
+                if args.open_for.is_set() { "" } else { ", the default" }
+            ),
+            errors,
+        );
+        missing(
+            key,
+            &[("factor", backoff.factor.is_set()), ("max", backoff.max.is_set())],
+            "open_backoff(factor = 2.0, max = \"5m\")",
+            errors,
+        );
+        config.open_backoff = factor.zip(max);
+    }
+    if !args.slow_call.is_set()
+        && config.consecutive_failures == Some(None)
+        && config.failure_ratio == Some(None)
+        && let Some(key) = args.failure_ratio.key()
+    {
+        errors.at(
+            key.span(),
+            "the breaker could never open: `consecutive_failures` and `failure_ratio` are both off and `slow_call` \
+             is not set; keep a rule on or set `slow_call`",
+        );
+        config.consecutive_failures = None;
+        config.failure_ratio = None;
+    }
+    config
+}
+
+/// Reports the keys of a `key(...)` list that must be given but were not.
+fn missing(key: &syn::Ident, required: &[(&str, bool)], example: &str, errors: &mut Errors) {
+    let absent: Vec<String> =
+        required.iter().filter(|(_, given)| !given).map(|(name, _)| format!("`{name}`")).collect();
+    if !absent.is_empty() {
+        errors.at(key.span(), format!("`{key}(...)` needs {}, e.g. `{example}`", absent.join(" and ")));
+    }
+}
+
+fn budget(args: &BudgetArgs, key: &syn::Ident, errors: &mut Errors) -> Option<BudgetPlan> {
+    match args {
+        BudgetArgs::Off => Some(BudgetPlan::Off),
+        BudgetArgs::Shared(path) => Some(BudgetPlan::Shared(path.clone())),
+        BudgetArgs::Own { ratio, per_second } => {
+            let example = "budget(ratio = 0.1, per_second = 5)";
+            missing(key, &[("ratio", ratio.is_set()), ("per_second", per_second.is_set())], example, errors);
+            let ratio_value = checked(
+                ratio,
+                f64::is_finite,
+                "`ratio` must be a finite number of retries per call, e.g. `ratio = 0.1`",
+                errors,
+            )?;
+            let per_second_value = per_second.get()?.value;
+            if ratio_value == 0.0 && per_second_value == 0 {
+                errors.at(
+                    key.span(),
+                    "this budget allows no retries (`ratio = 0` and `per_second = 0`): raise one of them, or use \
+                     `retry(max_attempts = 1)`",
+                );
+                return None;
+            }
+            Some(BudgetPlan::Own { ratio: ratio_value, per_second: per_second_value })
+        }
+    }
 }
 
 fn error_handling(args: &ErrorHandlingArgs) -> Layer {
@@ -333,21 +642,31 @@ fn error_handling(args: &ErrorHandlingArgs) -> Layer {
 
 fn retry_plan(args: &RetryArgs, errors: &mut Errors) -> RetryPlan {
     let mut plan = RetryPlan {
-        max_attempts: args.max_attempts.get().map(|v| v.value),
+        max_attempts: checked(
+            &args.max_attempts,
+            |n| n >= 1,
+            "`max_attempts` must be at least 1 (it counts the first call)",
+            errors,
+        ),
         base_delay: args.base_delay.get().map(|v| v.value),
         max_delay: args.max_delay.get().map(|v| v.value),
         backoff: args.backoff.get().map(|v| v.value),
         factor: args.factor.get().map(|v| v.value),
         jitter: args.jitter.get().map(|v| v.value),
-        on: None,
+        on: kinds(
+            &args.on,
+            Some(
+                "`on` lists no kinds, so nothing would be retried: list at least one kind or remove `retry`",
+            ),
+            errors,
+        ),
         when: args.when.get().cloned(),
+        budget: args
+            .budget
+            .get()
+            .zip(args.budget.key())
+            .and_then(|(budget, key)| self::budget(budget, key, errors)),
     };
-    if let Some(attempts) = args.max_attempts.get()
-        && attempts.value == 0
-    {
-        errors.at(attempts.span, "`max_attempts` must be at least 1 (it counts the first call)");
-        plan.max_attempts = None;
-    }
     let base = plan.base_delay.unwrap_or(DEFAULT_BASE_DELAY);
     let max = plan.max_delay.unwrap_or(DEFAULT_MAX_DELAY);
     if base > max {
@@ -390,23 +709,6 @@ fn retry_plan(args: &RetryArgs, errors: &mut Errors) -> RetryPlan {
         );
         plan.jitter = None;
     }
-    if let (Some(list), Some(key)) = (args.on.get(), args.on.key()) {
-        let mut seen: Vec<Kind> = Vec::new();
-        for kind in &list.kinds {
-            if seen.contains(&kind.value) {
-                errors.at(kind.span, format!("`{}` is listed twice in `on`", kind.value.variant()));
-            } else {
-                seen.push(kind.value);
-            }
-        }
-        if list.written == 0 {
-            errors.at(
-                key.span(),
-                "`on` lists no kinds, so nothing would be retried: list at least one kind or remove `retry`",
-            );
-        }
-        plan.on = Some(seen);
-    }
     plan
 }
 
@@ -416,98 +718,8 @@ impl RetryPlan {
         self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS)
     }
 
-    /// The longest the retry loop can wait in all: the same formula as the runtime's
-    /// `RetryConfig::worst_case_backoff` (the sum over retries `n` of the un-jittered delay
-    /// before retry `n`, clamped to `max_delay`), evaluated at compile time.
-    pub(crate) fn worst_case_backoff(&self) -> Duration {
-        let base = self.base_delay.unwrap_or(DEFAULT_BASE_DELAY);
-        let max = self.max_delay.unwrap_or(DEFAULT_MAX_DELAY);
-        let retries = self.attempts().saturating_sub(1);
-        let backoff = self.backoff.unwrap_or(BackoffKind::Exponential);
-        let factor = self.factor.unwrap_or(DEFAULT_FACTOR);
-        match backoff {
-            BackoffKind::Fixed => base.min(max).saturating_mul(retries),
-            BackoffKind::Linear => linear_sum(base, max, retries),
-            BackoffKind::Exponential | BackoffKind::Decorrelated => {
-                // Both grow geometrically, so the cap is reached after a few dozen retries;
-                // from then on every retry adds `max`.
-                let mut total = Duration::ZERO;
-                for n in 1..=retries {
-                    let delay = raw_delay(backoff, factor, base, n).min(max);
-                    if delay == max || (delay.is_zero() && n > 1) || n > 100_000 {
-                        return total.saturating_add(delay.saturating_mul(retries - n + 1));
-                    }
-                    total = total.saturating_add(delay);
-                }
-                total
-            }
-        }
-    }
-}
-
-/// `Σ min(base·n, max)` for `n` in `1..=retries`, in closed form.
-fn linear_sum(base: Duration, max: Duration, retries: u32) -> Duration {
-    let (base, max, retries) = (base.as_nanos(), max.as_nanos(), u128::from(retries));
-    let below_cap = max.checked_div(base).map_or(retries, |n| n.min(retries));
-    let nanos = base.saturating_mul(below_cap).saturating_mul(below_cap + 1) / 2
-        + max.saturating_mul(retries - below_cap);
-    let secs = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
-    let subsec = u32::try_from(nanos % 1_000_000_000).unwrap_or(0);
-    if secs == u64::MAX { Duration::MAX } else { Duration::new(secs, subsec) }
-}
-
-/// The runtime's `raw_delay`, to the bit.
-fn raw_delay(backoff: BackoffKind, factor: f64, base: Duration, n: u32) -> Duration {
-    match backoff {
-        BackoffKind::Exponential => {
-            let exponent = i32::try_from(n.saturating_sub(1).min(1024)).unwrap_or(1024);
-            Duration::try_from_secs_f64(base.as_secs_f64() * factor.powi(exponent)).unwrap_or(Duration::MAX)
-        }
-        BackoffKind::Fixed => base,
-        BackoffKind::Linear => base.saturating_mul(n),
-        BackoffKind::Decorrelated => base.saturating_mul(3u32.saturating_pow(n.saturating_sub(1))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn plan(attempts: u32, base_ms: u64, max_ms: u64, backoff: BackoffKind) -> RetryPlan {
-        RetryPlan {
-            max_attempts: Some(attempts),
-            base_delay: Some(Duration::from_millis(base_ms)),
-            max_delay: Some(Duration::from_millis(max_ms)),
-            backoff: Some(backoff),
-            ..RetryPlan::default()
-        }
-    }
-
-    #[test]
-    fn defaults_wait_three_seconds() {
-        assert_eq!(RetryPlan::default().worst_case_backoff(), Duration::from_secs(3));
-    }
-
-    #[test]
-    fn each_strategy() {
-        let ms = Duration::from_millis;
-        // 200 + 400 + 800 + 1000 (capped)
-        assert_eq!(plan(5, 200, 1000, BackoffKind::Exponential).worst_case_backoff(), ms(2400));
-        assert_eq!(plan(5, 200, 1000, BackoffKind::Fixed).worst_case_backoff(), ms(800));
-        // 200 + 400 + 600 + 800
-        assert_eq!(plan(5, 200, 1000, BackoffKind::Linear).worst_case_backoff(), ms(2000));
-        // 200 + 600 + 1000 + 1000
-        assert_eq!(plan(5, 200, 1000, BackoffKind::Decorrelated).worst_case_backoff(), ms(2800));
-        assert_eq!(plan(1, 200, 1000, BackoffKind::Exponential).worst_case_backoff(), Duration::ZERO);
-    }
-
-    #[test]
-    fn huge_attempt_counts_finish() {
-        let linear = plan(u32::MAX, 1, 3_600_000_000, BackoffKind::Linear).worst_case_backoff();
-        assert!(linear > Duration::from_secs(3_600_000));
-        let zero = plan(u32::MAX, 0, 0, BackoffKind::Exponential).worst_case_backoff();
-        assert_eq!(zero, Duration::ZERO);
-        let capped = plan(u32::MAX, 1, 1, BackoffKind::Exponential).worst_case_backoff();
-        assert_eq!(capped, Duration::from_millis(u64::from(u32::MAX - 1)));
+    /// The cap on any single wait.
+    pub(crate) fn max_delay(&self) -> Duration {
+        self.max_delay.unwrap_or(DEFAULT_MAX_DELAY)
     }
 }

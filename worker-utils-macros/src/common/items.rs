@@ -14,6 +14,14 @@ pub(crate) struct Item {
     pub(crate) value: RawValue,
 }
 
+/// What [`Item::form`] found after a key.
+pub(crate) enum Form<'a> {
+    /// `key = tokens`.
+    Assigned(&'a TokenStream),
+    /// `key` or `key(...)`.
+    Nested(Vec<Item>),
+}
+
 /// The shape of an item after its key.
 pub(crate) enum RawValue {
     /// Just the key.
@@ -44,16 +52,25 @@ impl Item {
 
     /// The nested items of `key` or `key(...)` (none for a bare `key`); reports `key = ..`.
     pub(crate) fn nested(&self, example: &str, errors: &mut Errors) -> Option<Vec<Item>> {
-        match &self.value {
-            RawValue::Flag => Some(Vec::new()),
-            RawValue::List(group) => Some(split(group.stream(), errors)),
-            RawValue::Assign(tokens) => {
+        match self.form(errors) {
+            Form::Nested(items) => Some(items),
+            Form::Assigned(tokens) => {
                 errors.push(syn::Error::new_spanned(
                     tokens,
                     format!("`{}` takes a list, not a value: write `{}` or `{example}`", self.key, self.key),
                 ));
                 None
             }
+        }
+    }
+
+    /// For a key taking either a value or a list (`circuit_breaker = SHARED` or
+    /// `circuit_breaker(...)`): the value, or the nested items (none for a bare `key`).
+    pub(crate) fn form(&self, errors: &mut Errors) -> Form<'_> {
+        match &self.value {
+            RawValue::Flag => Form::Nested(Vec::new()),
+            RawValue::List(group) => Form::Nested(split(group.stream(), errors)),
+            RawValue::Assign(tokens) => Form::Assigned(tokens),
         }
     }
 

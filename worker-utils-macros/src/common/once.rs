@@ -52,3 +52,10 @@ pub(crate) struct Spanned<T> {
     pub(crate) value: T,
     pub(crate) span: Span,
 }
+
+impl<T> Spanned<T> {
+    /// The value changed by `f`, with the same span.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Spanned<U> {
+        Spanned { value: f(self.value), span: self.span }
+    }
+}

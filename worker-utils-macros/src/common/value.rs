@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, TokenStream};
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{Lit, LitStr, Path, Token};
+use syn::{Lit, LitBool, LitStr, Path, Token};
 
 use super::{Spanned, backticked};
 
@@ -51,9 +51,29 @@ pub(crate) fn crate_path(tokens: &TokenStream) -> syn::Result<Path> {
     })
 }
 
-/// A path such as `my_mod::my_fn`.
-pub(crate) fn path(key: &str, tokens: &TokenStream, example: &str) -> syn::Result<Path> {
-    syn::parse2::<Path>(tokens.clone()).map_err(|_| wrong(tokens, key, "a path to a function", example))
+/// A path such as `my_mod::my_fn`; `expected` says to what ("a path to a function").
+pub(crate) fn path(key: &str, tokens: &TokenStream, expected: &str, example: &str) -> syn::Result<Path> {
+    syn::parse2::<Path>(tokens.clone()).map_err(|_| wrong(tokens, key, expected, example))
+}
+
+/// `false`, which turns a setting off (`None`), or what `parse` accepts. `true` is an error:
+/// it names no value.
+pub(crate) fn off_or<T>(
+    key: &str,
+    tokens: &TokenStream,
+    example: &str,
+    parse: impl FnOnce(&TokenStream) -> syn::Result<T>,
+) -> syn::Result<Option<T>> {
+    match syn::parse2::<LitBool>(tokens.clone()) {
+        Ok(off) if !off.value => Ok(None),
+        Ok(on) => Err(syn::Error::new(
+            on.span,
+            format!(
+                "`{key} = true` names no value: write `{key} = {example}`, or `{key} = false` to turn it off"
+            ),
+        )),
+        Err(_) => parse(tokens).map(Some),
+    }
 }
 
 /// One of `choices`, written as an identifier or a string (`fixed`, `"fixed"`). `true` and
