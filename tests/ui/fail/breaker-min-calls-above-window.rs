@@ -1,0 +1,8 @@
+use worker_utils::prelude::*;
+
+#[action(circuit_breaker(window = 10, min_calls = 20))]
+async fn step(input: u32) -> Result<u32, ActionError> {
+    Ok(input)
+}
+
+fn main() {}

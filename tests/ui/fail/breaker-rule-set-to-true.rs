@@ -1,0 +1,8 @@
+use worker_utils::prelude::*;
+
+#[action(circuit_breaker(consecutive_failures = true))]
+async fn step(input: u32) -> Result<u32, ActionError> {
+    Ok(input)
+}
+
+fn main() {}

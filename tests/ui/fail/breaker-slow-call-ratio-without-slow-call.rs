@@ -1,0 +1,8 @@
+use worker_utils::prelude::*;
+
+#[action(circuit_breaker(slow_call_ratio = 0.5))]
+async fn step(input: u32) -> Result<u32, ActionError> {
+    Ok(input)
+}
+
+fn main() {}

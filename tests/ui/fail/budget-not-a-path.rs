@@ -1,0 +1,8 @@
+use worker_utils::prelude::*;
+
+#[action(retry(budget = 0.1))]
+async fn step(input: u32) -> Result<u32, ActionError> {
+    Ok(input)
+}
+
+fn main() {}
