@@ -17,8 +17,10 @@ use crate::context::JobId;
 /// `publish` takes a short lock that only publishers and newly subscribing clients take,
 /// stamps the next sequence number, records the event as the job's latest state and writes
 /// it into a bounded ring; it never waits on a client and never fails. Clients read the
-/// ring without that lock, and a publish wakes the server only when it is idle. The JSON text is produced at most once per event, lazily, by the
-/// first client that needs it: with nobody listening nothing is serialized.
+/// ring without that lock, and a publish wakes the server only when it is idle. The JSON
+/// text is produced at most once per event, lazily, by the first client that needs it:
+/// with nobody listening nothing is serialized, and a batch ([`StatusSink::publish_all`])
+/// keeps only the last of a job's back-to-back events.
 ///
 /// A [`StatusServer`](super::StatusServer) serves the ring to WebSocket clients. A client
 /// that connects late gets the latest state of the recent jobs first, then the live stream,
@@ -298,8 +300,14 @@ impl StatusSink for Broadcaster {
         self.shared.published.increment(1);
     }
 
-    /// One lock, one allocation and one ring link per batch of up to 64 events.
+    /// One lock, one allocation and one ring link per batch of up to 64 events. With no
+    /// client connected, an event followed in the batch by another of the same job is
+    /// dropped: nobody can see it, and the job's latest state is all a client that
+    /// connects later receives.
     fn publish_all(&self, events: &mut Vec<StatusEvent>) {
+        if self.subscriber_count() == 0 {
+            drop_superseded(events);
+        }
         let count = events.len() as u64;
         while !events.is_empty() {
             let take = events.len().min(MAX_BATCH);
@@ -336,6 +344,21 @@ impl Broadcaster {
         }
         shared.tail.advance(state.ring.last());
     }
+}
+
+/// Removes every event directly followed by another of the same job (a quick job's
+/// PROCESSING before its COMPLETED), keeping the order of the rest.
+fn drop_superseded(events: &mut Vec<StatusEvent>) {
+    let mut kept = 0;
+    for index in 0..events.len() {
+        // Positions from `index` on are untouched so far: compare the originals.
+        let superseded = events.get(index + 1).is_some_and(|next| next.job_id == events[index].job_id);
+        if !superseded {
+            events.swap(kept, index);
+            kept += 1;
+        }
+    }
+    events.truncate(kept);
 }
 
 /// Records `frame` as the latest of `job`, evicting the least recently updated jobs beyond
@@ -485,6 +508,7 @@ mod tests {
     #[test]
     fn a_batch_records_only_the_last_of_each_run_of_one_job() {
         let b = Broadcaster::new();
+        let _listening = b.subscribe();
         let mut batch = vec![
             event(1, JobStatus::Processing),
             event(1, JobStatus::Completed),
@@ -496,6 +520,31 @@ mod tests {
             b.snapshot().iter().map(|e| (e.job_id.get(), e.seq, e.status)).collect();
         assert_eq!(snap, [(2, 3, JobStatus::Processing), (1, 4, JobStatus::Failed)]);
         assert_eq!(b.lock().order.len(), 3); // job 1 at seq 2 and 4, job 2 at 3; not seq 1
+    }
+
+    #[test]
+    fn with_nobody_listening_superseded_events_of_a_batch_are_not_published() {
+        let b = Broadcaster::new();
+        let mut batch = vec![
+            event(1, JobStatus::Processing),
+            event(1, JobStatus::Completed),
+            event(2, JobStatus::Processing),
+            event(3, JobStatus::Processing),
+            event(3, JobStatus::Failed),
+        ];
+        b.publish_all(&mut batch);
+        let snap: Vec<(u64, u64, JobStatus)> =
+            b.snapshot().iter().map(|e| (e.job_id.get(), e.seq, e.status)).collect();
+        assert_eq!(
+            snap,
+            [(1, 1, JobStatus::Completed), (2, 2, JobStatus::Processing), (3, 3, JobStatus::Failed)]
+        );
+
+        let mut sub = b.subscribe();
+        b.publish_all(&mut vec![event(4, JobStatus::Processing), event(4, JobStatus::Completed)]);
+        let live: Vec<JobStatus> =
+            std::iter::from_fn(|| sub.cursor.next().map(|f| f.get().event.status)).collect();
+        assert_eq!(live, [JobStatus::Processing, JobStatus::Completed]); // a client sees every event
     }
 
     #[test]
