@@ -34,6 +34,18 @@
 //!
 //! ```compile_fail
 //! # use worker_utils::prelude::*;
+//! #[action(retry, timeout = "1m", total_timeout = "30s")] // total_timeout shorter than timeout
+//! async fn cut_short(x: u32) -> Result<u32, ActionError> { Ok(x) }
+//! ```
+//!
+//! ```compile_fail
+//! # use worker_utils::prelude::*;
+//! #[action(circuit_breaker(window = 0))] // `window` must hold at least 1 call
+//! async fn blind(x: u32) -> Result<u32, ActionError> { Ok(x) }
+//! ```
+//!
+//! ```compile_fail
+//! # use worker_utils::prelude::*;
 //! #[action(retries = 3)] // unknown argument; expected one of: `retry`, ...
 //! async fn typo(x: u32) -> Result<u32, ActionError> { Ok(x) }
 //! ```
