@@ -93,6 +93,24 @@ async fn opens_on_consecutive_failures_and_a_success_resets_the_count() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn successes_counted_without_the_lock_still_fill_the_window_in_order() {
+    // Once the window holds min_calls outcomes, successes skip the lock; they must still
+    // push older outcomes out of the window before the next failure is judged.
+    let b = breaker(
+        "lock-free successes",
+        bare().failure_ratio(0.5).window(SlidingWindow::Calls(4)).min_calls(2),
+    );
+    let action = scripted().circuit_breaker(b.clone());
+    run(&action, &[OK, OK]).await; // the window is warm
+    run(&action, &[OK; 10]).await; // counted without the lock
+    run(&action, &[FAIL]).await; // [ok ok ok fail]: 1 of 4
+    assert_eq!(b.state(), CircuitState::Closed);
+    run(&action, &[OK, FAIL]).await; // [ok fail ok fail]: 2 of 4
+    assert_eq!(b.state(), CircuitState::Open);
+    assert_eq!(action.inner().calls(), 15);
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_failure_ratio_counts_only_from_min_calls() {
     let config = || bare().failure_ratio(0.5).window(SlidingWindow::Calls(10)).min_calls(6);
 

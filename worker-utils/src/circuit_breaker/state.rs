@@ -1,5 +1,5 @@
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -122,6 +122,14 @@ struct Shared {
     /// The current state and generation, `generation << 2 | state code`: read without the
     /// lock to let calls through while closed.
     word: AtomicU64,
+    /// Successes of a closed breaker not yet in its window, counted without the lock and
+    /// folded into the window before the next failure is recorded. Used once the window
+    /// holds `min_calls` outcomes (`warm`): from then on a success can never open the
+    /// breaker, so nothing needs to look at it sooner.
+    pending_successes: AtomicU32,
+    /// The closed breaker's window holds at least `min_calls` outcomes (a call window never
+    /// shrinks until the breaker opens).
+    warm: AtomicBool,
     machine: Mutex<Machine>,
     rejected: OnceLock<::metrics::Counter>,
 }
@@ -173,6 +181,8 @@ impl CircuitBreaker {
                 name,
                 config,
                 word: AtomicU64::new(CircuitState::Closed.code()),
+                pending_successes: AtomicU32::new(0),
+                warm: AtomicBool::new(false),
                 machine: Mutex::new(Machine {
                     phase: Phase::Closed,
                     generation: 0,
@@ -277,6 +287,18 @@ impl Shared {
     /// Records the outcome of a call admitted in `generation`.
     fn record(&self, generation: u64, probe: bool, failed: bool, started: Option<Instant>) {
         let config = &self.config;
+        // The success path of a closed breaker whose window needs no clock: no lock, no
+        // atomic read-modify-write. Two racing increments may lose one success, which only
+        // makes the breaker stricter.
+        if !failed
+            && !config.needs_clock()
+            && self.word.load(Ordering::Acquire) == generation << 2 | CircuitState::Closed.code()
+            && self.warm.load(Ordering::Relaxed)
+        {
+            let pending = self.pending_successes.load(Ordering::Relaxed);
+            self.pending_successes.store(pending.saturating_add(1), Ordering::Relaxed);
+            return;
+        }
         let now = config.needs_clock().then(Instant::now);
         let slow = match (started, now) {
             (Some(started), Some(now)) => config.is_slow(now.saturating_duration_since(started)),
@@ -288,9 +310,17 @@ impl Shared {
         }
         let transition = match (machine.phase, probe) {
             (Phase::Closed, false) => {
+                let pending = self.pending_successes.swap(0, Ordering::Relaxed);
+                if pending > 0 {
+                    machine.consecutive_failures = 0;
+                    machine.window.record_successes(pending);
+                }
                 machine.consecutive_failures =
                     if failed { machine.consecutive_failures.saturating_add(1) } else { 0 };
                 let counts = machine.window.record(failed, slow, now);
+                if counts.calls >= config.min_calls() {
+                    self.warm.store(true, Ordering::Relaxed);
+                }
                 config
                     .should_open(machine.consecutive_failures, counts.calls, counts.failures, counts.slow)
                     .then(|| machine.open(config, now, &self.word))
@@ -305,6 +335,9 @@ impl Shared {
                     machine.reopens = 0;
                     machine.consecutive_failures = 0;
                     machine.window.clear();
+                    // A success counted late for an earlier closed period is forgotten too.
+                    self.pending_successes.store(0, Ordering::Relaxed);
+                    self.warm.store(false, Ordering::Relaxed);
                     Some(machine.enter(Phase::Closed, &self.word))
                 } else {
                     machine.phase = Phase::HalfOpen { issued, succeeded };

@@ -61,6 +61,15 @@ impl Window {
         }
     }
 
+    /// Records `count` successful calls that completed before the next outcome. Only a
+    /// call window takes them: a time window needs each call's time, so its successes are
+    /// recorded one by one (see `Shared::record`).
+    pub(super) fn record_successes(&mut self, count: u32) {
+        if let Window::Calls(window) = self {
+            window.record_successes(count);
+        }
+    }
+
     /// Forgets every outcome.
     pub(super) fn clear(&mut self) {
         match self {
@@ -103,6 +112,17 @@ impl CallWindow {
         self.counts.add(failed, slow);
         self.next = (self.next + 1) % self.outcomes.len();
         self.counts
+    }
+
+    fn record_successes(&mut self, count: u32) {
+        if count as usize >= self.outcomes.len() {
+            self.outcomes.fill(0);
+            self.counts = Counts { calls: self.outcomes.len() as u32, failures: 0, slow: 0 };
+            return;
+        }
+        for _ in 0..count {
+            self.record(false, false);
+        }
     }
 }
 
