@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tower::{Service, ServiceExt as _};
+use worker_utils::circuit_breaker::CircuitBreakerConfig;
 use worker_utils::prelude::*;
 
 /// Polls a future once, pinned where it was built.
@@ -115,6 +116,23 @@ fn success_path(c: &mut Criterion) {
     let with_timeout = AddOne.timeout(Duration::from_secs(30)).retry(RetryConfig::default()).error_handling();
     group.bench_function("worker_utils_error_handling_retry_timeout", |b| {
         b.iter(|| poll_once!(with_timeout.execute(black_box(1), &(), &ctx)))
+    });
+
+    let breaker_only = AddOne.circuit_breaker(CircuitBreaker::new("bench", CircuitBreakerConfig::default()));
+    group.bench_function("worker_utils_circuit_breaker", |b| {
+        b.iter(|| poll_once!(breaker_only.execute(black_box(1), &(), &ctx)))
+    });
+
+    // Every wrapper in the canonical order: error handling → breaker → total timeout →
+    // retry → per-attempt timeout.
+    let everything = AddOne
+        .timeout(Duration::from_secs(30))
+        .retry(RetryConfig::default())
+        .total_timeout(Duration::from_secs(120))
+        .circuit_breaker(CircuitBreaker::new("bench_all", CircuitBreakerConfig::default()))
+        .error_handling();
+    group.bench_function("worker_utils_all_wrappers", |b| {
+        b.iter(|| poll_once!(everything.execute(black_box(1), &(), &ctx)))
     });
 
     let mut tower_retry = tower::retry::Retry::new(
