@@ -38,6 +38,12 @@ async fn add_one_macro(x: u64) -> Result<u64, std::io::Error> {
     Ok(x + 1) // the body of `add_one`, so both rows have the same number of async layers
 }
 
+/// Every wrapper, by macro: the same stack as the `worker_utils_all_wrappers` row.
+#[worker_utils::action(error_handling, circuit_breaker, total_timeout = "2m", retry, timeout = "30s")]
+async fn add_one_all_macro(x: u64) -> Result<u64, std::io::Error> {
+    Ok(x + 1)
+}
+
 struct AddOne;
 
 impl Action for AddOne {
@@ -133,6 +139,11 @@ fn success_path(c: &mut Criterion) {
         .error_handling();
     group.bench_function("worker_utils_all_wrappers", |b| {
         b.iter(|| poll_once!(everything.execute(black_box(1), &(), &ctx)))
+    });
+
+    let everything_by_macro = AddOneAllMacro::new();
+    group.bench_function("worker_utils_action_macro_all_wrappers", |b| {
+        b.iter(|| poll_once!(everything_by_macro.execute(black_box(1), &(), &ctx)))
     });
 
     let mut tower_retry = tower::retry::Retry::new(
