@@ -42,6 +42,23 @@ async fn a_per_attempt_timeout_is_retried_and_a_total_one_ends_the_call() {
     assert_eq!((elapsed.scope(), elapsed.limit()), (TimeoutScope::Total, 5 * SEC));
 }
 
+#[test]
+fn a_call_that_finishes_without_waiting_arms_no_timer() {
+    // No tokio runtime here: arming a timer would panic, so the call must not arm one.
+    use futures_util::FutureExt as _;
+    let quick = FailTimes::new(0, ErrorKind::Transient).timeout(3 * SEC).total_timeout(10 * SEC);
+    let result = quick.execute(7_u32, &(), &ActionContext::detached()).now_or_never();
+    assert_eq!(result.expect("finished on its first poll").unwrap(), 7);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_exactly_as_long_as_its_limit_finishes() {
+    let slow = Sleep::new(5 * SEC).timeout(5 * SEC);
+    let started = Instant::now();
+    slow.execute((), &(), &ActionContext::detached()).await.unwrap();
+    assert_eq!(started.elapsed(), 5 * SEC, "the call wins a tie with its timer");
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_exhausted_budget_stops_retrying_and_refills_with_time() {
     // No ratio, one retry per second as the floor.

@@ -1,6 +1,8 @@
 //! [`Timeout`]: bounds the time an action may take, per attempt or in total.
 
 use std::fmt;
+use std::future::Future as _;
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::action::Action;
@@ -9,6 +11,11 @@ use crate::error::{ActionError, Classify, ErrorKind};
 
 /// Fails a call that runs longer than its limit with [`Elapsed`]; the unfinished call is
 /// dropped, which cancels it.
+///
+/// The timer is armed the first time the call waits, so a call that finishes without
+/// waiting (a cache hit, a fast path) costs no timer; the limit counts from that first wait.
+/// (A timer cannot interrupt a running poll anyway, so only the first poll's own CPU time
+/// is outside the limit.)
 ///
 /// Where it sits decides what it bounds: inside a [`Retry`](crate::Retry)
 /// ([`Timeout::new`], `.timeout(d)`) each attempt; outside it ([`Timeout::total`],
@@ -90,13 +97,25 @@ impl<D: ?Sized + Sync, A: Action<D>> Action<D> for Timeout<A> {
         deps: &D,
         ctx: &ActionContext,
     ) -> Result<A::Output, ActionError> {
-        match tokio::time::timeout(self.limit, self.inner.execute(input, deps, ctx)).await {
-            Ok(result) => result,
-            Err(_) => {
-                let elapsed = Elapsed { limit: self.limit, scope: self.scope };
-                Err(ActionError::from(elapsed).in_context(self.name(), ctx))
+        let mut call = std::pin::pin!(self.inner.execute(input, deps, ctx));
+        let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
+        let finished = std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = call.as_mut().poll(cx) {
+                return Poll::Ready(Some(result));
             }
-        }
+            if timer.is_none() {
+                timer.set(Some(tokio::time::sleep(self.limit)));
+            }
+            match timer.as_mut().as_pin_mut().map(|timer| timer.poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(None),
+                _ => Poll::Pending,
+            }
+        })
+        .await;
+        finished.unwrap_or_else(|| {
+            let elapsed = Elapsed { limit: self.limit, scope: self.scope };
+            Err(ActionError::from(elapsed).in_context(self.name(), ctx))
+        })
     }
 }
 
