@@ -57,6 +57,27 @@ async fn a_stalled_client_is_cut_off_while_a_healthy_one_gets_everything() {
     server.shutdown().await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn shutdown_does_not_wait_for_a_stalled_client_write() {
+    let broadcaster = Broadcaster::new();
+    let server = start(&broadcaster, |b| {
+        b.rate_limit(Duration::ZERO)
+            .write_timeout(Duration::from_secs(3600))
+            .ping_interval(Duration::from_secs(3600))
+    })
+    .await;
+    let _stalled = connect(&server, "/").await;
+    // Fill the stalled client's socket until the server's write to it blocks (bounded).
+    let queue = "q".repeat(64 * 1024);
+    for round in 0..2_000_u64 {
+        publish(&broadcaster, round, &queue, JobStatus::Processing, 1);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let started = tokio::time::Instant::now();
+    server.shutdown().await;
+    assert!(started.elapsed() <= Duration::from_secs(2), "shutdown took {:?}", started.elapsed());
+}
+
 #[tokio::test]
 async fn a_client_that_falls_behind_is_told_how_many_events_it_missed() {
     let broadcaster = Broadcaster::builder().channel_capacity(16).build().unwrap();

@@ -48,6 +48,7 @@ impl End {
             End::Close(CloseCode::Policy, "client too slow") => "lagged",
             End::Close(_, _) => "protocol",
             End::Abort("write timeout") => "write_timeout",
+            End::Abort("shutdown while stalled") => "shutdown",
             End::Abort("peer unresponsive") => "keepalive",
             End::Abort(_) => "io",
         }
@@ -110,9 +111,21 @@ impl Connection {
         tracing::debug!(peer = %self.peer, "status client connected");
 
         let mut sub = self.broadcaster.subscribe();
-        let end = match self.send_snapshot(&mut sub, None).await {
-            Ok(()) => self.run(&mut sub, &shutdown).await,
-            Err(end) => end,
+        let session = async {
+            match self.send_snapshot(&mut sub, None).await {
+                Ok(()) => self.run(&mut sub, &shutdown).await,
+                Err(end) => end,
+            }
+        };
+        // A session answers a shutdown at once unless it is blocked writing to a client
+        // that stopped reading; that one gets as long as a close reply, not a write timeout.
+        let stuck = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(CLOSE_REPLY_WAIT).await;
+        };
+        let end = tokio::select! {
+            end = session => end,
+            () = stuck => End::Abort("shutdown while stalled"),
         };
         drop(sub);
         let reason = end.reason();
