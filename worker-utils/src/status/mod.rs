@@ -25,7 +25,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Metrics (through the [`metrics`](::metrics) facade):
+//! Metrics (through the `metrics` facade, listed in [`crate::metrics`]):
 //!
 //! | name | type | labels | recorded |
 //! |---|---|---|---|
