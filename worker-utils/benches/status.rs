@@ -5,7 +5,9 @@
 //! 2. `delivery/100_clients`: status messages per second delivered to 100 clients
 //!    (bursts of 2000 events, each received by every client; throughput = messages).
 //! 3. `publish_burst/{none,100_healthy,90_healthy_10_stalled}`: publish throughput while 10
-//!    of 100 clients never read, against no clients (and 100 healthy clients).
+//!    of 100 clients never read, against no clients (and 100 healthy clients); the
+//!    `batches_of_64/…` rows publish the same events with `publish_all` in batches of 64,
+//!    as the worker runner does.
 //!
 //! Publishing runs on the bench thread; the server and the clients run on a tokio runtime
 //! in the same process (1 worker thread for 1 and 3, so the publisher keeps a core of this
@@ -193,8 +195,13 @@ fn publish_with_stalled_clients(c: &mut Criterion) {
     let mut group = c.benchmark_group("publish_burst");
     group.throughput(Throughput::Elements(BURST));
     let template = template();
-    for (name, healthy, stuck) in [("none", 0, 0), ("100_healthy", 100, 0), ("90_healthy_10_stalled", 90, 10)]
-    {
+    for (name, healthy, stuck, batch) in [
+        ("none", 0, 0, 1),
+        ("100_healthy", 100, 0, 1),
+        ("90_healthy_10_stalled", 90, 10, 1),
+        ("batches_of_64/none", 0, 0, 64),
+        ("batches_of_64/90_healthy_10_stalled", 90, 10, 64),
+    ] {
         let rt = runtime(1);
         let broadcaster = Broadcaster::new();
         let server = server(&rt, &broadcaster);
@@ -207,11 +214,20 @@ fn publish_with_stalled_clients(c: &mut Criterion) {
                 let mut publishing = Duration::ZERO;
                 for _ in 0..iters {
                     let target = received.total() + BURST * healthy as u64;
+                    let mut pending = Vec::with_capacity(batch);
                     let start = Instant::now();
                     for _ in 0..BURST {
                         i += 1;
-                        broadcaster.publish(event(&template, i));
+                        if batch == 1 {
+                            broadcaster.publish(event(&template, i));
+                            continue;
+                        }
+                        pending.push(event(&template, i));
+                        if pending.len() == batch {
+                            broadcaster.publish_all(&mut pending);
+                        }
                     }
+                    broadcaster.publish_all(&mut pending);
                     publishing += start.elapsed();
                     // Untimed: let the healthy clients catch up so none of them lags.
                     wait_until(&received, target);
