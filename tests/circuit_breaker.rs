@@ -2,23 +2,21 @@
 //! rejects, how it probes its way back, and that cancelled or panicking probes cannot
 //! wedge it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Barrier, LazyLock, Mutex};
+use std::sync::{Arc, Barrier, LazyLock};
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tokio::time::Instant;
-use tracing::field::{Field, Visit};
-use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::layer::SubscriberExt;
 use worker_utils::circuit_breaker::{
     Breaker, CircuitBreakerConfig, CircuitBreakerConfigBuilder, CircuitState, SlidingWindow,
 };
 use worker_utils::prelude::*;
 use worker_utils::testing::{FailTimes, Mock, Panics, Sleep, paused_runtime};
+use worker_utils_tests::{CountingAllocator, Events, allocations};
 
 const SEC: Duration = Duration::from_secs(1);
 const OK: Option<ErrorKind> = None;
@@ -550,30 +548,6 @@ fn config_validation_names_the_field() {
     assert_eq!(config.open_duration(3), config.open_for(), "no backoff: fixed");
 }
 
-/// The fields of every tracing event, as strings.
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
-
-struct FieldMap<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for FieldMap<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        let mut fields = BTreeMap::new();
-        fields.insert("level".to_owned(), event.metadata().level().to_string());
-        event.record(&mut FieldMap(&mut fields));
-        self.0.lock().unwrap().push(fields);
-    }
-}
-
 #[test]
 fn transitions_emit_tracing_events_and_metrics() {
     let recorder = DebuggingRecorder::new();
@@ -596,9 +570,7 @@ fn transitions_emit_tracing_events_and_metrics() {
     });
 
     let transitions: Vec<(String, String, String)> = events
-        .0
-        .lock()
-        .unwrap()
+        .take()
         .iter()
         .filter(|e| e.get("breaker").is_some_and(|name| name == "observed"))
         .map(|e| (e["level"].clone(), e["from"].clone(), e["to"].clone()))
@@ -630,34 +602,8 @@ fn transitions_emit_tracing_events_and_metrics() {
     assert_eq!(gauges["worker_utils_circuit_state{name=observed}"], 0.0, "closed again");
 }
 
-/// Counts the allocations made by the current thread.
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-#[allow(unsafe_code, reason = "a global allocator is unsafe by definition; it only counts and delegates")]
-// SAFETY: every call is forwarded unchanged to the system allocator.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
 
 #[test]
 fn the_success_path_through_a_closed_breaker_allocates_nothing() {

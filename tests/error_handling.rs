@@ -6,41 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use tracing::field::{Field, Visit};
-use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::layer::SubscriberExt;
 use worker_utils::error_handling::Panicked;
 use worker_utils::prelude::*;
 use worker_utils::testing::{FailTimes, Panics, RecordingHandler, paused_runtime};
-
-/// The fields of every tracing event, as strings.
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
-
-impl Events {
-    fn take(&self) -> Vec<BTreeMap<String, String>> {
-        std::mem::take(&mut self.0.lock().unwrap())
-    }
-}
-
-struct FieldMap<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for FieldMap<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        let mut fields = BTreeMap::new();
-        fields.insert("level".to_owned(), event.metadata().level().to_string());
-        event.record(&mut FieldMap(&mut fields));
-        self.0.lock().unwrap().push(fields);
-    }
-}
+use worker_utils_tests::Events;
 
 fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<BTreeMap<String, String>>) {
     let events = Events::default();

@@ -22,3 +22,65 @@ pub fn external_missing(what: &str, present: bool) -> bool {
     eprintln!("SKIPPED: {what} is missing; set it up or run .ci/run to include this test");
     true
 }
+
+/// Counts the allocations made by each thread; a test binary installs it with
+/// `#[global_allocator] static GLOBAL: CountingAllocator = CountingAllocator;` and reads
+/// [`allocations`] around the code that must not allocate.
+#[derive(Debug)]
+pub struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+#[allow(unsafe_code, reason = "a global allocator is unsafe by definition; it only counts and delegates")]
+// SAFETY: every call is forwarded unchanged to the system allocator.
+unsafe impl std::alloc::GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+/// How many allocations this thread has made (counted only where [`CountingAllocator`] is
+/// the global allocator).
+pub fn allocations() -> u64 {
+    ALLOCATIONS.with(std::cell::Cell::get)
+}
+
+/// A `tracing` layer that keeps the fields of every event (plus its `level`) as strings.
+#[derive(Debug, Clone, Default)]
+pub struct Events(std::sync::Arc<std::sync::Mutex<Vec<std::collections::BTreeMap<String, String>>>>);
+
+impl Events {
+    /// The events recorded so far, oldest first; forgets them.
+    pub fn take(&self) -> Vec<std::collections::BTreeMap<String, String>> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+struct FieldMap<'a>(&'a mut std::collections::BTreeMap<String, String>);
+
+impl tracing::field::Visit for FieldMap<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("level".to_owned(), event.metadata().level().to_string());
+        event.record(&mut FieldMap(&mut fields));
+        self.0.lock().unwrap().push(fields);
+    }
+}
