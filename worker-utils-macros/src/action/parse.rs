@@ -8,6 +8,7 @@ use proc_macro2::{Ident, TokenStream};
 use syn::{LitStr, Path};
 
 use crate::common::items::Form;
+use crate::common::once::set;
 use crate::common::{Errors, Item, Kind, Once, Spanned, duration, items, unknown_key, value};
 
 /// `#[action(...)]`'s arguments.
@@ -181,22 +182,6 @@ impl ActionArgs {
             }
         }
         args
-    }
-}
-
-/// Parses the value of a `key = value` item into `slot`. A repeated key is still parsed (so
-/// a bad value is reported too); [`Once::set`] then reports the repetition.
-fn set<T>(
-    slot: &mut Once<T>,
-    item: &Item,
-    errors: &mut Errors,
-    example: &str,
-    parse: impl FnOnce(&TokenStream, &mut Errors) -> syn::Result<T>,
-) {
-    let Some(tokens) = item.assigned(example, errors) else { return };
-    let parsed = parse(tokens, errors);
-    if let Some(value) = errors.take(parsed) {
-        slot.set(&item.key, value, errors);
     }
 }
 

@@ -1,9 +1,9 @@
 //! The one holder every argument key goes through, so a repeated key is always caught
 //! (instead of a hand-written duplicate check per key).
 
-use proc_macro2::{Ident, Span};
+use proc_macro2::{Ident, Span, TokenStream};
 
-use super::Errors;
+use super::{Errors, Item};
 
 /// A value set at most once, remembering the key that set it.
 pub(crate) struct Once<T> {
@@ -57,5 +57,21 @@ impl<T> Spanned<T> {
     /// The value changed by `f`, with the same span.
     pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Spanned<U> {
         Spanned { value: f(self.value), span: self.span }
+    }
+}
+
+/// Parses the value of a `key = value` item into `slot`. A repeated key is still parsed (so
+/// a bad value is reported too); `Once::set` then reports the repetition.
+pub(crate) fn set<T>(
+    slot: &mut Once<T>,
+    item: &Item,
+    errors: &mut Errors,
+    example: &str,
+    parse: impl FnOnce(&TokenStream, &mut Errors) -> syn::Result<T>,
+) {
+    let Some(tokens) = item.assigned(example, errors) else { return };
+    let parsed = parse(tokens, errors);
+    if let Some(value) = errors.take(parsed) {
+        slot.set(&item.key, value, errors);
     }
 }

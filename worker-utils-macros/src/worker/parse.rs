@@ -6,7 +6,8 @@
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
 use syn::{LitStr, Path, Type};
 
-use crate::common::{Errors, Item, Once, Spanned, items, unknown_key, value};
+use crate::common::once::set;
+use crate::common::{Errors, Once, Spanned, items, unknown_key, value};
 
 /// `#[worker(...)]`'s arguments.
 #[derive(Default)]
@@ -73,22 +74,6 @@ impl WorkerArgs {
     /// Whether `key` was written, whatever its value.
     pub(crate) fn wrote(&self, key: &str) -> bool {
         self.written.iter().any(|written| written == key)
-    }
-}
-
-/// Parses the value of a `key = value` item into `slot`. A repeated key is still parsed (so
-/// a bad value is reported too); [`Once::set`] then reports the repetition.
-fn set<T>(
-    slot: &mut Once<T>,
-    item: &Item,
-    errors: &mut Errors,
-    example: &str,
-    parse: impl FnOnce(&TokenStream, &mut Errors) -> syn::Result<T>,
-) {
-    let Some(tokens) = item.assigned(example, errors) else { return };
-    let parsed = parse(tokens, errors);
-    if let Some(value) = errors.take(parsed) {
-        slot.set(&item.key, value, errors);
     }
 }
 
