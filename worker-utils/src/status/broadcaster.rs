@@ -336,7 +336,7 @@ impl Broadcaster {
                 let event = &frame.event;
                 // A runner slot reports a quick job's PROCESSING and COMPLETED back to back;
                 // only the last of such a run is the job's latest state.
-                if items.get(index + 1).is_some_and(|next| next.event.job_id == event.job_id) {
+                if superseded(event, items.get(index + 1).map(Frame::event)) {
                     continue;
                 }
                 remember(state, shared.recent_jobs, event.job_id, event.seq, ring::entry(&batch, index));
@@ -346,14 +346,19 @@ impl Broadcaster {
     }
 }
 
+/// Whether `next`, the event published right after `event`, replaces it as its job's
+/// latest state (a quick job's COMPLETED right after its PROCESSING).
+fn superseded(event: &StatusEvent, next: Option<&StatusEvent>) -> bool {
+    next.is_some_and(|next| next.job_id == event.job_id)
+}
+
 /// Removes every event directly followed by another of the same job (a quick job's
 /// PROCESSING before its COMPLETED), keeping the order of the rest.
 fn drop_superseded(events: &mut Vec<StatusEvent>) {
     let mut kept = 0;
     for index in 0..events.len() {
         // Positions from `index` on are untouched so far: compare the originals.
-        let superseded = events.get(index + 1).is_some_and(|next| next.job_id == events[index].job_id);
-        if !superseded {
+        if !superseded(&events[index], events.get(index + 1)) {
             events.swap(kept, index);
             kept += 1;
         }
