@@ -2,15 +2,19 @@
 //! recover.
 
 use std::any::Any;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 
-use futures_util::FutureExt as _;
+use pin_project_lite::pin_project;
 use tokio::time::Instant;
 
 use crate::action::Action;
 use crate::context::ActionContext;
 use crate::error::ActionError;
+use crate::finish::Finish;
 use crate::metrics;
 
 /// The outermost wrapper of an action: on failure it emits one structured `tracing` event
@@ -82,26 +86,85 @@ where
         self.inner.worst_case()
     }
 
-    async fn execute(
+    /// Starts the call; the returned future reports its failure, if any.
+    #[inline]
+    fn execute(
         &self,
         input: A::Input,
         deps: &D,
         ctx: &ActionContext,
-    ) -> Result<A::Output, ActionError> {
+    ) -> impl Future<Output = Result<A::Output, ActionError>> + Send {
         let started = metrics::enabled().then(Instant::now);
-        let outcome = AssertUnwindSafe(self.inner.execute(input, deps, ctx)).catch_unwind().await;
+        let call = CatchPanic { call: self.inner.execute(input, deps, ctx) };
+        Finish::new(call, move |outcome| self.finish(outcome, started, deps, ctx))
+    }
+}
+
+impl<A, H, C> ErrorHandling<A, H, C> {
+    /// Records the call's duration, and hands a failure on to [`Self::fail`].
+    #[inline]
+    fn finish<D, T>(
+        &self,
+        outcome: std::thread::Result<Result<T, ActionError>>,
+        started: Option<Instant>,
+        deps: &D,
+        ctx: &ActionContext,
+    ) -> Result<T, ActionError>
+    where
+        D: ?Sized + Sync,
+        A: Action<D, Output = T>,
+        H: ErrorHandler<T, D>,
+        C: Cleanup<D>,
+    {
         if let Some(started) = started {
             let histogram = self.duration.get_or_init(|| metrics::duration_histogram(self.name()));
             histogram.record(started.elapsed());
         }
         let error = match outcome {
             Ok(Ok(output)) => return Ok(output),
-            Ok(Err(error)) => error.in_context(self.name(), ctx),
-            Err(payload) => ActionError::system(Panicked::from_payload(payload)).in_context(self.name(), ctx),
+            Ok(Err(error)) => error,
+            Err(payload) => ActionError::system(Panicked::from_payload(payload)),
         };
+        self.fail(error, deps, ctx)
+    }
+
+    /// Reports a failure, cleans up, and lets the handler decide the result. Out of line,
+    /// so the success path stays small enough to inline.
+    #[cold]
+    fn fail<D, T>(&self, error: ActionError, deps: &D, ctx: &ActionContext) -> Result<T, ActionError>
+    where
+        D: ?Sized + Sync,
+        A: Action<D, Output = T>,
+        H: ErrorHandler<T, D>,
+        C: Cleanup<D>,
+    {
+        let error = error.in_context(self.name(), ctx);
         report(&error, ctx);
         self.cleanup.cleanup(&error, deps, ctx);
         self.handler.handle(error, deps, ctx)
+    }
+}
+
+pin_project! {
+    /// `FutureExt::catch_unwind`, with a poll that is always inlined: the success path of
+    /// every wrapper stack goes through it.
+    struct CatchPanic<F> {
+        #[pin]
+        call: F,
+    }
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let call = self.project().call;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| call.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
     }
 }
 

@@ -47,6 +47,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod error_handling;
+mod finish;
 mod macro_support;
 pub mod metrics;
 pub mod pipeline;

@@ -121,6 +121,7 @@ use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfigBuilder};
 use crate::context::ActionContext;
 use crate::error::ActionError;
 use crate::error_handling::{Cleanup, ErrorHandler};
+use crate::finish::Finish;
 use crate::retry::{RetryBudget, RetryConfig, RetryConfigBuilder};
 
 /// How an `#[action]` type calls its fn: implemented by the generated type.
@@ -229,16 +230,17 @@ impl<D: ?Sized + Sync, M: ActionFn<D>> Action<D> for Call<M> {
         M::NAME
     }
 
-    async fn execute(
+    #[inline]
+    fn execute(
         &self,
         input: M::Input,
         deps: &D,
         ctx: &ActionContext,
-    ) -> Result<M::Output, ActionError> {
-        match M::call(input, deps, ctx).await {
-            Ok(output) => Ok(output),
-            Err(error) => Err(error.into_action_error().in_context(M::NAME, ctx)),
-        }
+    ) -> impl Future<Output = Result<M::Output, ActionError>> + Send {
+        let stamp = move |result: Result<M::Output, M::Error>| {
+            result.map_err(|error| error.into_action_error().in_context(M::NAME, ctx))
+        };
+        Finish::new(M::call(input, deps, ctx), stamp)
     }
 }
 

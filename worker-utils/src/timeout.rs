@@ -1,9 +1,13 @@
 //! [`Timeout`]: bounds the time an action may take, per attempt or in total.
 
 use std::fmt;
-use std::future::Future as _;
-use std::task::Poll;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
 
 use crate::action::Action;
 use crate::context::ActionContext;
@@ -91,31 +95,55 @@ impl<D: ?Sized + Sync, A: Action<D>> Action<D> for Timeout<A> {
         Some(self.inner.worst_case().map_or(self.limit, |inner| inner.min(self.limit)))
     }
 
-    async fn execute(
+    #[inline]
+    fn execute(
         &self,
         input: A::Input,
         deps: &D,
         ctx: &ActionContext,
-    ) -> Result<A::Output, ActionError> {
-        let mut call = std::pin::pin!(self.inner.execute(input, deps, ctx));
-        let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
-        let finished = std::future::poll_fn(|cx| {
-            if let Poll::Ready(result) = call.as_mut().poll(cx) {
-                return Poll::Ready(Some(result));
-            }
-            if timer.is_none() {
-                timer.set(Some(tokio::time::sleep(self.limit)));
-            }
-            match timer.as_mut().as_pin_mut().map(|timer| timer.poll(cx)) {
-                Some(Poll::Ready(())) => Poll::Ready(None),
-                _ => Poll::Pending,
-            }
-        })
-        .await;
-        finished.unwrap_or_else(|| {
+    ) -> impl Future<Output = Result<A::Output, ActionError>> + Send {
+        let timed_out = move || {
             let elapsed = Elapsed { limit: self.limit, scope: self.scope };
-            Err(ActionError::from(elapsed).in_context(self.name(), ctx))
-        })
+            ActionError::from(elapsed).in_context(self.name(), ctx)
+        };
+        Timed { call: self.inner.execute(input, deps, ctx), timer: None, limit: self.limit, timed_out }
+    }
+}
+
+pin_project! {
+    /// The future of [`Timeout::execute`]: the call, and a timer armed at its first wait.
+    /// Written by hand, as the other wrappers' futures are: see
+    /// [`Finish`](crate::finish::Finish) for why.
+    struct Timed<F, G> {
+        #[pin]
+        call: F,
+        #[pin]
+        timer: Option<Sleep>,
+        limit: Duration,
+        timed_out: G,
+    }
+}
+
+impl<T, F, G> Future for Timed<F, G>
+where
+    F: Future<Output = Result<T, ActionError>>,
+    G: Fn() -> ActionError,
+{
+    type Output = Result<T, ActionError>;
+
+    #[inline(always)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(result) = this.call.poll(cx) {
+            return Poll::Ready(result);
+        }
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep(*this.limit)));
+        }
+        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err((this.timed_out)())),
+            _ => Poll::Pending,
+        }
     }
 }
 

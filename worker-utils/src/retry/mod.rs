@@ -3,13 +3,16 @@
 mod backoff;
 mod budget;
 mod config;
+mod first_attempt;
 
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use backoff::{Backoff, Jitter};
 pub use budget::RetryBudget;
 pub use config::{KindSet, RetryConfig, RetryConfigBuilder, RetryPredicate};
+use first_attempt::FirstAttempt;
 
 use crate::action::Action;
 use crate::context::ActionContext;
@@ -93,26 +96,28 @@ where
         Some(self.inner.worst_case()?.saturating_mul(attempts).saturating_add(self.config.worst_case_wait()))
     }
 
-    async fn execute(
+    /// Counts the attempt and sets its number when called; the attempt itself runs when
+    /// polled.
+    #[inline]
+    fn execute(
         &self,
         input: A::Input,
         deps: &D,
         ctx: &ActionContext,
-    ) -> Result<A::Output, ActionError> {
+    ) -> impl Future<Output = Result<A::Output, ActionError>> + Send {
         metrics::count_attempt(&self.attempts, self.name());
         if let Some(budget) = &self.budget {
             budget.record_call();
         }
         ctx.set_attempt(1);
         if self.config.max_attempts() == 1 {
-            return self.inner.execute(input, deps, ctx).await;
+            return FirstAttempt::new(self.inner.execute(input, deps, ctx), None);
         }
-        match self.inner.execute(input.clone(), deps, ctx).await {
-            Ok(output) => Ok(output),
-            // Boxed, so that the retry loop's state (backoff timer, error history) is only
-            // allocated once an attempt has failed: the success path's future stays small.
-            Err(error) => Box::pin(self.retry_after(error, input, deps, ctx)).await,
-        }
+        let attempt = self.inner.execute(input.clone(), deps, ctx);
+        // Built and boxed only once an attempt has failed, so that the retry loop's state
+        // (backoff timer, error history) costs the success path nothing.
+        let retry_loop = move |error, input| self.retry_after(error, input, deps, ctx);
+        FirstAttempt::new(attempt, Some((input, retry_loop)))
     }
 }
 

@@ -1,0 +1,107 @@
+//! The future of [`Retry::execute`](super::Retry): the first attempt polled in place.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use pin_project_lite::pin_project;
+
+use crate::error::ActionError;
+
+pin_project! {
+    /// Polls the first attempt where it was built; only when it fails is the retry loop
+    /// built, boxed, and polled instead.
+    ///
+    /// Written by hand rather than as an `async fn` because the compiler moves an async
+    /// fn's arguments into its state on the first poll, through a store-to-load pattern the
+    /// CPU cannot forward: each nested wrapper paid that stall on every call.
+    #[project = Proj]
+    pub(super) enum FirstAttempt<F, I, G, R> {
+        Running {
+            #[pin]
+            attempt: F,
+            // What attempt 2 needs: the input and the loop to run; `None` when there is none.
+            retry: Option<(I, G)>,
+        },
+        Retrying {
+            remaining: RetryLoop<R>,
+        },
+    }
+}
+
+impl<F, I, G, R> FirstAttempt<F, I, G, R> {
+    /// Runs `attempt`; if it fails, hands its error and `input` to `retry_loop`.
+    #[inline]
+    pub(super) fn new(attempt: F, retry: Option<(I, G)>) -> Self {
+        Self::Running { attempt, retry }
+    }
+}
+
+impl<T, F, I, G, R> Future for FirstAttempt<F, I, G, R>
+where
+    F: Future<Output = Result<T, ActionError>>,
+    G: FnOnce(ActionError, I) -> R,
+    R: Future<Output = Result<T, ActionError>>,
+{
+    type Output = Result<T, ActionError>;
+
+    #[inline(always)]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.as_mut().project() {
+            Proj::Running { attempt, retry } => match ready!(attempt.poll(cx)) {
+                Ok(output) => Poll::Ready(Ok(output)),
+                Err(error) => match retry.take() {
+                    Some(retry) => self.start_retrying(error, retry, cx),
+                    None => Poll::Ready(Err(error)),
+                },
+            },
+            Proj::Retrying { remaining } => remaining.poll(cx),
+        }
+    }
+}
+
+impl<T, F, I, G, R> FirstAttempt<F, I, G, R>
+where
+    G: FnOnce(ActionError, I) -> R,
+    R: Future<Output = Result<T, ActionError>>,
+{
+    /// The first attempt failed with `error`: builds the retry loop, polls it, and keeps it.
+    #[cold]
+    fn start_retrying(
+        mut self: Pin<&mut Self>,
+        error: ActionError,
+        (input, retry_loop): (I, G),
+        cx: &mut Context<'_>,
+    ) -> Poll<R::Output> {
+        let mut remaining = RetryLoop(Some(Box::pin(retry_loop(error, input))));
+        let poll = remaining.poll(cx);
+        self.set(Self::Retrying { remaining });
+        poll
+    }
+}
+
+/// The boxed retry loop, polled and dropped in calls of their own, so that its state
+/// machine is not inlined into the success path's poll and drop.
+pub(super) struct RetryLoop<R>(Option<Pin<Box<R>>>);
+
+impl<R: Future> RetryLoop<R> {
+    #[inline(never)]
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<R::Output> {
+        match &mut self.0 {
+            Some(future) => future.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<R> Drop for RetryLoop<R> {
+    #[inline]
+    fn drop(&mut self) {
+        drop_out_of_line(self.0.take());
+    }
+}
+
+#[inline(never)]
+fn drop_out_of_line<T>(value: T) {
+    drop(value);
+}
