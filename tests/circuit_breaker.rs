@@ -418,6 +418,24 @@ async fn a_dropped_call_while_closed_counts_as_a_failure() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_call_never_polled_takes_no_permit_and_records_nothing() {
+    let b = breaker("unpolled", bare().consecutive_failures(1).open_for(SEC));
+    b.try_acquire().unwrap().failure();
+    tokio::time::advance(SEC).await;
+    let action = Sleep::new(SEC).circuit_breaker(b.clone());
+    let ctx = ActionContext::detached();
+
+    // Built and dropped while the breaker waits for its one probe: no probe is used up and
+    // no failure reopens it.
+    for _ in 0..3 {
+        drop(action.execute((), &(), &ctx));
+    }
+    assert_eq!(b.state(), CircuitState::Open, "no call has asked yet");
+    action.execute((), &(), &ctx).await.unwrap();
+    assert_eq!(b.state(), CircuitState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_outcome_from_before_a_transition_is_ignored() {
     let b = breaker("stale", bare().consecutive_failures(1).open_for(SEC));
     let long_call = b.try_acquire().unwrap(); // admitted while closed

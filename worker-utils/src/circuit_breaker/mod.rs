@@ -18,14 +18,18 @@
 //! with the fields `breaker`, `from` and `to`.
 
 mod config;
+mod guarded;
 mod state;
 mod window;
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 pub use config::{CircuitBreakerConfig, CircuitBreakerConfigBuilder, SlidingWindow};
 pub use state::{CallPermit, CircuitBreaker, CircuitState};
+
+use guarded::Guarded;
 
 use crate::action::Action;
 use crate::context::ActionContext;
@@ -93,20 +97,17 @@ impl<D: ?Sized + Sync, A: Action<D>> Action<D> for Breaker<A> {
         self.inner.worst_case()
     }
 
-    async fn execute(
+    #[inline]
+    fn execute(
         &self,
         input: A::Input,
         deps: &D,
         ctx: &ActionContext,
-    ) -> Result<A::Output, ActionError> {
-        let permit = match self.breaker.try_acquire() {
-            Ok(permit) => permit,
-            Err(open) => return Err(ActionError::from(open).in_context(self.name(), ctx)),
+    ) -> impl Future<Output = Result<A::Output, ActionError>> + Send {
+        let acquire = move || {
+            self.breaker.try_acquire().map_err(|open| ActionError::from(open).in_context(self.name(), ctx))
         };
-        // Held across the call: dropped unconsumed (cancelled, panicked), it records a failure.
-        let result = self.inner.execute(input, deps, ctx).await;
-        permit.record(&result);
-        result
+        Guarded::new(self.inner.execute(input, deps, ctx), acquire)
     }
 }
 

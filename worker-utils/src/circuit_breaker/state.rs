@@ -1,4 +1,5 @@
 use std::fmt;
+use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
@@ -122,6 +123,8 @@ struct Shared {
     /// The current state and generation, `generation << 2 | state code`: read without the
     /// lock to let calls through while closed.
     word: AtomicU64,
+    /// When the breaker was created: permits note their start relative to it.
+    epoch: Instant,
     /// Successes of a closed breaker not yet in its window, counted without the lock and
     /// folded into the window before the next failure is recorded. Used once the window
     /// holds `min_calls` outcomes (`warm`): from then on a success can never open the
@@ -162,6 +165,11 @@ impl Phase {
     }
 }
 
+/// A permit's ticket: the generation it was admitted in, and whether it is a probe.
+fn ticket(generation: u64, probe: bool) -> u64 {
+    generation << 1 | u64::from(probe)
+}
+
 /// A state change to report once the lock is released.
 #[derive(Debug, Clone, Copy)]
 struct Transition {
@@ -173,7 +181,8 @@ struct Transition {
 impl CircuitBreaker {
     /// A closed breaker named `name` (used in errors, logs and metric labels).
     pub fn new(name: &'static str, config: CircuitBreakerConfig) -> Self {
-        let window = Window::new(config.window(), Instant::now());
+        let epoch = Instant::now();
+        let window = Window::new(config.window(), epoch);
         ::metrics::gauge!("worker_utils_circuit_state", "name" => name)
             .set(CircuitState::Closed.code() as f64);
         Self {
@@ -181,6 +190,7 @@ impl CircuitBreaker {
                 name,
                 config,
                 word: AtomicU64::new(CircuitState::Closed.code()),
+                epoch,
                 pending_successes: AtomicU32::new(0),
                 warm: AtomicBool::new(false),
                 machine: Mutex::new(Machine {
@@ -232,12 +242,26 @@ impl CircuitBreaker {
     /// assert_eq!(breaker.try_acquire().unwrap_err().name(), "ledger");
     /// # }
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<CallPermit<'_>, CircuitOpen> {
         let shared = &*self.shared;
         let word = shared.word.load(Ordering::Acquire);
-        if word & 0b11 == CircuitState::Closed.code() {
-            return Ok(CallPermit::new(shared, word >> 2, false));
-        }
+        let ticket = if word & 0b11 == CircuitState::Closed.code() {
+            ticket(word >> 2, false)
+        } else {
+            shared.admit_locked()?
+        };
+        Ok(CallPermit::new(shared, ticket))
+    }
+}
+
+impl Shared {
+    /// [`CircuitBreaker::try_acquire`] when the breaker is not closed: admits the call (its
+    /// ticket) or rejects it. Out of line, so that the closed breaker's check inlines into
+    /// the caller and its permit is built in registers.
+    #[inline(never)]
+    fn admit_locked(&self) -> Result<u64, CircuitOpen> {
+        let shared = self;
         let now = Instant::now();
         let mut machine = shared.lock();
         let (admitted, transition) = match machine.phase {
@@ -259,7 +283,7 @@ impl CircuitBreaker {
             shared.report(transition);
         }
         match admitted {
-            Ok(probe) => Ok(CallPermit::new(shared, generation, probe)),
+            Ok(probe) => Ok(ticket(generation, probe)),
             Err(open) => {
                 shared.rejected.get_or_init(|| rejected_counter(shared.name)).increment(1);
                 Err(open)
@@ -284,14 +308,21 @@ impl Shared {
         self.machine.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records the outcome of a call admitted in `generation`.
-    fn record(&self, generation: u64, probe: bool, failed: bool, started: Option<Instant>) {
-        let config = &self.config;
+    /// `at` as a permit's start time.
+    fn since_epoch(&self, at: Instant) -> NonZeroU64 {
+        let nanos = u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        NonZeroU64::new(nanos).unwrap_or(NonZeroU64::MIN)
+    }
+
+    /// Records the outcome of a call admitted with `ticket` (see [`CallPermit`]).
+    #[inline(always)]
+    fn record(&self, ticket: u64, failed: bool, started: Option<NonZeroU64>) {
+        let generation = ticket >> 1;
         // The success path of a closed breaker whose window needs no clock: no lock, no
         // atomic read-modify-write. Two racing increments may lose one success, which only
         // makes the breaker stricter.
         if !failed
-            && !config.needs_clock()
+            && !self.config.needs_clock()
             && self.word.load(Ordering::Acquire) == generation << 2 | CircuitState::Closed.code()
             && self.warm.load(Ordering::Relaxed)
         {
@@ -299,6 +330,14 @@ impl Shared {
             self.pending_successes.store(pending.saturating_add(1), Ordering::Relaxed);
             return;
         }
+        let started = started.map(|nanos| self.epoch + Duration::from_nanos(nanos.get()));
+        self.record_locked(generation, ticket & 1 == 1, failed, started);
+    }
+
+    /// [`Self::record`] under the lock: every outcome but a warm closed breaker's success.
+    #[inline(never)]
+    fn record_locked(&self, generation: u64, probe: bool, failed: bool, started: Option<Instant>) {
+        let config = &self.config;
         let now = config.needs_clock().then(Instant::now);
         let slow = match (started, now) {
             (Some(started), Some(now)) => config.is_slow(now.saturating_duration_since(started)),
@@ -446,20 +485,26 @@ fn far_future(now: Instant) -> Instant {
 #[must_use = "a permit dropped without an outcome records a failure"]
 pub struct CallPermit<'a> {
     shared: Option<&'a Shared>,
-    generation: u64,
-    probe: bool,
-    started: Option<Instant>,
+    /// The generation the call was admitted in, shifted left once, with the low bit set for
+    /// a half-open probe. The permit moves into the caller's future on every call: with no
+    /// padding in it, every word is copied with the width it was written with, which the
+    /// CPU forwards from its store buffer instead of stalling.
+    ticket: u64,
+    /// When the call started, as nanoseconds since the breaker was created (at least 1);
+    /// only when slow calls are tracked.
+    started: Option<NonZeroU64>,
 }
 
 impl<'a> CallPermit<'a> {
-    fn new(shared: &'a Shared, generation: u64, probe: bool) -> Self {
-        let started = shared.config.slow_call_threshold().map(|_| Instant::now());
-        Self { shared: Some(shared), generation, probe, started }
+    #[inline]
+    fn new(shared: &'a Shared, ticket: u64) -> Self {
+        let started = shared.config.slow_call_threshold().map(|_| shared.since_epoch(Instant::now()));
+        Self { shared: Some(shared), ticket, started }
     }
 
     /// Whether this call is a half-open probe.
     pub fn is_probe(&self) -> bool {
-        self.probe
+        self.ticket & 1 == 1
     }
 
     /// Records a successful call (still a slow one if it took too long).
@@ -474,23 +519,34 @@ impl<'a> CallPermit<'a> {
 
     /// Records a call's result: a failure if it is an error of a kind the config counts
     /// as failures, a success otherwise.
+    #[inline]
     pub fn record<T>(mut self, result: &Result<T, ActionError>) {
+        self.record_in_place(result);
+    }
+
+    /// [`Self::record`] without moving the permit: a permit held in a future records its
+    /// call's outcome where it lies, and is spent.
+    #[inline]
+    pub(super) fn record_in_place<T>(&mut self, result: &Result<T, ActionError>) {
         let failed = result.as_ref().is_err_and(|e| self.counts_as_failure(e));
         self.finish(failed);
     }
 
+    #[inline]
     fn counts_as_failure(&self, error: &ActionError) -> bool {
         self.shared.is_some_and(|shared| shared.config.counts_as_failure(error.kind()))
     }
 
+    #[inline(always)]
     fn finish(&mut self, failed: bool) {
         if let Some(shared) = self.shared.take() {
-            shared.record(self.generation, self.probe, failed, self.started);
+            shared.record(self.ticket, failed, self.started);
         }
     }
 }
 
 impl Drop for CallPermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.finish(true);
     }
@@ -500,8 +556,8 @@ impl fmt::Debug for CallPermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CallPermit")
             .field("breaker", &self.shared.map(|shared| shared.name))
-            .field("generation", &self.generation)
-            .field("probe", &self.probe)
+            .field("generation", &(self.ticket >> 1))
+            .field("probe", &self.is_probe())
             .finish_non_exhaustive()
     }
 }
