@@ -106,7 +106,12 @@ impl<D: ?Sized + Sync, A: Action<D>> Action<D> for Timeout<A> {
             let elapsed = Elapsed { limit: self.limit, scope: self.scope };
             ActionError::from(elapsed).in_context(self.name(), ctx)
         };
-        Timed { call: self.inner.execute(input, deps, ctx), timer: None, limit: self.limit, timed_out }
+        Timed {
+            call: self.inner.execute(input, deps, ctx),
+            timer: LazyTimer { sleep: None },
+            limit: self.limit,
+            timed_out,
+        }
     }
 }
 
@@ -118,7 +123,7 @@ pin_project! {
         #[pin]
         call: F,
         #[pin]
-        timer: Option<Sleep>,
+        timer: LazyTimer,
         limit: Duration,
         timed_out: G,
     }
@@ -133,18 +138,42 @@ where
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         if let Poll::Ready(result) = this.call.poll(cx) {
             return Poll::Ready(result);
         }
-        if this.timer.is_none() {
-            this.timer.set(Some(tokio::time::sleep(*this.limit)));
+        let mut sleep = this.timer.project().sleep;
+        if sleep.is_none() {
+            sleep.set(Some(tokio::time::sleep(*this.limit)));
         }
-        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
+        match sleep.as_pin_mut().map(|timer| timer.poll(cx)) {
             Some(Poll::Ready(())) => Poll::Ready(Err((this.timed_out)())),
             _ => Poll::Pending,
         }
     }
+}
+
+pin_project! {
+    /// The timer, dropped in a call of its own when it was armed, so that the success
+    /// path's drop (which never armed it) stays small enough to inline.
+    struct LazyTimer {
+        #[pin]
+        sleep: Option<Sleep>,
+    }
+
+    impl PinnedDrop for LazyTimer {
+        fn drop(this: Pin<&mut Self>) {
+            let sleep = this.project().sleep;
+            if sleep.is_some() {
+                disarm(sleep);
+            }
+        }
+    }
+}
+
+#[inline(never)]
+fn disarm(mut sleep: Pin<&mut Option<Sleep>>) {
+    sleep.set(None);
 }
 
 /// A call ran past its time limit.
