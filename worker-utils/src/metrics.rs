@@ -51,7 +51,7 @@ pub fn enabled() -> bool {
 #[inline]
 pub(crate) fn count_attempt(cache: &OnceLock<::metrics::Counter>, action: &'static str) {
     if enabled() {
-        cache.get_or_init(|| attempts_counter(action)).increment(1);
+        cache.get_or_init(move || attempts_counter(action)).increment(1);
     }
 }
 
