@@ -100,6 +100,13 @@ fn success_path(c: &mut Criterion) {
         b.iter(|| poll_once!(ours.execute(black_box(1), &(), &ctx)))
     });
 
+    // Without the retry budget (on by default), as tower's and backon's policies here.
+    let no_budget_config = RetryConfig::builder().no_budget().build().expect("valid config");
+    let no_budget = AddOne.retry(no_budget_config).error_handling();
+    group.bench_function("worker_utils_error_handling_retry_no_budget", |b| {
+        b.iter(|| poll_once!(no_budget.execute(black_box(1), &(), &ctx)))
+    });
+
     let by_macro = AddOneMacro::new();
     group.bench_function("worker_utils_action_macro_error_handling_retry", |b| {
         b.iter(|| poll_once!(by_macro.execute(black_box(1), &(), &ctx)))

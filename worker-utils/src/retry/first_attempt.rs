@@ -12,9 +12,8 @@ pin_project! {
     /// Polls the first attempt where it was built; only when it fails is the retry loop
     /// built, boxed, and polled instead.
     ///
-    /// Written by hand rather than as an `async fn` because the compiler moves an async
-    /// fn's arguments into its state on the first poll, through a store-to-load pattern the
-    /// CPU cannot forward: each nested wrapper paid that stall on every call.
+    /// Written by hand rather than as an `async fn`: see [`Finish`](crate::finish::Finish)
+    /// for why.
     #[project = Proj]
     pub(super) enum FirstAttempt<F, I, G, R> {
         Running {
@@ -81,7 +80,8 @@ where
 }
 
 /// The boxed retry loop, polled and dropped in calls of their own, so that its state
-/// machine is not inlined into the success path's poll and drop.
+/// machine is not inlined into the success path's poll and drop. (`None` only once its
+/// `drop` has taken the loop out.)
 pub(super) struct RetryLoop<R>(Option<Pin<Box<R>>>);
 
 impl<R: Future> RetryLoop<R> {
