@@ -330,13 +330,14 @@ impl Shared {
             self.pending_successes.store(pending.saturating_add(1), Ordering::Relaxed);
             return;
         }
-        let started = started.map(|nanos| self.epoch + Duration::from_nanos(nanos.get()));
-        self.record_locked(generation, ticket & 1 == 1, failed, started);
+        self.record_locked(ticket, failed, started);
     }
 
     /// [`Self::record`] under the lock: every outcome but a warm closed breaker's success.
     #[inline(never)]
-    fn record_locked(&self, generation: u64, probe: bool, failed: bool, started: Option<Instant>) {
+    fn record_locked(&self, ticket: u64, failed: bool, started: Option<NonZeroU64>) {
+        let (generation, probe) = (ticket >> 1, ticket & 1 == 1);
+        let started = started.map(|nanos| self.epoch + Duration::from_nanos(nanos.get()));
         let config = &self.config;
         let now = config.needs_clock().then(Instant::now);
         let slow = match (started, now) {
