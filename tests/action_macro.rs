@@ -550,5 +550,6 @@ async fn a_shared_budget_is_spent_by_every_action_using_it() {
     let (result, calls) = call_once(&SecondUser::new(), Deps::failing(1000)).await;
     assert_eq!(calls, 1);
     let err = result.unwrap_err();
-    assert!(err.downcast_ref::<AttemptsExhausted>().is_none(), "given up after the first attempt: {err}");
+    let exhausted = err.downcast_ref::<AttemptsExhausted>().expect("a refusal says so");
+    assert_eq!((exhausted.attempts().len(), exhausted.reason()), (1, GiveUpReason::BudgetExhausted));
 }

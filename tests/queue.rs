@@ -24,8 +24,8 @@ async fn jobs_come_out_in_order_and_ack_removes_them() {
         [(ids[0], 1, 1), (ids[1], 2, 1)]
     );
     assert_eq!(q.reserved_len(), 2);
-    q.ack(ids[0]).await.unwrap();
-    assert!(matches!(q.ack(ids[0]).await, Err(QueueError::UnknownJob(id)) if id == ids[0]));
+    q.ack(first[0].receipt()).await.unwrap();
+    assert!(matches!(q.ack(first[0].receipt()).await, Err(QueueError::LeaseLost(id)) if id == ids[0]));
     assert_eq!(q.len(), 2);
 }
 
@@ -54,10 +54,60 @@ async fn delayed_jobs_and_nack_delays_wait_their_turn() {
     let got = q.reserve(1, Duration::from_secs(2)).await.unwrap();
     assert_eq!(got[0].job, 1);
 
-    q.nack(got[0].id, Duration::from_secs(3)).await.unwrap();
+    q.nack(got[0].receipt(), failure(1), Duration::from_secs(3)).await.unwrap();
     let started = tokio::time::Instant::now();
     let again = q.reserve(1, Duration::from_secs(10)).await.unwrap();
     assert_eq!((again[0].delivery, started.elapsed()), (2, Duration::from_secs(3)));
+}
+
+fn failure(delivery: u32) -> Failure {
+    Failure::from_error(&ActionError::transient(std::io::Error::other("reset")), delivery)
+}
+
+#[tokio::test(start_paused = true)]
+async fn nacked_failures_travel_with_the_job_into_its_dead_letter() {
+    let q = queue(10);
+    let id = q.enqueue(4).await.unwrap();
+    for delivery in 1..=2 {
+        let got = q.reserve(1, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(got[0].delivery, delivery);
+        q.nack(got[0].receipt(), failure(delivery), Duration::from_secs(1)).await.unwrap();
+    }
+    let last = q.reserve(1, Duration::from_secs(60)).await.unwrap();
+    q.dead_letter(last[0].receipt(), failure(3)).await.unwrap();
+    let dead = q.dead_letters().await.unwrap();
+    assert_eq!((dead[0].id, dead[0].deliveries), (id, 3));
+    assert_eq!(dead[0].history().map(|f| f.delivery).collect::<Vec<_>>(), [1, 2, 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_released_job_is_ready_at_once_and_its_delivery_does_not_count() {
+    let q = queue(10);
+    let id = q.enqueue(4).await.unwrap();
+    let got = q.reserve(1, WAIT).await.unwrap();
+    q.release(got[0].receipt()).await.unwrap();
+    let again = q.reserve(1, Duration::ZERO).await.unwrap();
+    assert_eq!((again[0].id, again[0].delivery), (id, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn outcomes_for_a_job_that_is_not_reserved_are_refused() {
+    let q = queue(10);
+    let id = q.enqueue(4).await.unwrap();
+    let stale = q.reserve(1, WAIT).await.unwrap()[0].receipt();
+    tokio::time::sleep(Duration::from_secs(10)).await; // the lease runs out
+    let refused = |r: Result<(), QueueError>| matches!(r, Err(QueueError::LeaseLost(j)) if j == id);
+    assert!(refused(q.ack(stale).await));
+    assert!(refused(q.nack(stale, failure(1), Duration::ZERO).await));
+    assert!(refused(q.release(stale).await));
+    assert!(refused(q.dead_letter(stale, failure(1)).await));
+
+    // Handed out again: the new holder's outcome counts, the stale one still does not.
+    let current = q.reserve(1, WAIT).await.unwrap();
+    assert_eq!(current[0].delivery, 2, "still there, handed out again");
+    assert!(refused(q.ack(stale).await));
+    q.ack(current[0].receipt()).await.unwrap();
+    assert!(q.is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -70,7 +120,7 @@ async fn an_expired_lease_hands_the_job_out_again() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let again = q.reserve(1, WAIT).await.unwrap();
     assert_eq!((again[0].id, again[0].delivery), (id, 2));
-    assert!(matches!(q.ack(id).await, Ok(())));
+    assert!(matches!(q.ack(again[0].receipt()).await, Ok(())));
 }
 
 #[tokio::test(start_paused = true)]
@@ -88,7 +138,7 @@ async fn a_full_queue_refuses_try_enqueue_and_makes_enqueue_wait() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!waiting.is_finished(), "waits for room");
     let first = q.reserve(1, WAIT).await.unwrap();
-    q.ack(first[0].id).await.unwrap();
+    q.ack(first[0].receipt()).await.unwrap();
     waiting.await.unwrap();
     assert_eq!(q.len(), 2);
 }
@@ -97,9 +147,9 @@ async fn a_full_queue_refuses_try_enqueue_and_makes_enqueue_wait() {
 async fn dead_letters_keep_the_failure_and_can_be_requeued() {
     let q = queue(10);
     let id = q.enqueue(7).await.unwrap();
-    q.reserve(1, WAIT).await.unwrap();
-    let failure = Failure::from_error(&ActionError::permanent(std::io::Error::other("bad payload")));
-    q.dead_letter(id, failure.clone()).await.unwrap();
+    let got = q.reserve(1, WAIT).await.unwrap();
+    let failure = Failure::from_error(&ActionError::permanent(std::io::Error::other("bad payload")), 1);
+    q.dead_letter(got[0].receipt(), failure.clone()).await.unwrap();
     assert!(q.is_empty());
 
     let dead = q.dead_letters().await.unwrap();

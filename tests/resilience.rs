@@ -82,7 +82,9 @@ async fn an_exhausted_budget_stops_retrying_and_refills_with_time() {
     let calls = retry.inner().calls();
     let err = retry.execute(1_u8, &(), &ctx).await.unwrap_err();
     assert_eq!(retry.inner().calls(), calls + 1);
-    assert!(err.downcast_ref::<AttemptsExhausted>().is_none(), "tried once, returned as is");
+    let refused = err.downcast_ref::<AttemptsExhausted>().expect("the refusal is marked");
+    assert_eq!((refused.attempts().len(), refused.reason()), (1, GiveUpReason::BudgetExhausted));
+    assert!(err.retry_after().is_some_and(|hint| hint <= 10 * SEC), "a hint for the queue: {err:?}");
 
     // Seconds later the floor has accrued again.
     tokio::time::sleep(3 * SEC).await;

@@ -1,17 +1,21 @@
 //! An external client nobody here wrote — Python's `websockets` package — connects,
-//! subscribes and checks the JSON of full job lifecycles (`tests/python/status_client.py`).
+//! subscribes and checks the JSON of full job lifecycles (`tests/python/status_client.py`)
+//! produced by a real runner on a `MemoryQueue`: a job that completes, one that fails for
+//! good, and one that is redelivered once before it completes.
 
 #[path = "status_support.rs"]
 mod support;
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use support::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
-use worker_utils::status::publish_pending;
-use worker_utils::testing::FailTimes;
+use worker_utils::queue::{MemoryQueue, Queue};
+use worker_utils::worker::{RedeliveryPolicy, Runner, Worker};
 use worker_utils_tests::external_missing;
 
 fn python_websockets_present() -> bool {
@@ -21,6 +25,48 @@ fn python_websockets_present() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success())
+}
+
+/// Job 1 succeeds, job 2 fails permanently, job 3 fails transiently on its first delivery.
+struct ByPayload;
+
+impl Action for ByPayload {
+    type Input = u32;
+    type Output = u32;
+
+    fn name(&self) -> &'static str {
+        "by_payload"
+    }
+
+    async fn execute(&self, n: u32, _: &(), ctx: &ActionContext) -> Result<u32, ActionError> {
+        match n {
+            2 => Err(ActionError::permanent(std::io::Error::other("injected permanent failure"))),
+            3 if ctx.delivery() == 1 => {
+                Err(ActionError::transient(std::io::Error::other("injected transient failure")))
+            }
+            n => Ok(n),
+        }
+    }
+}
+
+struct Py;
+
+impl Worker for Py {
+    type Deps = ();
+    type Pipeline = ByPayload;
+
+    fn queue(&self) -> &str {
+        "py"
+    }
+
+    fn pipeline(&self) -> ByPayload {
+        ByPayload
+    }
+
+    fn redelivery(&self) -> RedeliveryPolicy {
+        let policy = RedeliveryPolicy::builder().base_delay(Duration::from_millis(50)).jitter(false);
+        policy.build().expect("valid policy")
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,19 +88,13 @@ async fn python_websockets_client_checks_full_lifecycles() {
     let ready = tokio::time::timeout(READ_LIMIT, lines.next_line()).await.expect("READY in time").unwrap();
     assert_eq!(ready.as_deref(), Some("READY"), "the script subscribed");
 
-    let run = |job: u64, failures: u32| {
-        let broadcaster = broadcaster.clone();
-        async move {
-            publish_pending(&broadcaster, JobId::new(job), "py");
-            let ctx =
-                ActionContext::builder().job_id(JobId::new(job)).queue("py").worker_id("py-worker").build();
-            let action = FailTimes::<u32>::new(failures, ErrorKind::Permanent).with_status(broadcaster);
-            let _ = action.execute(0, &(), &ctx).await;
-        }
-    };
-    run(1, 0).await;
     publish(&broadcaster, 2, "elsewhere", JobStatus::Pending, 1); // filtered out
-    run(3, 1).await;
+    let queue = Arc::new(MemoryQueue::builder("py").status(broadcaster.clone()).build().unwrap());
+    queue.enqueue_batch(vec![1, 2, 3]).await.unwrap();
+    let runner =
+        Runner::builder(Py, queue, ()).status(broadcaster.clone()).worker_id("py-worker").build().unwrap();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(runner.run(shutdown.clone()));
 
     assert_eq!(
         tokio::time::timeout(READ_LIMIT, lines.next_line()).await.unwrap().unwrap().as_deref(),
@@ -62,5 +102,8 @@ async fn python_websockets_client_checks_full_lifecycles() {
     );
     let status = tokio::time::timeout(READ_LIMIT, child.wait()).await.expect("script ends").unwrap();
     assert!(status.success(), "the Python client's checks failed (see its stderr above)");
+    shutdown.cancel();
+    let report = running.await.unwrap();
+    assert_eq!((report.completed, report.redelivered, report.dead_lettered), (2, 1, 1));
     server.shutdown().await;
 }

@@ -36,7 +36,7 @@ async fn a_client_sees_the_full_lifecycle_as_json() {
             "type": "status", "seq": 1, "job_id": 42, "queue": "thumbnails", "worker": "",
             "status": "PENDING", "previous": null, "attempt": 1,
             "timestamp": timestamp, "timestamp_ms": pending["timestamp_ms"],
-            "duration_ms": null, "error": null,
+            "duration_ms": null, "due_at_ms": null, "error": null,
         })
     );
     assert!(timestamp.len() == 24 && timestamp.ends_with('Z'), "RFC 3339 with millis: {timestamp}");

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
 use worker_utils::queue::{MemoryQueue, Queue};
 use worker_utils::status::{StatusEvent, StatusSink};
-use worker_utils::worker::{RunReport, RunStats, Runner, Worker};
+use worker_utils::worker::{RedeliveryPolicy, RunReport, RunStats, Runner, Worker};
 
 /// Behaves by payload: multiples of 13 panic, of 10 fail permanently, of 7 fail once
 /// (transiently) then succeed, 1000 + n sleeps n seconds; everything else succeeds.
@@ -162,7 +162,7 @@ async fn failures_are_dead_lettered_with_history_and_can_run_again() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn exhausted_retries_keep_every_attempt_in_the_dead_letter() {
+async fn exhausted_retries_on_the_last_delivery_keep_every_attempt_in_the_dead_letter() {
     struct AlwaysTransient;
     impl Action for AlwaysTransient {
         type Input = u32;
@@ -187,7 +187,8 @@ async fn exhausted_retries_keep_every_attempt_in_the_dead_letter() {
     }
     let queue = Arc::new(MemoryQueue::builder("numbers").build().unwrap());
     queue.enqueue(1).await.unwrap();
-    let runner = Runner::builder(Down, queue.clone(), ()).build().unwrap();
+    let runner =
+        Runner::builder(Down, queue.clone(), ()).redelivery(RedeliveryPolicy::never()).build().unwrap();
     let stats = runner.stats();
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(runner.run(shutdown.clone()));

@@ -4,9 +4,13 @@
 Usage: status_client.py ws://127.0.0.1:PORT/
 
 Connects, reads the snapshot up to `ready`, subscribes to the queue "py", waits for the
-filtered snapshot's `ready`, prints READY on stdout, then expects two full job lifecycles in
-that queue: job 1 PENDING -> PROCESSING -> COMPLETED and job 3 PENDING -> PROCESSING ->
-FAILED, checking the JSON of every message. Exits 0 when all checks pass, 1 otherwise.
+filtered snapshot's `ready`, prints READY on stdout, then expects three full job lifecycles
+in that queue, checking the JSON of every message:
+- job 1: PENDING -> PROCESSING -> COMPLETED;
+- job 2: PENDING -> PROCESSING -> FAILED (permanent);
+- job 3: PENDING -> PROCESSING -> PENDING (delivery 2, due later, the transient error that
+  sent it back) -> PROCESSING (delivery 2) -> COMPLETED.
+Exits 0 when all checks pass, 1 otherwise.
 """
 
 import asyncio
@@ -18,7 +22,19 @@ import websockets
 
 STATUS_KEYS = {
     "type", "seq", "job_id", "queue", "worker", "status", "previous", "attempt",
-    "timestamp", "timestamp_ms", "duration_ms", "error",
+    "timestamp", "timestamp_ms", "duration_ms", "due_at_ms", "error",
+}
+# Per job: (status, attempt, previous) of every event, in order.
+EXPECTED = {
+    1: [("PENDING", 1, None), ("PROCESSING", 1, "PENDING"), ("COMPLETED", 1, "PROCESSING")],
+    2: [("PENDING", 1, None), ("PROCESSING", 1, "PENDING"), ("FAILED", 1, "PROCESSING")],
+    3: [
+        ("PENDING", 1, None),
+        ("PROCESSING", 1, "PENDING"),
+        ("PENDING", 2, "PROCESSING"),
+        ("PROCESSING", 2, "PENDING"),
+        ("COMPLETED", 2, "PROCESSING"),
+    ],
 }
 TIMEOUT = 20
 
@@ -55,17 +71,25 @@ def check_event(event):
     check(isinstance(event["seq"], int) and event["seq"] > 0, "seq is a positive integer")
     check(isinstance(event["job_id"], int), "job_id is an integer")
     check(event["queue"] == "py", "filtered to the py queue")
-    check(event["attempt"] == 1, "first attempt")
+    check(isinstance(event["attempt"], int) and event["attempt"] >= 1, "attempt counts deliveries from 1")
     stamp = datetime.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
     check(int(stamp.timestamp() * 1000) == event["timestamp_ms"], "timestamp matches timestamp_ms")
     terminal = event["status"] in ("COMPLETED", "FAILED")
     check((event["duration_ms"] is not None) == terminal, "duration only on terminal events")
+    redelivery = event["status"] == "PENDING" and event["previous"] == "PROCESSING"
     if event["status"] == "FAILED":
         error = event["error"]
         check(error["kind"] == "permanent", f"error kind: {error}")
         check("injected permanent failure" in error["message"], f"error message: {error}")
+        check(event["due_at_ms"] is None, "no due time on FAILED")
+    elif redelivery:
+        error = event["error"]
+        check(error["kind"] == "transient", f"the error that sent it back: {error}")
+        check("injected transient failure" in error["message"], f"error message: {error}")
+        check(event["due_at_ms"] >= event["timestamp_ms"] + 50, f"due after the 50 ms delay: {event}")
     else:
-        check(event["error"] is None, "no error unless FAILED")
+        check(event["error"] is None, "no error unless FAILED or redelivered")
+        check(event["due_at_ms"] is None, "no due time unless redelivered")
 
 
 async def main(url):
@@ -79,19 +103,18 @@ async def main(url):
 
         by_job = {}
         last_seq = 0
-        while len([j for j, evs in by_job.items() if evs[-1]["status"] in ("COMPLETED", "FAILED")]) < 2:
+        while len([j for j, evs in by_job.items() if evs[-1]["status"] in ("COMPLETED", "FAILED")]) < 3:
             event = await next_json(ws)
             check_event(event)
             check(event["seq"] > last_seq, "seq increases")
             last_seq = event["seq"]
             by_job.setdefault(event["job_id"], []).append(event)
 
-        check(sorted(by_job) == [1, 3], f"only the py jobs: {sorted(by_job)}")
-        expected = {1: ["PENDING", "PROCESSING", "COMPLETED"], 3: ["PENDING", "PROCESSING", "FAILED"]}
+        check(sorted(by_job) == [1, 2, 3], f"only the py jobs: {sorted(by_job)}")
         for job, events in by_job.items():
-            check([e["status"] for e in events] == expected[job], f"lifecycle of job {job}")
-            check([e["previous"] for e in events] == [None, "PENDING", "PROCESSING"], f"previous of job {job}")
-            check(events[1]["worker"] == "py-worker", f"worker of job {job}")
+            lifecycle = [(e["status"], e["attempt"], e["previous"]) for e in events]
+            check(lifecycle == EXPECTED[job], f"lifecycle of job {job}: {lifecycle}")
+            check(all(e["worker"] == "py-worker" for e in events[1:]), f"worker of job {job}")
         print("OK", flush=True)
 
 

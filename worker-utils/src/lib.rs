@@ -96,10 +96,10 @@ pub mod __private {
     pub use crate::error_handling::{ErrorHandling, PassThrough};
     pub use crate::macro_support::{
         ActionFn, Call, CleanupHook, Feeds, Handler, IntoActionError, Outcome, RetryAfter, StepOutput,
-        circuit_breaker, link, retry_budget, retry_config, step,
+        circuit_breaker, link, redelivery_policy, retry_budget, retry_config, step,
     };
     pub use crate::pipeline::Then;
     pub use crate::retry::{Backoff, Jitter, Retry, RetryBudget, RetryConfig};
     pub use crate::timeout::Timeout;
-    pub use crate::worker::Worker;
+    pub use crate::worker::{RedeliveryPolicy, Worker};
 }

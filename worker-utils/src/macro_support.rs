@@ -104,6 +104,13 @@
 //!
 //! ```compile_fail
 //! # use worker_utils::prelude::*;
+//! #[action] async fn step(x: u32) -> Result<u32, ActionError> { Ok(x) }
+//! #[worker(queue = "q", pipeline = [step], redeliver(max_deliveries = 0))] // `max_deliveries` must be at least 1
+//! struct NeverDelivered;
+//! ```
+//!
+//! ```compile_fail
+//! # use worker_utils::prelude::*;
 //! #[derive(Debug, thiserror::Error, Classify)]
 //! enum E {
 //!     #[error("a")] #[classify(transient)] A,
@@ -123,6 +130,7 @@ use crate::error::ActionError;
 use crate::error_handling::{Cleanup, ErrorHandler};
 use crate::finish::Finish;
 use crate::retry::{RetryBudget, RetryConfig, RetryConfigBuilder};
+use crate::worker::{RedeliveryPolicy, RedeliveryPolicyBuilder};
 
 /// How an `#[action]` type calls its fn: implemented by the generated type.
 ///
@@ -318,6 +326,12 @@ pub fn retry_budget(ratio: f64, per_second: u32) -> RetryBudget {
 /// than panic.
 pub fn circuit_breaker(name: &'static str, config: CircuitBreakerConfigBuilder) -> CircuitBreaker {
     CircuitBreaker::new(name, config.build().unwrap_or_default())
+}
+
+/// Builds the policy of `#[worker(redeliver(...))]`, which the macro already checked; like
+/// [`retry_config`], falls back to the default rather than panic.
+pub fn redelivery_policy(builder: RedeliveryPolicyBuilder) -> RedeliveryPolicy {
+    builder.build().unwrap_or_default()
 }
 
 /// A field that `#[classify(retry_after = field)]` reads the hint from.

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{DeadLetter, EnqueueOptions, Failure, Queue, QueueError, Reserved};
+use super::{DeadLetter, EnqueueOptions, Failure, Queue, QueueError, Receipt, Reserved};
 use crate::config::ConfigError;
 use crate::context::JobId;
 use crate::status::{JobStatus, StatusEvent, StatusSink};
@@ -31,7 +31,7 @@ use crate::status::{JobStatus, StatusEvent, StatusSink};
 /// let reserved = queue.reserve(10, Duration::ZERO).await?;
 /// assert_eq!(reserved[0].id, id);
 /// assert_eq!(reserved[0].job, "hello");
-/// queue.ack(id).await?;
+/// queue.ack(reserved[0].receipt()).await?;
 /// assert!(queue.is_empty());
 /// # Ok(()) }
 /// ```
@@ -50,19 +50,36 @@ pub struct MemoryQueue<J> {
 struct Entry<J> {
     id: JobId,
     job: J,
-    /// Times handed out so far.
+    /// Times handed out so far (a release takes one back).
     deliveries: u32,
+    /// The failed deliveries so far, oldest first.
+    failures: Vec<Failure>,
+    /// The idempotency key it holds, if any.
+    key: Option<String>,
+}
+
+/// A reserved job: the entry, when its lease ends, and the reservation's token.
+struct Lease<J> {
+    entry: Entry<J>,
+    until: Instant,
+    token: u64,
 }
 
 struct State<J> {
     next_id: u64,
+    /// The last reservation token handed out.
+    next_token: u64,
     ready: VecDeque<Entry<J>>,
     delayed: BTreeMap<(Instant, JobId), Entry<J>>,
-    reserved: FxHashMap<JobId, (Entry<J>, Instant)>,
+    reserved: FxHashMap<JobId, Lease<J>>,
     /// Lease ends in reservation order (the lease is constant); entries whose job was acked
     /// meanwhile are skipped when they come up.
     leases: VecDeque<(Instant, JobId)>,
     dead: VecDeque<DeadLetter<J>>,
+    /// The jobs holding idempotency keys, until acked or purged.
+    keys: FxHashMap<String, JobId>,
+    /// The keys of dead letters, released when a dead letter leaves.
+    dead_keys: FxHashMap<JobId, String>,
 }
 
 impl<J> State<J> {
@@ -83,10 +100,10 @@ impl<J> State<J> {
                 break;
             }
             self.leases.pop_front();
-            if self.reserved.get(&id).is_some_and(|(_, lease)| *lease == until) {
-                if let Some((entry, _)) = self.reserved.remove(&id) {
+            if self.reserved.get(&id).is_some_and(|lease| lease.until == until) {
+                if let Some(lease) = self.reserved.remove(&id) {
                     tracing::warn!(job_id = id.get(), "lease expired; the job goes back to the queue");
-                    self.ready.push_back(entry);
+                    self.ready.push_back(lease.entry);
                 }
             }
         }
@@ -99,8 +116,36 @@ impl<J> State<J> {
         delayed.into_iter().chain(lease).min()
     }
 
-    fn take_reserved(&mut self, id: JobId) -> Result<Entry<J>, QueueError> {
-        self.reserved.remove(&id).map(|(entry, _)| entry).ok_or(QueueError::UnknownJob(id))
+    /// Takes the job of a reservation that still holds: same token, lease not run out.
+    fn take_reserved(&mut self, receipt: Receipt) -> Result<Entry<J>, QueueError> {
+        let holds = |lease: &Lease<J>| lease.token == receipt.token && lease.until > Instant::now();
+        match self.reserved.get(&receipt.id) {
+            Some(lease) if holds(lease) => self
+                .reserved
+                .remove(&receipt.id)
+                .map(|lease| lease.entry)
+                .ok_or(QueueError::LeaseLost(receipt.id)),
+            _ => Err(QueueError::LeaseLost(receipt.id)),
+        }
+    }
+
+    /// Forgets the idempotency key `entry` held.
+    fn release_key(&mut self, entry: &Entry<J>) {
+        if let Some(key) = &entry.key {
+            self.keys.remove(key);
+        }
+    }
+
+    /// Makes `entry` ready now, or after `delay` (a delay past the clock's range parks it
+    /// at the end of the range).
+    fn push(&mut self, entry: Entry<J>, delay: Duration) {
+        if delay.is_zero() {
+            self.ready.push_back(entry);
+        } else {
+            let now = Instant::now();
+            let due = now.checked_add(delay).unwrap_or_else(|| far_future(now));
+            self.delayed.insert((due, entry.id), entry);
+        }
     }
 }
 
@@ -133,7 +178,7 @@ impl<J> MemoryQueue<J> {
 
     /// Adds a job now, or fails with [`QueueError::Full`] instead of waiting for room.
     pub fn try_enqueue(&self, job: J) -> Result<JobId, QueueError> {
-        self.try_push(job, Duration::ZERO).map_err(|_| self.full())
+        self.try_push(job, &EnqueueOptions::default()).map_err(|_| self.full())
     }
 
     fn full(&self) -> QueueError {
@@ -144,21 +189,25 @@ impl<J> MemoryQueue<J> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds `job` if there is room; gives it back otherwise.
-    fn try_push(&self, job: J, delay: Duration) -> Result<JobId, J> {
+    /// Adds `job` if there is room (or returns the id of the job holding its idempotency
+    /// key); gives it back otherwise.
+    fn try_push(&self, job: J, options: &EnqueueOptions) -> Result<JobId, J> {
         let id = {
             let mut state = self.lock();
+            let key = options.idempotency_key_value();
+            if let Some(existing) = key.and_then(|key| state.keys.get(key)) {
+                return Ok(*existing);
+            }
             if state.live() >= self.capacity {
                 return Err(job);
             }
             state.next_id += 1;
             let id = JobId::new(state.next_id);
-            let entry = Entry { id, job, deliveries: 0 };
-            if delay.is_zero() {
-                state.ready.push_back(entry);
-            } else {
-                state.delayed.insert((Instant::now() + delay, id), entry);
+            if let Some(key) = key {
+                state.keys.insert(key.to_owned(), id);
             }
+            let entry = Entry { id, job, deliveries: 0, failures: Vec::new(), key: key.map(str::to_owned) };
+            state.push(entry, options.delay_value());
             id
         };
         self.ready.notify_one();
@@ -185,7 +234,7 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
     async fn enqueue_with(&self, mut job: J, options: EnqueueOptions) -> Result<JobId, QueueError> {
         loop {
             let room = self.room.notified();
-            match self.try_push(job, options.delay_value()) {
+            match self.try_push(job, &options) {
                 Ok(id) => return Ok(id),
                 Err(back) => job = back,
             }
@@ -214,15 +263,19 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
                 if count > 0 {
                     let lease_until = now + self.lease;
                     let mut batch = Vec::with_capacity(count);
-                    for mut entry in state.ready.drain(..count) {
+                    for _ in 0..count {
+                        let Some(mut entry) = state.ready.pop_front() else { break };
                         entry.deliveries += 1;
+                        state.next_token += 1;
+                        let token = state.next_token;
                         batch.push(Reserved {
                             id: entry.id,
                             job: entry.job.clone(),
                             delivery: entry.deliveries,
+                            token,
                         });
                         state.leases.push_back((lease_until, entry.id));
-                        state.reserved.insert(entry.id, (entry, lease_until));
+                        state.reserved.insert(entry.id, Lease { entry, until: lease_until, token });
                     }
                     if !state.ready.is_empty() {
                         self.ready.notify_one();
@@ -242,11 +295,12 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
         }
     }
 
-    async fn ack(&self, id: JobId) -> Result<(), QueueError> {
+    async fn ack(&self, receipt: Receipt) -> Result<(), QueueError> {
         let was_full = {
             let mut state = self.lock();
             let was_full = state.live() >= self.capacity;
-            state.take_reserved(id)?;
+            let entry = state.take_reserved(receipt)?;
+            state.release_key(&entry);
             was_full
         };
         // Only a full queue has producers waiting for room.
@@ -256,27 +310,60 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
         Ok(())
     }
 
-    async fn nack(&self, id: JobId, delay: Duration) -> Result<(), QueueError> {
+    async fn nack(&self, receipt: Receipt, failure: Failure, delay: Duration) -> Result<(), QueueError> {
         {
             let mut state = self.lock();
-            let entry = state.take_reserved(id)?;
-            if delay.is_zero() {
-                state.ready.push_front(entry);
-            } else {
-                state.delayed.insert((Instant::now() + delay, id), entry);
-            }
+            let mut entry = state.take_reserved(receipt)?;
+            entry.failures.push(failure);
+            state.push(entry, delay);
         }
         self.ready.notify_one();
         Ok(())
     }
 
-    async fn dead_letter(&self, id: JobId, failure: Failure) -> Result<(), QueueError> {
+    async fn release(&self, receipt: Receipt) -> Result<(), QueueError> {
         {
             let mut state = self.lock();
-            let entry = state.take_reserved(id)?;
-            state.dead.push_back(DeadLetter { id, job: entry.job, deliveries: entry.deliveries, failure });
+            let mut entry = state.take_reserved(receipt)?;
+            entry.deliveries = entry.deliveries.saturating_sub(1);
+            state.ready.push_front(entry);
+        }
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    async fn dead_letter(&self, receipt: Receipt, failure: Failure) -> Result<(), QueueError> {
+        {
+            let mut state = self.lock();
+            let entry = state.take_reserved(receipt)?;
+            if let Some(key) = entry.key {
+                state.dead_keys.insert(receipt.id, key);
+            }
+            state.dead.push_back(DeadLetter {
+                id: receipt.id,
+                job: entry.job,
+                deliveries: entry.deliveries,
+                earlier: entry.failures,
+                failure,
+            });
         }
         self.room.notify_one();
+        Ok(())
+    }
+
+    async fn extend_leases(&self, receipts: &[Receipt]) -> Result<(), QueueError> {
+        let mut state = self.lock();
+        let now = Instant::now();
+        let until = now.checked_add(self.lease).unwrap_or_else(|| far_future(now));
+        for receipt in receipts {
+            if let Some(lease) = state.reserved.get_mut(&receipt.id)
+                && lease.token == receipt.token
+                && lease.until > now
+            {
+                lease.until = until;
+                state.leases.push_back((until, receipt.id));
+            }
+        }
         Ok(())
     }
 
@@ -288,10 +375,25 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
         let letter = {
             let mut state = self.lock();
             let index = state.dead.iter().position(|d| d.id == id).ok_or(QueueError::UnknownJob(id))?;
-            state.dead.remove(index).ok_or(QueueError::UnknownJob(id))?
+            let letter = state.dead.remove(index).ok_or(QueueError::UnknownJob(id))?;
+            let key = state.dead_keys.remove(&id);
+            if let Some(key) = &key {
+                state.keys.remove(key);
+            }
+            (letter, key)
         };
-        self.enqueue_with(letter.job, EnqueueOptions::default()).await
+        let (letter, key) = letter;
+        let options = match key {
+            Some(key) => EnqueueOptions::default().idempotency_key(key),
+            None => EnqueueOptions::default(),
+        };
+        self.enqueue_with(letter.job, options).await
     }
+}
+
+/// About 30 years from `now`: later than any delay a policy allows, within any clock's range.
+fn far_future(now: Instant) -> Instant {
+    now + Duration::from_secs(30 * 365 * 24 * 3600)
 }
 
 impl<J> fmt::Debug for MemoryQueue<J> {
@@ -366,11 +468,14 @@ impl<J> MemoryQueueBuilder<J> {
             status: self.status,
             state: Mutex::new(State {
                 next_id: 0,
+                next_token: 0,
                 ready: VecDeque::new(),
                 delayed: BTreeMap::new(),
                 reserved: FxHashMap::default(),
                 leases: VecDeque::new(),
                 dead: VecDeque::new(),
+                keys: FxHashMap::default(),
+                dead_keys: FxHashMap::default(),
             }),
             ready: Notify::new(),
             room: Notify::new(),

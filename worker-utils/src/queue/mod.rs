@@ -1,11 +1,29 @@
 //! Queues: the [`Queue`] trait a runner feeds from, the failure records kept with dead
 //! letters, and the embedded in-memory backend [`MemoryQueue`].
 //!
-//! The trait is shaped for at-least-once delivery, so that a durable store (Redis) fits as
-//! well as the in-process default: a reserved job is leased, not removed; it is removed by
-//! [`ack`](Queue::ack), returned by [`nack`](Queue::nack) (optionally after a delay), moved
-//! to the dead letters by [`dead_letter`](Queue::dead_letter), and handed out again if its
-//! lease runs out first.
+//! # The delivery contract
+//!
+//! Every backend, in memory or durable, promises the same at-least-once delivery, so that a
+//! runner behaves alike on each:
+//!
+//! - A job leaves the queue only when it is [acked](Queue::ack), [dead-lettered](Queue::dead_letter)
+//!   or purged. [`reserve`](Queue::reserve) leases it to one worker; it is not removed.
+//! - Each hand-out of a job is a *delivery*, numbered from 1 in [`Reserved::delivery`]. A
+//!   lease that runs out hands the job out again, and that counts as a delivery.
+//! - [`release`](Queue::release) gives back a job the worker did not finish (shutdown, a
+//!   batch it did not start): it is reservable again at once and that delivery is not
+//!   counted, so the next hand-out has the same number.
+//! - [`nack`](Queue::nack) records a failed delivery: the job keeps its delivery count,
+//!   appends the [`Failure`] to its history, and stays invisible until `delay` has passed.
+//! - [`dead_letter`](Queue::dead_letter) records the final failure and moves the job, with
+//!   its whole history (delivery → attempts → errors), to the dead letters.
+//! - `ack`, `nack`, `release` and `dead_letter` take the [`Receipt`] of one reservation and
+//!   act only while that reservation holds: once its lease has run out, or the job has
+//!   been handed out again, they fail with [`QueueError::LeaseLost`] and change nothing.
+//!   An outcome from a worker that lost its lease cannot touch a job another worker now
+//!   holds, and each job gets exactly one final outcome.
+//! - Which failures are redelivered and after how long is the runner's decision (its
+//!   [`RedeliveryPolicy`](crate::worker::RedeliveryPolicy)); the queue only carries it out.
 
 mod failure;
 mod memory;
@@ -28,6 +46,25 @@ pub struct Reserved<J> {
     pub job: J,
     /// How many times the job has been handed out, this time included (1 the first time).
     pub delivery: u32,
+    /// Tells this reservation from every other of the same job (the fencing token).
+    pub token: u64,
+}
+
+impl<J> Reserved<J> {
+    /// What the queue needs to record this reservation's outcome.
+    pub fn receipt(&self) -> Receipt {
+        Receipt { id: self.id, token: self.token }
+    }
+}
+
+/// Proof of one reservation of a job, passed back with its outcome; see the
+/// [module docs](self) for why outcomes are fenced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Receipt {
+    /// The job.
+    pub id: JobId,
+    /// The reservation's token ([`Reserved::token`]).
+    pub token: u64,
 }
 
 /// Options for one enqueue.
@@ -35,12 +72,14 @@ pub struct Reserved<J> {
 /// ```
 /// use std::time::Duration;
 /// use worker_utils::queue::EnqueueOptions;
-/// let later = EnqueueOptions::default().delay(Duration::from_secs(10));
+/// let later = EnqueueOptions::default().delay(Duration::from_secs(10)).idempotency_key("order-17");
 /// assert_eq!(later.delay_value(), Duration::from_secs(10));
+/// assert_eq!(later.idempotency_key_value(), Some("order-17"));
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnqueueOptions {
     delay: Duration,
+    idempotency_key: Option<String>,
 }
 
 impl EnqueueOptions {
@@ -53,6 +92,19 @@ impl EnqueueOptions {
     /// The delay before the job may be reserved.
     pub fn delay_value(&self) -> Duration {
         self.delay
+    }
+
+    /// Makes the enqueue a no-op while a job enqueued with the same key exists (waiting,
+    /// running or dead-lettered): it returns that job's id instead. The key is free again
+    /// once that job is acked or its dead letter purged.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// The idempotency key, if any.
+    pub fn idempotency_key_value(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
     }
 }
 
@@ -68,10 +120,13 @@ pub enum QueueError {
         /// Its capacity.
         capacity: usize,
     },
-    /// No reserved (or dead-lettered) job has this id: it was acked already, or its lease
-    /// ran out and it went back to the queue.
+    /// No dead letter has this id.
     #[error("no such job {0} in this state")]
     UnknownJob(JobId),
+    /// The reservation an outcome was given for no longer holds: its lease ran out (and
+    /// the job may be another worker's now), or the outcome was recorded already.
+    #[error("job {0}: the reservation no longer holds (its lease ran out or its outcome was recorded)")]
+    LeaseLost(JobId),
     /// The storage backend failed.
     #[error("queue backend failed")]
     Backend(#[source] BoxError),
@@ -115,14 +170,32 @@ pub trait Queue<J>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Reserved<J>>, QueueError>> + Send;
 
     /// The job is done: forget it.
-    fn ack(&self, id: JobId) -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn ack(&self, receipt: Receipt) -> impl Future<Output = Result<(), QueueError>> + Send;
 
-    /// Gives a reserved job back, to be handed out again after `delay`.
-    fn nack(&self, id: JobId, delay: Duration) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Records a failed delivery: appends `failure` to the job's history and makes the job
+    /// reservable again after `delay`, keeping its delivery count.
+    fn nack(
+        &self,
+        receipt: Receipt,
+        failure: Failure,
+        delay: Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
-    /// Moves a reserved job to the dead letters with the record of why it failed.
-    fn dead_letter(&self, id: JobId, failure: Failure)
-    -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Gives back a job this worker did not finish: reservable again at once, and this
+    /// delivery is not counted.
+    fn release(&self, receipt: Receipt) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Extends the leases of reservations that still hold to a full lease from now (the
+    /// runner's heartbeat for jobs it still runs or holds); others are left alone.
+    fn extend_leases(&self, receipts: &[Receipt]) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Moves a reserved job to the dead letters with the record of why its last delivery
+    /// failed and every earlier failure.
+    fn dead_letter(
+        &self,
+        receipt: Receipt,
+        failure: Failure,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// The dead letters, oldest first.
     fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter<J>>, QueueError>> + Send;

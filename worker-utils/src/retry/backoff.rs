@@ -137,23 +137,39 @@ impl<'a> Schedule<'a> {
 
     /// The delay before retry `n` (1-based), never above `max_delay`.
     pub(crate) fn delay(&mut self, n: u32) -> Duration {
-        let delay = match self.backoff {
-            Backoff::DecorrelatedJitter => {
-                let high = self.previous.saturating_mul(3).min(self.max);
-                self.rng.between(self.base.min(high), high)
-            }
-            strategy => {
-                let bound = raw_delay(strategy, self.base, n).min(self.max);
-                match self.jitter {
-                    Jitter::Full => self.rng.between(Duration::ZERO, bound),
-                    Jitter::Equal => bound / 2 + self.rng.between(Duration::ZERO, bound - bound / 2),
-                    Jitter::None => bound,
-                }
-            }
-        };
+        let delay =
+            jittered_delay(self.backoff, self.jitter, self.base, self.max, self.rng, n, self.previous);
         self.previous = delay.max(self.base);
-        delay.min(self.max)
+        delay
     }
+}
+
+/// The delay before retry `n` (1-based) of a schedule from `base` capped at `max`, jittered;
+/// `previous` is the delay before retry `n - 1`, which only decorrelated jitter reads.
+pub(crate) fn jittered_delay(
+    backoff: Backoff,
+    jitter: Jitter,
+    base: Duration,
+    max: Duration,
+    rng: &RngSource,
+    n: u32,
+    previous: Duration,
+) -> Duration {
+    let delay = match backoff {
+        Backoff::DecorrelatedJitter => {
+            let high = previous.saturating_mul(3).min(max);
+            rng.between(base.min(high), high)
+        }
+        strategy => {
+            let bound = raw_delay(strategy, base, n).min(max);
+            match jitter {
+                Jitter::Full => rng.between(Duration::ZERO, bound),
+                Jitter::Equal => bound / 2 + rng.between(Duration::ZERO, bound - bound / 2),
+                Jitter::None => bound,
+            }
+        }
+    };
+    delay.min(max)
 }
 
 /// The un-jittered delay before retry `n`, saturating instead of overflowing.

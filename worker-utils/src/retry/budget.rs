@@ -12,9 +12,11 @@ use crate::config::ConfigError;
 ///
 /// Within each 10-second window, a retry is allowed while the retries so far stay under
 /// `ratio × calls + min_per_second × seconds into the window (at least 1)`. When the budget
-/// is spent, the failing call returns its error at once (an
-/// [`AttemptsExhausted`](super::AttemptsExhausted) with reason `BudgetExhausted` if it had
-/// retried before) and `worker_utils_retry_budget_exhausted_total` counts it.
+/// is spent, the failing call returns at once with an
+/// [`AttemptsExhausted`](super::AttemptsExhausted) of reason `BudgetExhausted` (even after
+/// its first attempt, so that the refusal is visible), whose retry-after hint is the time
+/// until the account starts over: a runner's redelivery waits that long, and
+/// `worker_utils_retry_budget_exhausted_total` counts it.
 ///
 /// By default every [`Retry`](super::Retry) has its own budget of 20 % of calls plus 10
 /// retries per second; [`shared`](Self::shared) makes one budget cover several actions.
@@ -127,8 +129,9 @@ impl BudgetState {
         self.calls.store(self.calls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
-    /// Takes one retry from the account if it allows one.
-    pub(crate) fn try_retry(&self) -> bool {
+    /// Takes one retry from the account if it allows one; otherwise says how long until
+    /// the account starts over.
+    pub(crate) fn try_retry(&self) -> Result<(), Duration> {
         let elapsed = self.created.elapsed();
         let window = (elapsed.as_millis() / WINDOW.as_millis()) as u64;
         if self.window.swap(window, Ordering::Relaxed) != window {
@@ -138,10 +141,12 @@ impl BudgetState {
         let seconds_in = (elapsed.as_secs() % WINDOW.as_secs()).max(1);
         let allowed = (self.calls.load(Ordering::Relaxed) as f64 * self.ratio) as u64
             + self.min_per_second * seconds_in;
-        self.retries.fetch_add(1, Ordering::Relaxed) < allowed || {
-            self.retries.fetch_sub(1, Ordering::Relaxed);
-            false
+        if self.retries.fetch_add(1, Ordering::Relaxed) < allowed {
+            return Ok(());
         }
+        self.retries.fetch_sub(1, Ordering::Relaxed);
+        let into_window = Duration::from_millis((elapsed.as_millis() % WINDOW.as_millis()) as u64);
+        Err(WINDOW - into_window)
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`Retry`]: runs an action again after retryable failures, with backoff and jitter.
 
-mod backoff;
+pub(crate) mod backoff;
 mod budget;
 mod config;
 mod first_attempt;
@@ -29,8 +29,10 @@ use crate::metrics;
 ///   `max_delay`), then try again. A cancelled job stops the wait at once; a wait that would
 ///   end past the job's deadline is not started.
 ///
-/// When the loop stops after more than one attempt, the error is an `ActionError` of the
-/// last attempt's kind whose source is [`AttemptsExhausted`] holding every attempt's error.
+/// When the loop stops after more than one attempt, or because the budget refused a retry,
+/// the error is an `ActionError` of the last attempt's kind (and retry-after hint) whose
+/// source is [`AttemptsExhausted`] holding every attempt's error and the
+/// [`GiveUpReason`].
 /// The success path allocates nothing.
 ///
 /// ```
@@ -182,9 +184,10 @@ impl<'a, A> History<'a, A> {
             return Err(self.give_up(error, GiveUpReason::NotRetryable));
         }
         if let Some(budget) = &self.retry.budget
-            && !budget.try_retry()
+            && let Err(refilled_in) = budget.try_retry()
         {
             metrics::record_budget_exhausted(error.action());
+            let error = error.with_retry_after(refilled_in);
             return Err(self.give_up(error, GiveUpReason::BudgetExhausted));
         }
         let schedule = self.schedule.get_or_insert_with(|| backoff::Schedule::new(config));
@@ -219,25 +222,41 @@ impl<'a, A> History<'a, A> {
         }
     }
 
-    /// Ends the loop with `last`: alone if it was the only attempt, otherwise wrapped in
-    /// [`AttemptsExhausted`] with every earlier error.
+    /// Ends the loop with `last`: alone if it was the only attempt and the loop simply did
+    /// not retry it, otherwise wrapped in [`AttemptsExhausted`] with every earlier error (a
+    /// cancellation or a budget refusal is always wrapped, so that a caller sees the reason).
+    /// The kind and the retry-after hint are the last error's.
     fn give_up(&mut self, last: ActionError, reason: GiveUpReason) -> ActionError {
-        if self.errors.is_empty() && reason != GiveUpReason::Cancelled {
+        if self.errors.is_empty()
+            && !matches!(reason, GiveUpReason::Cancelled | GiveUpReason::BudgetExhausted)
+        {
             return last;
         }
         let kind = last.kind();
         let action = last.action();
         let attempt = last.attempt();
         let job_id = last.job_id();
+        let retry_after = last.retry_after();
         let mut errors = std::mem::take(&mut self.errors);
         errors.push(last);
-        ActionError::new(kind, AttemptsExhausted { attempts: errors, reason })
-            .stamped(action, attempt, job_id)
+        let error = ActionError::new(kind, AttemptsExhausted { attempts: errors, reason })
+            .stamped(action, attempt, job_id);
+        match retry_after {
+            Some(hint) => error.with_retry_after(hint),
+            None => error,
+        }
     }
 }
 
 /// Why a retry loop stopped before succeeding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// ```
+/// use worker_utils::retry::GiveUpReason;
+/// assert_eq!(GiveUpReason::BudgetExhausted.as_str(), "budget_exhausted");
+/// assert_eq!(serde_json::to_string(&GiveUpReason::MaxAttempts).unwrap(), "\"max_attempts\"");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GiveUpReason {
     /// Every allowed attempt failed.
     MaxAttempts,
@@ -252,6 +271,17 @@ pub enum GiveUpReason {
 }
 
 impl GiveUpReason {
+    /// The snake_case name, as in dead-letter records.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GiveUpReason::MaxAttempts => "max_attempts",
+            GiveUpReason::NotRetryable => "not_retryable",
+            GiveUpReason::DeadlineReached => "deadline_reached",
+            GiveUpReason::Cancelled => "cancelled",
+            GiveUpReason::BudgetExhausted => "budget_exhausted",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             GiveUpReason::MaxAttempts => "no attempts left",
@@ -263,7 +293,8 @@ impl GiveUpReason {
     }
 }
 
-/// A retry loop gave up after more than one attempt: every attempt's error, oldest first.
+/// A retry loop gave up after more than one attempt, or was cancelled or refused a retry by
+/// its budget: every attempt's error, oldest first, and the reason.
 ///
 /// It is the source of the [`ActionError`] a [`Retry`] returns then; its own source is the
 /// last attempt's error.
@@ -287,7 +318,9 @@ impl AttemptsExhausted {
 
 impl std::fmt::Display for AttemptsExhausted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "gave up after {} attempts ({})", self.attempts.len(), self.reason.describe())
+        let attempts = self.attempts.len();
+        let plural = if attempts == 1 { "" } else { "s" };
+        write!(f, "gave up after {attempts} attempt{plural} ({})", self.reason.describe())
     }
 }
 

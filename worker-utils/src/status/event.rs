@@ -163,7 +163,12 @@ pub struct StatusEvent {
     /// How long the job ran, on terminal events.
     #[serde(default)]
     pub duration_ms: Option<u64>,
-    /// Why it failed, on `FAILED`.
+    /// On the `PENDING` of a failed job sent back for redelivery: when delivery `attempt`
+    /// may start, in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub due_at_ms: Option<u64>,
+    /// Why it failed: on `FAILED`, and on the `PENDING` of a redelivery (the error that
+    /// sent it back).
     #[serde(default)]
     pub error: Option<StatusError>,
 }
@@ -194,6 +199,7 @@ impl StatusEvent {
             attempt: 1,
             timestamp_ms: unix_millis(SystemTime::now()),
             duration_ms: None,
+            due_at_ms: None,
             error: None,
         }
     }
@@ -259,7 +265,7 @@ impl StatusEvent {
 
 impl serde::Serialize for StatusEvent {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("StatusEvent", 12)?;
+        let mut s = serializer.serialize_struct("StatusEvent", 13)?;
         s.serialize_field("type", "status")?;
         s.serialize_field("seq", &self.seq)?;
         s.serialize_field("job_id", &self.job_id)?;
@@ -271,6 +277,7 @@ impl serde::Serialize for StatusEvent {
         s.serialize_field("timestamp", &Rfc3339(self.timestamp_ms))?;
         s.serialize_field("timestamp_ms", &self.timestamp_ms)?;
         s.serialize_field("duration_ms", &self.duration_ms)?;
+        s.serialize_field("due_at_ms", &self.due_at_ms)?;
         s.serialize_field("error", &self.error)?;
         s.end()
     }

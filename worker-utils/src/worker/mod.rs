@@ -1,5 +1,6 @@
 //! Workers: the [`Worker`] trait (a typed pipeline of actions bound to a queue) and the
-//! [`Runner`] that feeds it jobs, publishes their status and dead-letters failures.
+//! [`Runner`] that feeds it jobs, publishes their status, and redelivers or dead-letters
+//! failures by its [`RedeliveryPolicy`].
 //!
 //! `#[worker]` writes the `Worker` impl; by hand it reads:
 //!
@@ -52,8 +53,10 @@
 //! # Ok(()) }
 //! ```
 
+mod redelivery;
 mod runner;
 
+pub use redelivery::{DeadLetterCause, Redelivery, RedeliveryPolicy, RedeliveryPolicyBuilder};
 pub use runner::{RunReport, RunStats, Runner, RunnerBuilder};
 
 use crate::action::Action;
@@ -78,6 +81,12 @@ pub trait Worker: Send + Sync + 'static {
     /// How many jobs run at once unless the runner is told otherwise.
     fn concurrency(&self) -> usize {
         1
+    }
+
+    /// Which failed jobs go back to the queue, and after how long, unless the runner is
+    /// told otherwise (default: [`RedeliveryPolicy::default`]).
+    fn redelivery(&self) -> RedeliveryPolicy {
+        RedeliveryPolicy::default()
     }
 }
 

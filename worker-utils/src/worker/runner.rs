@@ -8,13 +8,14 @@ use futures_util::FutureExt as _;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::redelivery::{DeadLetterCause, Redelivery, RedeliveryPolicy};
 use super::{JobOf, Worker};
 use crate::action::Action;
 use crate::config::ConfigError;
 use crate::context::{ActionContext, JobId, Scope};
 use crate::error::ActionError;
 use crate::error_handling::Panicked;
-use crate::queue::{Failure, Queue, Reserved};
+use crate::queue::{Failure, Queue, QueueError, Receipt, Reserved};
 use crate::status::{JobStatus, StatusEvent, StatusSink};
 
 /// How long one `reserve` call waits for work before the slot checks for shutdown again.
@@ -30,9 +31,16 @@ const QUEUE_ERROR_PAUSE: Duration = Duration::from_millis(100);
 ///
 /// For each job: PROCESSING, then the pipeline inside a panic guard, then
 /// - success: ack, COMPLETED with the duration;
-/// - failure (retries exhausted, or a non-retryable error, or a panic): dead letter with
-///   the full attempt history, FAILED with the error kind and message;
-/// - cancelled by shutdown: given back to the queue, PENDING again.
+/// - a failure its [`RedeliveryPolicy`] redelivers (by default a `Transient` or `System`
+///   error that outlived the action's own retries, on deliveries 1 to 4): nack with the
+///   policy's delay, PENDING with the next delivery number, when it is due and the error;
+/// - any other failure (a `Permanent` or `BusinessLogic` error, a panic, the last allowed
+///   delivery): dead letter with every delivery's attempts, FAILED with the error kind
+///   and message. So an observer sees exactly one COMPLETED or FAILED per job;
+/// - cancelled by shutdown: given back to the queue, PENDING again (not a failed delivery).
+///
+/// A job handed out more often than the policy allows without an outcome (its workers
+/// crashed or lost their leases) is dead-lettered without running again.
 ///
 /// Shutdown (the token passed to [`run`](Self::run)): slots stop reserving and give back
 /// the jobs of their batch they had not started; jobs in flight get the grace period to
@@ -54,6 +62,7 @@ struct Shared<W: Worker, Q> {
     queue_name: Arc<str>,
     worker_id: Arc<str>,
     batch: usize,
+    redelivery: RedeliveryPolicy,
     stats: Arc<RunStats>,
 }
 
@@ -62,6 +71,7 @@ struct Shared<W: Worker, Q> {
 pub struct RunStats {
     completed: AtomicU64,
     dead_lettered: AtomicU64,
+    redelivered: AtomicU64,
     returned: AtomicU64,
     retries: AtomicU64,
     panics: AtomicU64,
@@ -78,6 +88,11 @@ impl RunStats {
         self.dead_lettered.load(Ordering::Relaxed)
     }
 
+    /// Failed deliveries sent back to the queue for a later delivery.
+    pub fn redelivered(&self) -> u64 {
+        self.redelivered.load(Ordering::Relaxed)
+    }
+
     /// Jobs given back to the queue unfinished (shutdown).
     pub fn returned(&self) -> u64 {
         self.returned.load(Ordering::Relaxed)
@@ -88,7 +103,8 @@ impl RunStats {
         self.retries.load(Ordering::Relaxed)
     }
 
-    /// Jobs whose pipeline panicked (they are dead-lettered too).
+    /// Jobs whose pipeline panicked, caught by the runner or by an action's error handling
+    /// (they are dead-lettered too).
     pub fn panics(&self) -> u64 {
         self.panics.load(Ordering::Relaxed)
     }
@@ -103,6 +119,7 @@ impl RunStats {
             worker_id: worker_id.to_owned(),
             completed: self.completed(),
             dead_lettered: self.dead_lettered(),
+            redelivered: self.redelivered(),
             returned: self.returned(),
             retries: self.retries(),
             panics: self.panics(),
@@ -120,6 +137,8 @@ pub struct RunReport {
     pub completed: u64,
     /// Jobs dead-lettered.
     pub dead_lettered: u64,
+    /// Failed deliveries sent back to the queue for a later delivery.
+    pub redelivered: u64,
     /// Jobs given back to the queue unfinished.
     pub returned: u64,
     /// Retries scheduled.
@@ -134,13 +153,13 @@ pub struct RunReport {
 /// dropped at the end of the grace period can give them back. Locked once per batch.
 #[derive(Debug, Default)]
 struct SlotProgress {
-    batch: Mutex<Vec<JobId>>,
+    batch: Mutex<Vec<Receipt>>,
     done: AtomicUsize,
 }
 
 impl SlotProgress {
-    fn start(&self, ids: Vec<JobId>) {
-        *self.batch.lock().unwrap_or_else(PoisonError::into_inner) = ids;
+    fn start(&self, receipts: Vec<Receipt>) {
+        *self.batch.lock().unwrap_or_else(PoisonError::into_inner) = receipts;
         self.done.store(0, Ordering::Release);
     }
 
@@ -148,7 +167,7 @@ impl SlotProgress {
         self.done.fetch_add(1, Ordering::Release);
     }
 
-    fn unfinished(&self) -> Vec<JobId> {
+    fn unfinished(&self) -> Vec<Receipt> {
         let batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
         batch.get(self.done.load(Ordering::Acquire)..).unwrap_or_default().to_vec()
     }
@@ -177,6 +196,7 @@ where
             batch: RunnerBuilder::<W, Q>::DEFAULT_BATCH,
             grace: RunnerBuilder::<W, Q>::DEFAULT_GRACE,
             worker_id: None,
+            redelivery: None,
         }
     }
 
@@ -193,9 +213,10 @@ where
     /// Runs until `shutdown` is cancelled, then shuts down gracefully and reports.
     pub async fn run(self, shutdown: CancellationToken) -> RunReport {
         let hard_stop = CancellationToken::new();
-        let progress: Vec<Arc<SlotProgress>> = (0..self.concurrency).map(|_| Arc::default()).collect();
+        let progress: Arc<[Arc<SlotProgress>]> = (0..self.concurrency).map(|_| Arc::default()).collect();
+        let heartbeat = tokio::spawn(heartbeat(self.shared.queue.clone(), progress.clone()));
         let mut slots = JoinSet::new();
-        for slot_progress in &progress {
+        for slot_progress in progress.iter() {
             slots.spawn(slot(
                 self.shared.clone(),
                 shutdown.clone(),
@@ -222,17 +243,33 @@ where
                 drain(&mut slots).await;
             }
             let mut outbox = Vec::new();
-            for slot_progress in &progress {
-                for id in slot_progress.unfinished() {
-                    self.shared.give_back(id, &mut outbox).await;
-                    unfinished.push(id);
+            for slot_progress in progress.iter() {
+                for receipt in slot_progress.unfinished() {
+                    self.shared.give_back(receipt, &mut outbox).await;
+                    unfinished.push(receipt.id);
                 }
             }
             self.shared.flush(&mut outbox);
         }
+        heartbeat.abort();
         let report = self.shared.stats.report(&self.shared.worker_id, unfinished);
         tracing::info!(worker = &*self.shared.worker_id, ?report, "worker stopped");
         report
+    }
+}
+
+/// Extends the leases of every job the slots hold (running or waiting in their batch) three
+/// times per lease, so that a job that runs long is not handed to another worker.
+async fn heartbeat<J, Q: Queue<J>>(queue: Arc<Q>, progress: Arc<[Arc<SlotProgress>]>) {
+    let period = queue.lease() / 3;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let held: Vec<Receipt> = progress.iter().flat_map(|slot| slot.unfinished()).collect();
+        if let Err(error) = queue.extend_leases(&held).await {
+            tracing::debug!(queue = queue.name(), error = %error, "cannot extend leases; trying again next beat");
+        }
     }
 }
 
@@ -274,11 +311,11 @@ async fn slot<W, Q>(
                 continue;
             }
         };
-        progress.start(batch.iter().map(|job| job.id).collect());
+        progress.start(batch.iter().map(Reserved::receipt).collect());
         let mut jobs = batch.into_iter();
         for job in jobs.by_ref() {
             if shutdown.is_cancelled() {
-                shared.give_back(job.id, &mut outbox).await;
+                shared.give_back(job.receipt(), &mut outbox).await;
                 progress.finish_one();
                 break;
             }
@@ -286,7 +323,7 @@ async fn slot<W, Q>(
             progress.finish_one();
         }
         for job in jobs {
-            shared.give_back(job.id, &mut outbox).await;
+            shared.give_back(job.receipt(), &mut outbox).await;
             progress.finish_one();
         }
         shared.flush(&mut outbox);
@@ -299,7 +336,11 @@ where
     Q: Queue<JobOf<W>>,
 {
     async fn process(&self, reserved: Reserved<JobOf<W>>, scope: &Arc<Scope>, outbox: &mut Vec<StatusEvent>) {
-        let Reserved { id, job, delivery } = reserved;
+        let receipt = reserved.receipt();
+        let Reserved { id, job, delivery, .. } = reserved;
+        if delivery > self.redelivery.max_deliveries() {
+            return self.dead_letter_unrun(receipt, delivery, scope, outbox).await;
+        }
         let span = tracing::info_span!("job", job_id = id.get(), queue = &*self.queue_name, delivery);
         let ctx = ActionContext::in_scope(scope.clone(), id, delivery, span);
         let started =
@@ -319,36 +360,93 @@ where
         .await;
         self.stats.retries.fetch_add(u64::from(ctx.retries()), Ordering::Relaxed);
         let result = outcome.unwrap_or_else(|payload| {
-            self.stats.panics.fetch_add(1, Ordering::Relaxed);
             Err(ActionError::system(Panicked::from_payload(payload)).in_context(self.pipeline.name(), &ctx))
         });
-        match result {
+        let error = match result {
             Ok(_) => {
-                if let Err(error) = self.queue.ack(id).await {
-                    tracing::error!(job_id = id.get(), error = %error, "cannot ack a completed job; it may run again");
+                if self.settle(id, "ack", self.queue.ack(receipt).await) {
+                    self.stats.completed.fetch_add(1, Ordering::Relaxed);
+                    self.publish(outbox, || finished(scope, id, delivery, JobStatus::Completed, started));
                 }
-                self.stats.completed.fetch_add(1, Ordering::Relaxed);
-                self.publish(outbox, || finished(scope, id, delivery, JobStatus::Completed, started));
+                return;
             }
-            Err(error) if error.is_cancelled() => {
-                self.give_back(id, outbox).await;
+            Err(error) if error.is_cancelled() => return self.give_back(receipt, outbox).await,
+            Err(error) => error.in_context(self.pipeline.name(), &ctx),
+        };
+        let failure = Failure::from_error(&error, delivery);
+        match self.redelivery.decide(&error, delivery) {
+            Redelivery::After(delay) => {
+                if self.settle(id, "nack", self.queue.nack(receipt, failure, delay).await) {
+                    self.stats.redelivered.fetch_add(1, Ordering::Relaxed);
+                    self.publish(outbox, || {
+                        let mut event =
+                            event(scope, id, delivery + 1, JobStatus::Pending, JobStatus::Processing);
+                        event.due_at_ms = Some(event.timestamp_ms.saturating_add(millis(delay)));
+                        event.error(&error)
+                    });
+                }
+            }
+            Redelivery::DeadLetter(cause) => {
+                if cause == DeadLetterCause::Panicked {
+                    self.stats.panics.fetch_add(1, Ordering::Relaxed);
+                }
+                if self.settle(id, "dead-letter", self.queue.dead_letter(receipt, failure).await) {
+                    self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                    self.publish(outbox, || {
+                        finished(scope, id, delivery, JobStatus::Failed, started).error(&error)
+                    });
+                }
+            }
+        }
+    }
+
+    /// Dead-letters a job that was handed out more often than the policy allows without an
+    /// outcome: the workers that held it stopped (a crash, a kill) or lost their leases.
+    async fn dead_letter_unrun(
+        &self,
+        receipt: Receipt,
+        delivery: u32,
+        scope: &Arc<Scope>,
+        outbox: &mut Vec<StatusEvent>,
+    ) {
+        let id = receipt.id;
+        let error =
+            ActionError::system(DeliveriesExhausted { delivery, max: self.redelivery.max_deliveries() })
+                .stamped(self.pipeline.name(), 0, Some(id));
+        let failure = Failure::from_error(&error, delivery);
+        if self.settle(id, "dead-letter", self.queue.dead_letter(receipt, failure).await) {
+            self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+            self.publish(outbox, || {
+                event(scope, id, delivery, JobStatus::Failed, JobStatus::Pending).error(&error)
+            });
+        }
+    }
+
+    /// Whether the queue took a job's outcome; logs the refusal if not. A refused outcome
+    /// publishes nothing: the job is someone else's now (its lease ran out), or the queue
+    /// will hand it out again, and that delivery will report it.
+    fn settle(&self, id: JobId, operation: &str, result: Result<(), QueueError>) -> bool {
+        match result {
+            Ok(()) => true,
+            Err(QueueError::LeaseLost(_)) => {
+                tracing::warn!(
+                    job_id = id.get(),
+                    operation,
+                    "the job's lease ran out before its outcome was recorded; another delivery will report it"
+                );
+                false
             }
             Err(error) => {
-                let error = error.in_context(self.pipeline.name(), &ctx);
-                if let Err(queue_error) = self.queue.dead_letter(id, Failure::from_error(&error)).await {
-                    tracing::error!(job_id = id.get(), error = %queue_error, "cannot dead-letter a failed job; it may run again");
-                }
-                self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                self.publish(outbox, || {
-                    finished(scope, id, delivery, JobStatus::Failed, started).error(&error)
-                });
+                tracing::error!(job_id = id.get(), operation, error = %error, "cannot record a job's outcome; it will run again");
+                false
             }
         }
     }
 
     /// Returns an unfinished job to the queue, to be handed out again at once.
-    async fn give_back(&self, id: JobId, outbox: &mut Vec<StatusEvent>) {
-        match self.queue.nack(id, Duration::ZERO).await {
+    async fn give_back(&self, receipt: Receipt, outbox: &mut Vec<StatusEvent>) {
+        let id = receipt.id;
+        match self.queue.release(receipt).await {
             Ok(()) => {
                 self.stats.returned.fetch_add(1, Ordering::Relaxed);
                 self.publish(outbox, || {
@@ -388,6 +486,20 @@ where
             sink.publish_all(outbox);
         }
     }
+}
+
+/// A job was handed out more often than its redelivery policy allows, without an outcome.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "handed out {delivery} times, more than max_deliveries ({max}), without an outcome: the workers that took it stopped or lost their leases"
+)]
+struct DeliveriesExhausted {
+    delivery: u32,
+    max: u32,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// An event of a job run in the slot of `scope`.
@@ -435,6 +547,7 @@ pub struct RunnerBuilder<W: Worker, Q> {
     batch: usize,
     grace: Duration,
     worker_id: Option<String>,
+    redelivery: Option<RedeliveryPolicy>,
 }
 
 impl<W, Q> RunnerBuilder<W, Q>
@@ -472,6 +585,13 @@ where
         self
     }
 
+    /// Which failed jobs go back to the queue and after how long (default: the worker's
+    /// own [`Worker::redelivery`], which `#[worker(redeliver(..))]` sets).
+    pub fn redelivery(mut self, policy: RedeliveryPolicy) -> Self {
+        self.redelivery = Some(policy);
+        self
+    }
+
     /// Names this worker instance (default: `{queue}-{pid}-{n}`, unique per instance).
     pub fn worker_id(mut self, id: impl Into<String>) -> Self {
         self.worker_id = Some(id.into());
@@ -494,6 +614,7 @@ where
             ));
         }
         let pipeline = self.worker.pipeline();
+        let redelivery = self.redelivery.unwrap_or_else(|| self.worker.redelivery());
         check_lease(&pipeline, queue_name, self.queue.lease())?;
         let queue_name: Arc<str> = Arc::from(queue_name);
         let worker_id = self.worker_id.unwrap_or_else(|| unique_worker_id(&queue_name));
@@ -506,6 +627,7 @@ where
                 queue_name,
                 worker_id: Arc::from(worker_id),
                 batch: self.batch,
+                redelivery,
                 stats: Arc::default(),
             }),
             concurrency: self.concurrency,
@@ -552,6 +674,7 @@ impl<W: Worker, Q> fmt::Debug for RunnerBuilder<W, Q> {
             .field("batch", &self.batch)
             .field("grace", &self.grace)
             .field("worker_id", &self.worker_id)
+            .field("redelivery", &self.redelivery)
             .finish_non_exhaustive()
     }
 }
