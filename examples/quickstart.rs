@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
-use worker_utils::queue::{MemoryQueue, Queue};
+use worker_utils::queue::{MemoryQueue, Queue, QueueError};
 use worker_utils::status::StatusServer;
 use worker_utils::worker::Runner;
 
@@ -69,15 +69,15 @@ struct StorageBusy {
     retry_after: Duration,
 }
 
-/// Simulated I/O: times out on the first two attempts for every 9th image, never finds
-/// every 47th.
+/// Simulated I/O: on a job's first delivery, times out on the first two attempts for every
+/// 9th image (a retry, or a later delivery, gets through); never finds every 47th.
 #[action(retry(max_attempts = 4, base_delay = "5ms", max_delay = "50ms"), error_handling, timeout = "2s")]
 async fn fetch_image(job: ImageJob, ctx: &ActionContext) -> Result<Image, FetchError> {
     tokio::time::sleep(Duration::from_millis(2)).await;
     if job.id.is_multiple_of(47) {
         return Err(FetchError::NotFound(job.url));
     }
-    if job.id.is_multiple_of(9) && ctx.attempt() < 3 {
+    if job.id.is_multiple_of(9) && ctx.delivery() == 1 && ctx.attempt() < 3 {
         return Err(FetchError::Timeout);
     }
     Ok(Image { id: job.id, bytes: job.url.into_bytes().repeat(64) })
@@ -93,19 +93,27 @@ async fn make_thumbnail(image: Image) -> Result<Thumbnail, ImageError> {
     Ok(Thumbnail { id: image.id, bytes })
 }
 
-/// Simulated upload: every 11th is told to come back later, once.
+/// Simulated upload: every 11th is told to come back later, on its first delivery.
 #[action(retry(max_attempts = 3, base_delay = "5ms", max_delay = "20ms"), error_handling)]
 async fn upload(thumbnail: Thumbnail, deps: &Deps, ctx: &ActionContext) -> Result<String, StorageBusy> {
     tokio::time::sleep(Duration::from_millis(1)).await;
-    if thumbnail.id.is_multiple_of(11) && ctx.attempt() == 1 {
+    if thumbnail.id.is_multiple_of(11) && ctx.delivery() == 1 && ctx.attempt() == 1 {
         return Err(StorageBusy { retry_after: Duration::from_millis(10) });
     }
     Ok(format!("{}/thumbs/{}.png ({} bytes)", deps.cdn, thumbnail.id, thumbnail.bytes.len()))
 }
 
 /// fetch_image → make_thumbnail → upload, on the `thumbnails` queue; the runner adds
-/// PROCESSING / COMPLETED / FAILED around the pipeline.
-#[worker(queue = "thumbnails", deps = Deps, pipeline = [fetch_image, make_thumbnail, upload], concurrency = 32)]
+/// PROCESSING / COMPLETED / FAILED around the pipeline. A transient failure that outlives an
+/// action's own retries (or whose retry the retry budget refused under load) goes back to
+/// the queue for a later delivery, up to 5 deliveries; only the rest are dead letters.
+#[worker(
+    queue = "thumbnails",
+    deps = Deps,
+    pipeline = [fetch_image, make_thumbnail, upload],
+    concurrency = 32,
+    redeliver(max_deliveries = 5, base_delay = "100ms", max_delay = "2s"),
+)]
 struct ThumbnailWorker;
 
 /// Command-line options.
@@ -159,14 +167,26 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Enqueues jobs 1 to `jobs` in batches, waiting for room when the queue is full.
+async fn produce(queue: Arc<MemoryQueue<ImageJob>>, jobs: u32) -> Result<(), QueueError> {
+    const BATCH: u32 = 1000;
+    for first in (1..=jobs).step_by(BATCH as usize) {
+        let last = first.saturating_add(BATCH - 1).min(jobs);
+        let batch = (first..=last).map(|id| ImageJob { id, url: format!("https://images.example/{id}.jpg") });
+        queue.enqueue_batch(batch.collect()).await?;
+    }
+    Ok(())
+}
+
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let broadcaster = Broadcaster::new();
     let server = StatusServer::builder(broadcaster.clone()).bind(options.ws_addr).build()?.start().await?;
     println!("live status: ws://{}", server.local_addr());
 
     let queue = Arc::new(MemoryQueue::builder("thumbnails").status(broadcaster.clone()).build()?);
-    let jobs = (1..=options.jobs).map(|id| ImageJob { id, url: format!("https://images.example/{id}.jpg") });
-    queue.enqueue_batch(jobs.collect()).await?;
+    // A producer enqueues while the worker runs, as a real one would: a bounded queue makes
+    // it wait for room rather than hold every job in memory at once.
+    let producer = tokio::spawn(produce(queue.clone(), options.jobs));
 
     let deps = Deps { cdn: "https://cdn.example".to_owned() };
     let runner = Runner::builder(ThumbnailWorker, queue.clone(), deps).status(broadcaster.clone()).build()?;
@@ -190,7 +210,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     );
     while stats.finished() < u64::from(options.jobs) && !shutdown.is_cancelled() {
         bar.set_position(stats.finished());
-        bar.set_message(format!("failed {}  retries {}", stats.dead_lettered(), stats.retries()));
+        bar.set_message(format!(
+            "failed {}  retries {}  redelivered {}",
+            stats.dead_lettered(),
+            stats.retries(),
+            stats.redelivered()
+        ));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     bar.set_position(stats.finished());
@@ -198,6 +223,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = started.elapsed();
     shutdown.cancel();
     let report = worker.await?;
+    producer.abort();
 
     let dead = queue.dead_letters().await?;
     println!();
@@ -205,7 +231,13 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     println!("completed     {}", report.completed);
     println!("failed        {} (all dead-lettered; {} panics)", report.dead_lettered, report.panics);
     println!("dead letters  {}", dead.len());
-    println!("retries       {}", report.retries);
+    let by_kind = ErrorKind::ALL.map(|kind| {
+        let count = dead.iter().filter(|letter| letter.failure.kind == kind).count();
+        format!("{kind} {count}")
+    });
+    println!("dead letters by kind: {}", by_kind.join(", "));
+    println!("retries       {} (in-process, by the actions' retry wrappers)", report.retries);
+    println!("redelivered   {} (failed deliveries sent back to the queue)", report.redelivered);
     println!("returned      {} (unfinished at shutdown, back in the queue)", report.returned);
     println!(
         "throughput    {:.0} jobs/s over {:.2?}",
@@ -213,11 +245,13 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         elapsed
     );
     for letter in dead.iter().take(3) {
+        let attempts = letter.failure.attempts.len();
         println!(
-            "  dead letter job {}: {} after {} attempt(s): {}",
+            "  dead letter job {}: {} on delivery {} after {attempts} attempt{}: {}",
             letter.id,
             letter.failure.kind,
-            letter.failure.attempts.len(),
+            letter.deliveries,
+            if attempts == 1 { "" } else { "s" },
             letter.failure.message
         );
     }

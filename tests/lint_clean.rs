@@ -157,8 +157,22 @@ pub async fn bare(input: ()) -> std::io::Result<()> {
     Ok(input)
 }
 
-/// A three-step worker with deps and a concurrency.
-#[worker(queue = "lint", deps = Deps, pipeline = [full, to_text, hooked], concurrency = 4)]
+/// A three-step worker with deps, a concurrency and a redelivery policy.
+#[worker(
+    queue = "lint",
+    deps = Deps,
+    pipeline = [full, to_text, hooked],
+    concurrency = 4,
+    redeliver(
+        max_deliveries = 4,
+        base_delay = "2s",
+        max_delay = "1h",
+        backoff = exponential,
+        factor = 1.5,
+        jitter = full,
+        on = [Transient, System]
+    )
+)]
 #[derive(Debug)]
 pub struct FullWorker;
 
@@ -172,8 +186,8 @@ pub async fn to_text(input: u32) -> Result<String, ActionError> {
     Ok(input.to_string())
 }
 
-/// A one-step worker without deps, through a module path.
-#[worker(queue = "lint-bare", pipeline = [steps::bare])]
+/// A one-step worker without deps, through a module path, that never redelivers.
+#[worker(queue = "lint-bare", pipeline = [steps::bare], redeliver = false)]
 #[derive(Debug)]
 pub struct BareWorker {
     /// A field, to show that the struct is kept as written.
@@ -201,6 +215,7 @@ fn lint_clean_workers_build() {
     assert_eq!((FullWorker.queue(), FullWorker.concurrency()), ("lint", 4));
     let bare = BareWorker { label: "bare" };
     assert_eq!((bare.queue(), bare.concurrency(), bare.label), ("lint-bare", 1, "bare"));
+    assert_eq!((FullWorker.redelivery().max_deliveries(), bare.redelivery().max_deliveries()), (4, 1));
     let runtime = worker_utils::testing::paused_runtime();
     runtime.block_on(async {
         let ctx = ActionContext::detached();

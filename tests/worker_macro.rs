@@ -1,7 +1,8 @@
 //! `#[worker]` behaves exactly like the `impl Worker` it stands for: a macro-defined
 //! worker and a hand-written one with the same steps give the same results, the same run
 //! report and the same dead letters through a `Runner` on a `MemoryQueue`, and their
-//! pipeline types are the same `Then` chain.
+//! pipeline types are the same `Then` chain. `redeliver(...)` sets the worker's
+//! `RedeliveryPolicy`.
 
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use worker_utils::pipeline::Then;
 use worker_utils::prelude::*;
 use worker_utils::queue::{MemoryQueue, Queue};
-use worker_utils::worker::{RunReport, Runner, Worker};
+use worker_utils::retry::{Backoff, Jitter, KindSet};
+use worker_utils::worker::{DeadLetterCause, Redelivery, RedeliveryPolicy, RunReport, Runner, Worker};
 
 /// What the steps share: the results of completed jobs.
 struct Deps {
@@ -158,4 +160,57 @@ async fn macro_and_hand_written_workers_run_alike() {
             ("x", ErrorKind::Permanent, "parse"),
         ]
     );
+}
+
+#[worker(
+    queue = "numbers",
+    pipeline = [parse],
+    redeliver(max_deliveries = 3, base_delay = "1s", max_delay = "5s", jitter = false, on = [Transient])
+)]
+struct TunedRedelivery;
+
+#[worker(queue = "numbers", pipeline = [parse], redeliver = false)]
+struct NeverRedelivers;
+
+fn transient() -> ActionError {
+    ActionError::transient(std::io::Error::other("reset"))
+}
+
+#[test]
+fn redeliver_sets_the_policy_it_names() {
+    let policy = TunedRedelivery.redelivery();
+    assert_eq!(policy.max_deliveries(), 3);
+    assert_eq!(policy.base_delay(), Duration::from_secs(1));
+    assert_eq!(policy.max_delay(), Duration::from_secs(5));
+    assert_eq!(policy.jitter(), Jitter::None);
+    assert_eq!(policy.redeliver_on(), KindSet::of(&[ErrorKind::Transient]));
+    assert_eq!(policy.backoff(), Backoff::default(), "an unset key keeps its default");
+    // And it decides accordingly: exponential from 1 s without jitter, three deliveries,
+    // only `Transient` redelivered.
+    assert_eq!(policy.decide(&transient(), 1), Redelivery::After(Duration::from_secs(1)));
+    assert_eq!(policy.decide(&transient(), 2), Redelivery::After(Duration::from_secs(2)));
+    assert_eq!(policy.decide(&transient(), 3), Redelivery::DeadLetter(DeadLetterCause::DeliveriesExhausted));
+    let system = ActionError::system(std::io::Error::other("disk full"));
+    assert_eq!(
+        policy.decide(&system, 1),
+        Redelivery::DeadLetter(DeadLetterCause::NotRedelivered(ErrorKind::System))
+    );
+}
+
+#[test]
+fn redeliver_false_never_redelivers() {
+    let policy = NeverRedelivers.redelivery();
+    assert_eq!(policy.max_deliveries(), 1);
+    assert_eq!(policy.decide(&transient(), 1), Redelivery::DeadLetter(DeadLetterCause::DeliveriesExhausted));
+}
+
+#[test]
+fn without_redeliver_the_policy_is_the_default() {
+    let (policy, default) = (MacroWorker.redelivery(), RedeliveryPolicy::default());
+    assert_eq!(policy.max_deliveries(), default.max_deliveries());
+    assert_eq!(policy.base_delay(), default.base_delay());
+    assert_eq!(policy.max_delay(), default.max_delay());
+    assert_eq!(policy.backoff(), default.backoff());
+    assert_eq!(policy.jitter(), default.jitter());
+    assert_eq!(policy.redeliver_on(), default.redeliver_on());
 }

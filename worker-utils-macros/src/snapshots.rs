@@ -159,6 +159,40 @@ fn worker_defaults() {
 }
 
 #[test]
+fn worker_redeliver() {
+    worker(
+        "worker_redeliver",
+        quote!(
+            queue = "payments",
+            pipeline = [charge],
+            redeliver(
+                max_deliveries = 8,
+                base_delay = "30s",
+                max_delay = "2h",
+                backoff = exponential,
+                factor = 3.0,
+                jitter = equal,
+                on = [Transient, System]
+            )
+        ),
+        quote! {
+            struct PaymentWorker;
+        },
+    );
+}
+
+#[test]
+fn worker_never_redeliver() {
+    worker(
+        "worker_never_redeliver",
+        quote!(queue = "emails", pipeline = [send_email], redeliver = false),
+        quote! {
+            struct EmailWorker;
+        },
+    );
+}
+
+#[test]
 fn worker_with_errors() {
     worker(
         "worker_with_errors",

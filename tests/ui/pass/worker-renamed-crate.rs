@@ -15,13 +15,15 @@ async fn step(input: u32) -> Result<u32, ActionError> {
     Ok(input)
 }
 
-#[runtime::worker(queue = "alias", pipeline = [step], crate = "runtime")]
+#[runtime::worker(queue = "alias", pipeline = [step], redeliver(max_deliveries = 2), crate = "runtime")]
 struct ThroughAlias;
 
-#[reexport::worker(queue = "module", pipeline = [step, step], crate = "crate::reexport")]
+#[reexport::worker(queue = "module", pipeline = [step, step], redeliver = false, crate = "crate::reexport")]
 struct ThroughModule;
 
 fn main() {
     assert_eq!(ThroughAlias.queue(), "alias");
     assert_eq!(ThroughModule.queue(), "module");
+    assert_eq!(ThroughAlias.redelivery().max_deliveries(), 2);
+    assert_eq!(ThroughModule.redelivery().max_deliveries(), 1);
 }

@@ -36,6 +36,22 @@ async fn second(input: u32) -> ::core::result::Result<u32, ActionError> {
 #[::worker_utils::worker(queue = "shadowed", pipeline = [first, second], concurrency = 2)]
 struct Shadowed;
 
+#[::worker_utils::worker(queue = "default_policy", pipeline = [first], redeliver)]
+struct DefaultPolicy;
+
+#[::worker_utils::worker(
+    queue = "tuned_policy",
+    pipeline = [first],
+    redeliver(max_deliveries = 2, base_delay = "1s", max_delay = "1m", factor = 2.0, jitter = none, on = [System])
+)]
+struct TunedPolicy;
+
+#[::worker_utils::worker(queue = "no_policy", pipeline = [first], redeliver = false)]
+struct NoPolicy;
+
 fn main() {
     let _ = <Shadowed as ::worker_utils::worker::Worker>::pipeline(&Shadowed);
+    let _ = <DefaultPolicy as ::worker_utils::worker::Worker>::redelivery(&DefaultPolicy);
+    let _ = <TunedPolicy as ::worker_utils::worker::Worker>::redelivery(&TunedPolicy);
+    let _ = <NoPolicy as ::worker_utils::worker::Worker>::redelivery(&NoPolicy);
 }

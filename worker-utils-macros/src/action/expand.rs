@@ -7,7 +7,7 @@ use quote::{ToTokens as _, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{ItemFn, LitStr};
 
-use super::parse::{BackoffKind, JitterKind, WindowKind};
+use super::parse::WindowKind;
 use super::validate::{
     BreakerConfig, BreakerPlan, BudgetPlan, Layer, Output, Plan, RetryPlan, Role, Signature,
 };
@@ -260,39 +260,7 @@ fn retry_config(retry: &RetryPlan, rt: &TokenStream) -> TokenStream {
     if let Some(attempts) = retry.max_attempts {
         calls.push(quote!(.max_attempts(#attempts)));
     }
-    if let Some(delay) = retry.base_delay {
-        let delay = duration::to_tokens(delay);
-        calls.push(quote!(.base_delay(#delay)));
-    }
-    if let Some(delay) = retry.max_delay {
-        let delay = duration::to_tokens(delay);
-        calls.push(quote!(.max_delay(#delay)));
-    }
-    let backoff = match (retry.backoff, retry.factor) {
-        (None, None) => None,
-        (Some(BackoffKind::Exponential) | None, factor) => {
-            let factor = Literal::f64_unsuffixed(factor.unwrap_or(2.0));
-            Some(quote!(Exponential { factor: #factor }))
-        }
-        (Some(BackoffKind::Fixed), _) => Some(quote!(Fixed)),
-        (Some(BackoffKind::Linear), _) => Some(quote!(Linear)),
-        (Some(BackoffKind::Decorrelated), _) => Some(quote!(DecorrelatedJitter)),
-    };
-    if let Some(backoff) = backoff {
-        calls.push(quote!(.backoff(#rt::Backoff::#backoff)));
-    }
-    if let Some(jitter) = retry.jitter {
-        let jitter = match jitter {
-            JitterKind::Full => quote!(Full),
-            JitterKind::Equal => quote!(Equal),
-            JitterKind::None => quote!(None),
-        };
-        calls.push(quote!(.jitter(#rt::Jitter::#jitter)));
-    }
-    if let Some(kinds) = &retry.on {
-        let kinds = kinds.iter().map(|k| k.to_tokens(rt, Span::call_site()));
-        calls.push(quote!(.retry_on([#(#kinds),*])));
-    }
+    calls.extend(retry.backoff.calls(rt, "retry_on"));
     if let Some(when) = &retry.when {
         calls.push(quote_spanned!(when.span()=> .retry_if(#when)));
     }

@@ -7,9 +7,12 @@ use std::time::Duration;
 use proc_macro2::{Ident, TokenStream};
 use syn::{LitStr, Path};
 
+use super::validate::RETRY_BACKOFF;
+use crate::common::backoff::BackoffArgs;
 use crate::common::items::Form;
+use crate::common::kind::{KindList, kind_list};
 use crate::common::once::set;
-use crate::common::{Errors, Item, Kind, Once, Spanned, duration, items, unknown_key, value};
+use crate::common::{Errors, Item, Once, Spanned, duration, items, unknown_key, value};
 
 /// `#[action(...)]`'s arguments.
 #[derive(Default)]
@@ -27,12 +30,8 @@ pub(crate) struct ActionArgs {
 #[derive(Default)]
 pub(crate) struct RetryArgs {
     pub(crate) max_attempts: Once<Spanned<u32>>,
-    pub(crate) base_delay: Once<Spanned<Duration>>,
-    pub(crate) max_delay: Once<Spanned<Duration>>,
-    pub(crate) backoff: Once<Spanned<BackoffKind>>,
-    pub(crate) factor: Once<Spanned<f64>>,
-    pub(crate) jitter: Once<Spanned<JitterKind>>,
-    pub(crate) on: Once<KindList>,
+    /// `base_delay`, `max_delay`, `backoff`, `factor`, `jitter` and `on`.
+    pub(crate) backoff: BackoffArgs,
     pub(crate) when: Once<Path>,
     pub(crate) budget: Once<BudgetArgs>,
 }
@@ -85,12 +84,6 @@ pub(crate) struct OpenBackoffArgs {
     pub(crate) max: Once<Spanned<Duration>>,
 }
 
-/// `on = [...]`: the kinds that parsed, and how many entries were written.
-pub(crate) struct KindList {
-    pub(crate) kinds: Vec<Spanned<Kind>>,
-    pub(crate) written: usize,
-}
-
 /// `error_handling` or `error_handling(...)`.
 #[derive(Default)]
 pub(crate) struct ErrorHandlingArgs {
@@ -98,25 +91,6 @@ pub(crate) struct ErrorHandlingArgs {
     pub(crate) cleanup: Once<Path>,
 }
 
-/// `backoff = ...`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BackoffKind {
-    Exponential,
-    Fixed,
-    Linear,
-    Decorrelated,
-}
-
-/// `jitter = ...`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum JitterKind {
-    Full,
-    Equal,
-    None,
-}
-
-const BACKOFFS: &[&str] = &["exponential", "fixed", "linear", "decorrelated"];
-const JITTERS: &[&str] = &["full", "equal", "none", "true", "false"];
 /// What `when`, `handler` and `cleanup` name.
 const FUNCTION: &str = "a path to a function";
 
@@ -187,12 +161,16 @@ impl ActionArgs {
 
 impl RetryArgs {
     /// Every `retry(...)` key.
-    pub(crate) const KEYS: &[&str] =
-        &["max_attempts", "base_delay", "max_delay", "backoff", "factor", "jitter", "on", "when", "budget"];
+    pub(crate) fn keys() -> Vec<&'static str> {
+        BackoffArgs::keys_with(&["max_attempts"], &["when", "budget"])
+    }
 
     fn parse(list: Vec<Item>, errors: &mut Errors) -> Self {
         let mut args = Self::default();
         for item in list {
+            if args.backoff.parse_item(&item, &RETRY_BACKOFF, errors) {
+                continue;
+            }
             let key: &Ident = &item.key;
             match item.name().as_str() {
                 "max_attempts" => {
@@ -200,47 +178,6 @@ impl RetryArgs {
                         value::u32_("max_attempts", t, "5")
                     });
                 }
-                "base_delay" => {
-                    set(&mut args.base_delay, &item, errors, "base_delay = \"200ms\"", |t, _| {
-                        duration::parse("base_delay", t)
-                    });
-                }
-                "max_delay" => {
-                    set(&mut args.max_delay, &item, errors, "max_delay = \"10s\"", |t, _| {
-                        duration::parse("max_delay", t)
-                    });
-                }
-                "backoff" => {
-                    set(&mut args.backoff, &item, errors, "backoff = exponential", |t, _| {
-                        value::choice("backoff", t, BACKOFFS).map(|s| Spanned {
-                            value: match s.value.as_str() {
-                                "fixed" => BackoffKind::Fixed,
-                                "linear" => BackoffKind::Linear,
-                                "decorrelated" => BackoffKind::Decorrelated,
-                                _ => BackoffKind::Exponential,
-                            },
-                            span: s.span,
-                        })
-                    });
-                }
-                "factor" => {
-                    set(&mut args.factor, &item, errors, "factor = 2.0", |t, _| {
-                        value::f64_("factor", t, "2.0")
-                    });
-                }
-                "jitter" => {
-                    set(&mut args.jitter, &item, errors, "jitter = \"full\"", |t, _| {
-                        value::choice("jitter", t, JITTERS).map(|s| Spanned {
-                            value: match s.value.as_str() {
-                                "equal" => JitterKind::Equal,
-                                "none" | "false" => JitterKind::None,
-                                _ => JitterKind::Full,
-                            },
-                            span: s.span,
-                        })
-                    });
-                }
-                "on" => set(&mut args.on, &item, errors, "on = [Transient, System]", kind_list),
                 "when" => {
                     set(&mut args.when, &item, errors, "when = is_retryable", |t, _| {
                         value::path("when", t, FUNCTION, "is_retryable")
@@ -267,7 +204,7 @@ impl RetryArgs {
                         args.budget.set(key, budget, errors);
                     }
                 }
-                _ => errors.push(unknown_key(key, "`retry`", Self::KEYS)),
+                _ => errors.push(unknown_key(key, "`retry`", &Self::keys())),
             }
         }
         args
@@ -392,33 +329,6 @@ impl OpenBackoffArgs {
             }
         }
         args
-    }
-}
-
-/// `on = [Transient, System]`, in `retry` and `circuit_breaker`.
-fn kind_list(tokens: &TokenStream, errors: &mut Errors) -> syn::Result<KindList> {
-    let idents = value::ident_list("on", tokens, "[Transient, System]")?;
-    let kinds = idents.iter().filter_map(|ident| kind(ident, errors)).collect();
-    Ok(KindList { kinds, written: idents.len() })
-}
-
-/// An error kind named in `on = [...]`.
-fn kind(ident: &Ident, errors: &mut Errors) -> Option<Spanned<Kind>> {
-    let name = ident.to_string();
-    match Kind::from_variant(&name) {
-        Some(kind) => Some(Spanned { value: kind, span: ident.span() }),
-        None => {
-            let hint =
-                Kind::from_snake(&name).map(|k| format!(" (write `{}`)", k.variant())).unwrap_or_default();
-            errors.at(
-                ident.span(),
-                format!(
-                    "unknown error kind `{name}`{hint}; expected one of: {}",
-                    crate::common::backticked(&Kind::variants())
-                ),
-            );
-            None
-        }
     }
 }
 

@@ -10,9 +10,10 @@ use syn::spanned::Spanned as _;
 use syn::{FnArg, GenericArgument, ItemFn, LitStr, Path, PathArguments, ReturnType, Type, Visibility};
 
 use super::parse::{
-    ActionArgs, BackoffKind, BreakerArgs, BreakerConfigArgs, BudgetArgs, ErrorHandlingArgs, JitterKind,
-    KindList, RetryArgs, WindowKind,
+    ActionArgs, BreakerArgs, BreakerConfigArgs, BudgetArgs, ErrorHandlingArgs, RetryArgs, WindowKind,
 };
+use crate::common::backoff::{BackoffPlan, BackoffProfile};
+use crate::common::kind::kinds;
 use crate::common::{Errors, Kind, Once, Spanned, naming};
 
 /// What the fn looks like, as far as the generated code cares.
@@ -141,12 +142,7 @@ pub(crate) enum BudgetPlan {
 #[derive(Default)]
 pub(crate) struct RetryPlan {
     pub(crate) max_attempts: Option<u32>,
-    pub(crate) base_delay: Option<Duration>,
-    pub(crate) max_delay: Option<Duration>,
-    pub(crate) backoff: Option<BackoffKind>,
-    pub(crate) factor: Option<f64>,
-    pub(crate) jitter: Option<JitterKind>,
-    pub(crate) on: Option<Vec<Kind>>,
+    pub(crate) backoff: BackoffPlan,
     pub(crate) when: Option<Path>,
     pub(crate) budget: Option<BudgetPlan>,
 }
@@ -155,6 +151,16 @@ pub(crate) struct RetryPlan {
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(1000);
 const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(30_000);
+
+/// What `retry`'s backoff keys mean: the defaults above, no limit on `max_delay`.
+pub(crate) const RETRY_BACKOFF: BackoffProfile = BackoffProfile {
+    default_base_delay: DEFAULT_BASE_DELAY,
+    default_max_delay: DEFAULT_MAX_DELAY,
+    max_delay_limit: None,
+    base_delay_example: "base_delay = \"200ms\"",
+    max_delay_example: "max_delay = \"10s\"",
+    empty_on: "`on` lists no kinds, so nothing would be retried: list at least one kind or remove `retry`",
+};
 
 /// The runtime's `CircuitBreakerConfig::default()` and limits, as far as checks need them.
 const DEFAULT_WINDOW_CALLS: u32 = 20;
@@ -443,26 +449,6 @@ fn is_ratio(ratio: f64) -> bool {
     ratio > 0.0 && ratio <= 1.0
 }
 
-/// The kinds in `on = [..]`, each once. `if_empty` is the error for an empty list, or
-/// `None` where an empty list makes sense.
-fn kinds(on: &Once<KindList>, if_empty: Option<&str>, errors: &mut Errors) -> Option<Vec<Kind>> {
-    let (list, key) = (on.get()?, on.key()?);
-    let mut seen: Vec<Kind> = Vec::new();
-    for kind in &list.kinds {
-        if seen.contains(&kind.value) {
-            errors.at(kind.span, format!("`{}` is listed twice in `on`", kind.value.variant()));
-        } else {
-            seen.push(kind.value);
-        }
-    }
-    if let Some(message) = if_empty
-        && list.written == 0
-    {
-        errors.at(key.span(), message);
-    }
-    Some(seen)
-}
-
 fn breaker_config(args: &BreakerConfigArgs, errors: &mut Errors) -> BreakerConfig {
     let mut config = BreakerConfig {
         consecutive_failures: checked_rule(
@@ -641,75 +627,21 @@ fn error_handling(args: &ErrorHandlingArgs) -> Layer {
 }
 
 fn retry_plan(args: &RetryArgs, errors: &mut Errors) -> RetryPlan {
-    let mut plan = RetryPlan {
+    RetryPlan {
         max_attempts: checked(
             &args.max_attempts,
             |n| n >= 1,
             "`max_attempts` must be at least 1 (it counts the first call)",
             errors,
         ),
-        base_delay: args.base_delay.get().map(|v| v.value),
-        max_delay: args.max_delay.get().map(|v| v.value),
-        backoff: args.backoff.get().map(|v| v.value),
-        factor: args.factor.get().map(|v| v.value),
-        jitter: args.jitter.get().map(|v| v.value),
-        on: kinds(
-            &args.on,
-            Some(
-                "`on` lists no kinds, so nothing would be retried: list at least one kind or remove `retry`",
-            ),
-            errors,
-        ),
+        backoff: args.backoff.check(&RETRY_BACKOFF, errors),
         when: args.when.get().cloned(),
         budget: args
             .budget
             .get()
             .zip(args.budget.key())
             .and_then(|(budget, key)| self::budget(budget, key, errors)),
-    };
-    let base = plan.base_delay.unwrap_or(DEFAULT_BASE_DELAY);
-    let max = plan.max_delay.unwrap_or(DEFAULT_MAX_DELAY);
-    if base > max {
-        match (args.base_delay.get(), args.max_delay.get()) {
-            (Some(base_arg), _) => errors.at(
-                base_arg.span,
-                format!(
-                    "`base_delay` ({base:?}) is greater than `max_delay` ({max:?}{}): lower `base_delay` or raise `max_delay`",
-                    if args.max_delay.is_set() { "" } else { ", the default" }
-                ),
-            ),
-            (None, Some(max_arg)) => errors.at(
-                max_arg.span,
-                format!("`max_delay` ({max:?}) is less than the default `base_delay` ({base:?}): set a smaller `base_delay` too"),
-            ),
-            (None, None) => {}
-        }
-        plan.base_delay = None;
-        plan.max_delay = None;
     }
-    if let Some(factor) = args.factor.get() {
-        if !(factor.value.is_finite() && factor.value >= 1.0) {
-            errors.at(factor.span, "`factor` must be at least 1.0: a smaller factor would shrink the delays");
-            plan.factor = None;
-        }
-        if let Some(backoff) = args.backoff.get()
-            && backoff.value != BackoffKind::Exponential
-            && let Some(key) = args.factor.key()
-        {
-            errors.at(key.span(), "`factor` applies only to `backoff = exponential`; remove it");
-            plan.factor = None;
-        }
-    }
-    if let (Some(key), Some(backoff)) = (args.jitter.key(), args.backoff.get())
-        && backoff.value == BackoffKind::Decorrelated
-    {
-        errors.at(
-            key.span(),
-            "`jitter` has no effect with `backoff = decorrelated`, which draws its own random delays; remove `jitter`",
-        );
-        plan.jitter = None;
-    }
-    plan
 }
 
 impl RetryPlan {
@@ -720,6 +652,22 @@ impl RetryPlan {
 
     /// The cap on any single wait.
     pub(crate) fn max_delay(&self) -> Duration {
-        self.max_delay.unwrap_or(DEFAULT_MAX_DELAY)
+        self.backoff.max_delay.unwrap_or(DEFAULT_MAX_DELAY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use worker_utils::RetryConfig;
+
+    use super::{DEFAULT_MAX_ATTEMPTS, RETRY_BACKOFF};
+
+    /// The checks compare against the runtime's defaults, copied here.
+    #[test]
+    fn retry_defaults_match_the_runtime() {
+        let default = RetryConfig::default();
+        assert_eq!(DEFAULT_MAX_ATTEMPTS, default.max_attempts());
+        assert_eq!(RETRY_BACKOFF.default_base_delay, default.base_delay());
+        assert_eq!(RETRY_BACKOFF.default_max_delay, default.max_delay());
     }
 }

@@ -1,7 +1,10 @@
-//! The four error kinds, as both macros name them.
+//! The four error kinds, as both macros name them, and the `on = [Transient, System]` list
+//! that `retry`, `circuit_breaker` and `redeliver` take.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
+
+use super::{Errors, Once, Spanned, backticked, value};
 
 /// An `ErrorKind` variant.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -60,4 +63,58 @@ impl Kind {
         let variant = Ident::new(self.variant(), span);
         quote!(#runtime::ErrorKind::#variant)
     }
+}
+
+/// `on = [...]`: the kinds that parsed, and how many entries were written.
+pub(crate) struct KindList {
+    pub(crate) kinds: Vec<Spanned<Kind>>,
+    pub(crate) written: usize,
+}
+
+/// Parses `on = [Transient, System]`; an unknown kind is reported on itself and the others
+/// still count.
+pub(crate) fn kind_list(tokens: &TokenStream, errors: &mut Errors) -> syn::Result<KindList> {
+    let idents = value::ident_list("on", tokens, "[Transient, System]")?;
+    let kinds = idents.iter().filter_map(|ident| kind(ident, errors)).collect();
+    Ok(KindList { kinds, written: idents.len() })
+}
+
+/// An error kind named in `on = [...]`.
+fn kind(ident: &Ident, errors: &mut Errors) -> Option<Spanned<Kind>> {
+    let name = ident.to_string();
+    match Kind::from_variant(&name) {
+        Some(kind) => Some(Spanned { value: kind, span: ident.span() }),
+        None => {
+            let hint =
+                Kind::from_snake(&name).map(|k| format!(" (write `{}`)", k.variant())).unwrap_or_default();
+            errors.at(
+                ident.span(),
+                format!(
+                    "unknown error kind `{name}`{hint}; expected one of: {}",
+                    backticked(&Kind::variants())
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// The kinds in `on = [..]`, each once. `if_empty` is the error for an empty list, or
+/// `None` where an empty list makes sense.
+pub(crate) fn kinds(on: &Once<KindList>, if_empty: Option<&str>, errors: &mut Errors) -> Option<Vec<Kind>> {
+    let (list, key) = (on.get()?, on.key()?);
+    let mut seen: Vec<Kind> = Vec::new();
+    for kind in &list.kinds {
+        if seen.contains(&kind.value) {
+            errors.at(kind.span, format!("`{}` is listed twice in `on`", kind.value.variant()));
+        } else {
+            seen.push(kind.value);
+        }
+    }
+    if let Some(message) = if_empty
+        && list.written == 0
+    {
+        errors.at(key.span(), message);
+    }
+    Some(seen)
 }

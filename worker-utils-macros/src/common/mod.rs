@@ -1,7 +1,8 @@
 //! Pieces the macros share: error accumulation, the set-once argument holder, the
 //! `key = value` item splitter, typed value parsers (the `crate` override among them),
-//! durations and naming.
+//! durations, error kinds, the backoff keys of `retry` and `redeliver`, and naming.
 
+pub(crate) mod backoff;
 pub(crate) mod duration;
 pub(crate) mod errors;
 pub(crate) mod items;

@@ -7,7 +7,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::Ident;
 use syn::spanned::Spanned as _;
 
-use super::validate::{Plan, Step};
+use super::validate::{Plan, RedeliveryPlan, Step};
 
 /// The struct and, when the pipeline is usable, its `impl Worker` and step assertions.
 pub(crate) fn worker(item: &TokenStream, ident: &Ident, plan: &Plan) -> TokenStream {
@@ -35,6 +35,14 @@ pub(crate) fn worker(item: &TokenStream, ident: &Ident, plan: &Plan) -> TokenStr
             }
         }
     });
+    let redelivery = plan.redelivery.as_ref().map(|redelivery| {
+        let policy = redelivery_policy(redelivery, rt);
+        quote! {
+            fn redelivery(&self) -> #rt::RedeliveryPolicy {
+                #policy
+            }
+        }
+    });
     let checks = checks(plan, &deps);
     // The pipeline type's `Action` bound, restated as a where clause that names a lifetime
     // so that the compiler checks it where the impl is used rather than here. A step that
@@ -59,9 +67,28 @@ pub(crate) fn worker(item: &TokenStream, ident: &Ident, plan: &Plan) -> TokenStr
                 #pipeline
             }
             #concurrency
+            #redelivery
         }
 
         #checks
+    }
+}
+
+/// The `RedeliveryPolicy` expression: `never()`, the defaults, or the builder with the keys
+/// the user set.
+fn redelivery_policy(redelivery: &RedeliveryPlan, rt: &TokenStream) -> TokenStream {
+    let RedeliveryPlan::Policy { max_deliveries, backoff } = redelivery else {
+        return quote!(#rt::RedeliveryPolicy::never());
+    };
+    let mut calls = Vec::new();
+    if let Some(deliveries) = max_deliveries {
+        calls.push(quote!(.max_deliveries(#deliveries)));
+    }
+    calls.extend(backoff.calls(rt, "redeliver_on"));
+    if calls.is_empty() {
+        quote!(#rt::RedeliveryPolicy::default())
+    } else {
+        quote!(#rt::redelivery_policy(#rt::RedeliveryPolicy::builder() #(#calls)*))
     }
 }
 

@@ -1,13 +1,16 @@
 //! The argument model of `#[worker(...)]`: every key parses into a typed, spanned field.
 //! Only the shape and type of each value is checked here; what the values must satisfy
-//! (a non-empty queue name, at least one step, a concurrency in range) is
-//! [`validate`](super::validate)'s job.
+//! (a non-empty queue name, at least one step, a concurrency in range, a redelivery
+//! schedule that holds together) is [`validate`](super::validate)'s job.
 
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
-use syn::{LitStr, Path, Type};
+use syn::{LitBool, LitStr, Path, Type};
 
+use super::validate::REDELIVERY_BACKOFF;
+use crate::common::backoff::BackoffArgs;
+use crate::common::items::Form;
 use crate::common::once::set;
-use crate::common::{Errors, Once, Spanned, items, unknown_key, value};
+use crate::common::{Errors, Item, Once, Spanned, items, unknown_key, value};
 
 /// `#[worker(...)]`'s arguments.
 #[derive(Default)]
@@ -16,6 +19,7 @@ pub(crate) struct WorkerArgs {
     pub(crate) deps: Once<Type>,
     pub(crate) pipeline: Once<Pipeline>,
     pub(crate) concurrency: Once<Spanned<u32>>,
+    pub(crate) redeliver: Once<RedeliverArgs>,
     pub(crate) krate: Once<Path>,
     /// Every key written, valid value or not: a key given with a bad value was reported
     /// already and is not also "missing".
@@ -31,11 +35,28 @@ pub(crate) struct Pipeline {
     pub(crate) span: Span,
 }
 
+/// `redeliver`, `redeliver(...)` or `redeliver = false`.
+pub(crate) enum RedeliverArgs {
+    /// `redeliver = false`: dead-letter every failure at once.
+    Never,
+    /// `redeliver` or `redeliver(...)`: the default policy, with the keys given.
+    Policy(Box<RedeliveryPolicyArgs>),
+}
+
+/// The keys of `redeliver(...)`, named like `RedeliveryPolicy`'s builder.
+#[derive(Default)]
+pub(crate) struct RedeliveryPolicyArgs {
+    pub(crate) max_deliveries: Once<Spanned<u32>>,
+    /// `base_delay`, `max_delay`, `backoff`, `factor`, `jitter` and `on`, as in `retry(...)`.
+    pub(crate) backoff: BackoffArgs,
+}
+
 const PIPELINE_EXAMPLE: &str = "pipeline = [fetch_image, make_thumbnail, upload]";
+const REDELIVER_EXAMPLE: &str = "redeliver(max_deliveries = 3, base_delay = \"30s\")";
 
 impl WorkerArgs {
     /// Every key.
-    pub(crate) const KEYS: &[&str] = &["queue", "deps", "pipeline", "concurrency", "crate"];
+    pub(crate) const KEYS: &[&str] = &["queue", "deps", "pipeline", "concurrency", "redeliver", "crate"];
 
     /// Parses the attribute's tokens, recording every problem in `errors`.
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
@@ -60,6 +81,17 @@ impl WorkerArgs {
                         }
                     })
                 }),
+                "redeliver" => {
+                    let redeliver = match item.form(errors) {
+                        Form::Nested(list) => {
+                            Some(RedeliverArgs::Policy(Box::new(RedeliveryPolicyArgs::parse(list, errors))))
+                        }
+                        Form::Assigned(tokens) => errors.take(never(tokens)),
+                    };
+                    if let Some(redeliver) = redeliver {
+                        args.redeliver.set(&item.key, redeliver, errors);
+                    }
+                }
                 "crate" => {
                     set(&mut args.krate, &item, errors, "crate = \"my_crate::worker_utils\"", |t, _| {
                         value::crate_path(t)
@@ -74,6 +106,53 @@ impl WorkerArgs {
     /// Whether `key` was written, whatever its value.
     pub(crate) fn wrote(&self, key: &str) -> bool {
         self.written.iter().any(|written| written == key)
+    }
+}
+
+impl RedeliveryPolicyArgs {
+    /// Every `redeliver(...)` key.
+    pub(crate) fn keys() -> Vec<&'static str> {
+        BackoffArgs::keys_with(&["max_deliveries"], &[])
+    }
+
+    fn parse(list: Vec<Item>, errors: &mut Errors) -> Self {
+        let mut args = Self::default();
+        for item in list {
+            if args.backoff.parse_item(&item, &REDELIVERY_BACKOFF, errors) {
+                continue;
+            }
+            match item.name().as_str() {
+                "max_deliveries" => {
+                    set(&mut args.max_deliveries, &item, errors, "max_deliveries = 3", |t, _| {
+                        value::u32_("max_deliveries", t, "3")
+                    });
+                }
+                _ => errors.push(unknown_key(&item.key, "`redeliver`", &Self::keys())),
+            }
+        }
+        args
+    }
+}
+
+/// `redeliver = false`. `true` would say nothing that `redeliver` alone does not, and any
+/// other value belongs in `redeliver(...)`.
+fn never(tokens: &TokenStream) -> syn::Result<RedeliverArgs> {
+    match syn::parse2::<LitBool>(tokens.clone()) {
+        Ok(off) if !off.value => Ok(RedeliverArgs::Never),
+        Ok(on) => Err(syn::Error::new(
+            on.span,
+            format!(
+                "`redeliver = true` is not a setting: write `redeliver` for the default policy, or \
+                 `{REDELIVER_EXAMPLE}` to tune it"
+            ),
+        )),
+        Err(_) => Err(syn::Error::new_spanned(
+            tokens,
+            format!(
+                "`redeliver` takes a list or `false`: write `{REDELIVER_EXAMPLE}`, or `redeliver = false` to \
+                 dead-letter every failure at once"
+            ),
+        )),
     }
 }
 

@@ -4,15 +4,34 @@
 //! Whether each step is an `#[action]` and whether each step's output is the next step's
 //! input can only be known to the compiler; the expansion asserts both, spanned on the step.
 
+use std::time::Duration;
+
 use proc_macro2::{Span, TokenStream};
 use syn::{Generics, Ident, LitStr, Path, Type};
 
-use super::parse::WorkerArgs;
+use super::parse::{RedeliverArgs, RedeliveryPolicyArgs, WorkerArgs};
+use crate::common::backoff::{BackoffPlan, BackoffProfile};
 use crate::common::{Errors, naming};
 
 /// More concurrent jobs than this per worker is taken for a typo. A runner can still be
 /// given more with `Runner::builder(..).concurrency(n)`.
 pub(crate) const MAX_CONCURRENCY: u32 = 10_000;
+
+/// What `redeliver`'s backoff keys mean: `RedeliveryPolicy`'s defaults (10 s, 10 min) and
+/// its `MAX_DELAY_LIMIT` of 30 days.
+pub(crate) const REDELIVERY_BACKOFF: BackoffProfile = BackoffProfile {
+    default_base_delay: Duration::from_secs(10),
+    default_max_delay: Duration::from_secs(600),
+    max_delay_limit: Some((
+        Duration::from_secs(30 * 24 * 3600),
+        "longer than the limit of 30 days (\"720h\"): a job parked that long is better dead-lettered, \
+         where someone can see it",
+    )),
+    base_delay_example: "base_delay = \"30s\"",
+    max_delay_example: "max_delay = \"10m\"",
+    empty_on: "`on` lists no kinds, so nothing would be redelivered: list at least one kind, or write \
+               `redeliver = false` to dead-letter every failure at once",
+};
 
 /// The generated `impl Worker`, decided.
 pub(crate) struct Plan {
@@ -27,6 +46,17 @@ pub(crate) struct Plan {
     pub(crate) steps: Vec<Step>,
     /// `concurrency`, if given.
     pub(crate) concurrency: Option<u32>,
+    /// `redeliver`, if given.
+    pub(crate) redelivery: Option<RedeliveryPlan>,
+}
+
+/// `Worker::redelivery`, decided.
+pub(crate) enum RedeliveryPlan {
+    /// `RedeliveryPolicy::never()`.
+    Never,
+    /// The default policy with the settings given; an unset or rejected one keeps the
+    /// runtime's default.
+    Policy { max_deliveries: Option<u32>, backoff: BackoffPlan },
 }
 
 /// One pipeline step.
@@ -120,7 +150,29 @@ pub(crate) fn plan(args: &WorkerArgs, ident: &Ident, errors: &mut Errors) -> Pla
         }
         n => Some(n),
     });
-    Plan { runtime, queue, deps: args.deps.get().cloned(), steps, concurrency }
+    let redelivery = args.redeliver.get().map(|redeliver| match redeliver {
+        RedeliverArgs::Never => RedeliveryPlan::Never,
+        RedeliverArgs::Policy(policy) => self::policy(policy, errors),
+    });
+    Plan { runtime, queue, deps: args.deps.get().cloned(), steps, concurrency, redelivery }
+}
+
+/// `redeliver(...)`: `max_deliveries` counts the first delivery; the rest is checked as in
+/// `retry(...)`, against the redelivery defaults and limit.
+fn policy(args: &RedeliveryPolicyArgs, errors: &mut Errors) -> RedeliveryPlan {
+    let max_deliveries = args.max_deliveries.get().and_then(|max| {
+        if max.value == 0 {
+            errors.at(
+                max.span,
+                "`max_deliveries` must be at least 1 (it counts the first delivery); to never redeliver, write \
+                 `redeliver = false`",
+            );
+            None
+        } else {
+            Some(max.value)
+        }
+    });
+    RedeliveryPlan::Policy { max_deliveries, backoff: args.backoff.check(&REDELIVERY_BACKOFF, errors) }
 }
 
 /// The action type of `fn_path` by the naming rule applied to its last segment.
@@ -130,4 +182,22 @@ fn step(fn_path: &Path) -> Step {
         last.ident = naming::action_type(&last.ident);
     }
     Step { fn_path: fn_path.clone(), type_path }
+}
+
+#[cfg(test)]
+mod tests {
+    use worker_utils::worker::RedeliveryPolicy;
+
+    use super::REDELIVERY_BACKOFF;
+
+    /// The checks compare against the runtime's defaults and limit, copied here.
+    #[test]
+    fn redelivery_defaults_match_the_runtime() {
+        assert_eq!(REDELIVERY_BACKOFF.default_base_delay, RedeliveryPolicy::DEFAULT_BASE_DELAY);
+        assert_eq!(REDELIVERY_BACKOFF.default_max_delay, RedeliveryPolicy::DEFAULT_MAX_DELAY);
+        assert_eq!(
+            REDELIVERY_BACKOFF.max_delay_limit.map(|(limit, _)| limit),
+            Some(RedeliveryPolicy::MAX_DELAY_LIMIT)
+        );
+    }
 }

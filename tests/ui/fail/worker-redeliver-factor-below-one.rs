@@ -1,0 +1,11 @@
+use worker_utils::prelude::*;
+
+#[action]
+async fn step(input: u32) -> Result<u32, ActionError> {
+    Ok(input)
+}
+
+#[worker(queue = "jobs", pipeline = [step], redeliver(factor = 0.5))]
+struct MyWorker;
+
+fn main() {}
