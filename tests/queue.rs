@@ -24,8 +24,8 @@ async fn jobs_come_out_in_order_and_ack_removes_them() {
         [(ids[0], 1, 1), (ids[1], 2, 1)]
     );
     assert_eq!(q.reserved_len(), 2);
-    q.ack(first[0].receipt()).await.unwrap();
-    assert!(matches!(q.ack(first[0].receipt()).await, Err(QueueError::LeaseLost(id)) if id == ids[0]));
+    q.ack(first[0].receipt(), None).await.unwrap();
+    assert!(matches!(q.ack(first[0].receipt(), None).await, Err(QueueError::LeaseLost(id)) if id == ids[0]));
     assert_eq!(q.len(), 2);
 }
 
@@ -54,7 +54,7 @@ async fn delayed_jobs_and_nack_delays_wait_their_turn() {
     let got = q.reserve(1, Duration::from_secs(2)).await.unwrap();
     assert_eq!(got[0].job, 1);
 
-    q.nack(got[0].receipt(), failure(1), Duration::from_secs(3)).await.unwrap();
+    q.nack(got[0].receipt(), failure(1), Duration::from_secs(3), None).await.unwrap();
     let started = tokio::time::Instant::now();
     let again = q.reserve(1, Duration::from_secs(10)).await.unwrap();
     assert_eq!((again[0].delivery, started.elapsed()), (2, Duration::from_secs(3)));
@@ -71,10 +71,10 @@ async fn nacked_failures_travel_with_the_job_into_its_dead_letter() {
     for delivery in 1..=2 {
         let got = q.reserve(1, Duration::from_secs(60)).await.unwrap();
         assert_eq!(got[0].delivery, delivery);
-        q.nack(got[0].receipt(), failure(delivery), Duration::from_secs(1)).await.unwrap();
+        q.nack(got[0].receipt(), failure(delivery), Duration::from_secs(1), None).await.unwrap();
     }
     let last = q.reserve(1, Duration::from_secs(60)).await.unwrap();
-    q.dead_letter(last[0].receipt(), failure(3)).await.unwrap();
+    q.dead_letter(last[0].receipt(), failure(3), None).await.unwrap();
     let dead = q.dead_letters().await.unwrap();
     assert_eq!((dead[0].id, dead[0].deliveries), (id, 3));
     assert_eq!(dead[0].history().map(|f| f.delivery).collect::<Vec<_>>(), [1, 2, 3]);
@@ -85,29 +85,30 @@ async fn a_released_job_is_ready_at_once_and_its_delivery_does_not_count() {
     let q = queue(10);
     let id = q.enqueue(4).await.unwrap();
     let got = q.reserve(1, WAIT).await.unwrap();
-    q.release(got[0].receipt()).await.unwrap();
+    q.release(got[0].receipt(), None).await.unwrap();
     let again = q.reserve(1, Duration::ZERO).await.unwrap();
     assert_eq!((again[0].id, again[0].delivery), (id, 1));
 }
 
 #[tokio::test(start_paused = true)]
-async fn outcomes_for_a_job_that_is_not_reserved_are_refused() {
+async fn outcomes_of_a_reservation_that_no_longer_holds_are_refused() {
     let q = queue(10);
     let id = q.enqueue(4).await.unwrap();
     let stale = q.reserve(1, WAIT).await.unwrap()[0].receipt();
     tokio::time::sleep(Duration::from_secs(10)).await; // the lease runs out
-    let refused = |r: Result<(), QueueError>| matches!(r, Err(QueueError::LeaseLost(j)) if j == id);
-    assert!(refused(q.ack(stale).await));
-    assert!(refused(q.nack(stale, failure(1), Duration::ZERO).await));
-    assert!(refused(q.release(stale).await));
-    assert!(refused(q.dead_letter(stale, failure(1)).await));
-
-    // Handed out again: the new holder's outcome counts, the stale one still does not.
     let current = q.reserve(1, WAIT).await.unwrap();
     assert_eq!(current[0].delivery, 2, "still there, handed out again");
-    assert!(refused(q.ack(stale).await));
-    q.ack(current[0].receipt()).await.unwrap();
+
+    // The stale holder's outcomes change nothing; the new holder's counts.
+    let refused = |r: Result<(), QueueError>| matches!(r, Err(QueueError::LeaseLost(j)) if j == id);
+    assert!(refused(q.ack(stale, None).await));
+    assert!(refused(q.nack(stale, failure(1), Duration::ZERO, None).await));
+    assert!(refused(q.release(stale, None).await));
+    assert!(refused(q.dead_letter(stale, failure(1), None).await));
+    assert_eq!(q.reserved_len(), 1);
+    q.ack(current[0].receipt(), None).await.unwrap();
     assert!(q.is_empty());
+    assert!(q.dead_letters().await.unwrap().is_empty(), "exactly one outcome");
 }
 
 #[tokio::test(start_paused = true)]
@@ -120,7 +121,7 @@ async fn an_expired_lease_hands_the_job_out_again() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let again = q.reserve(1, WAIT).await.unwrap();
     assert_eq!((again[0].id, again[0].delivery), (id, 2));
-    assert!(matches!(q.ack(again[0].receipt()).await, Ok(())));
+    assert!(matches!(q.ack(again[0].receipt(), None).await, Ok(())));
 }
 
 #[tokio::test(start_paused = true)]
@@ -138,7 +139,7 @@ async fn a_full_queue_refuses_try_enqueue_and_makes_enqueue_wait() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!waiting.is_finished(), "waits for room");
     let first = q.reserve(1, WAIT).await.unwrap();
-    q.ack(first[0].receipt()).await.unwrap();
+    q.ack(first[0].receipt(), None).await.unwrap();
     waiting.await.unwrap();
     assert_eq!(q.len(), 2);
 }
@@ -149,7 +150,7 @@ async fn dead_letters_keep_the_failure_and_can_be_requeued() {
     let id = q.enqueue(7).await.unwrap();
     let got = q.reserve(1, WAIT).await.unwrap();
     let failure = Failure::from_error(&ActionError::permanent(std::io::Error::other("bad payload")), 1);
-    q.dead_letter(got[0].receipt(), failure.clone()).await.unwrap();
+    q.dead_letter(got[0].receipt(), failure.clone(), None).await.unwrap();
     assert!(q.is_empty());
 
     let dead = q.dead_letters().await.unwrap();

@@ -284,7 +284,7 @@ async fn cancellation_at_shutdown_gives_the_job_back_at_once_and_is_no_failed_de
     let again = run.queue.reserve(1, Duration::ZERO).await.unwrap();
     assert_eq!((again[0].id, again[0].delivery), (id, 1), "ready at once, and the delivery did not count");
     let failure = worker_utils::queue::Failure::from_error(&ActionError::cancelled(), 1);
-    run.queue.dead_letter(again[0].receipt(), failure).await.unwrap();
+    run.queue.dead_letter(again[0].receipt(), failure, None).await.unwrap();
     assert!(run.queue.dead_letters().await.unwrap()[0].earlier.is_empty(), "no failed delivery was recorded");
 }
 

@@ -52,6 +52,8 @@ mod macro_support;
 pub mod metrics;
 pub mod pipeline;
 pub mod queue;
+#[cfg(feature = "redis")]
+mod redis_connection;
 pub mod retry;
 pub mod status;
 #[cfg(feature = "testing")]

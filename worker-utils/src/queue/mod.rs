@@ -18,24 +18,31 @@
 //! - [`dead_letter`](Queue::dead_letter) records the final failure and moves the job, with
 //!   its whole history (delivery → attempts → errors), to the dead letters.
 //! - `ack`, `nack`, `release` and `dead_letter` take the [`Receipt`] of one reservation and
-//!   act only while that reservation holds: once its lease has run out, or the job has
-//!   been handed out again, they fail with [`QueueError::LeaseLost`] and change nothing.
-//!   An outcome from a worker that lost its lease cannot touch a job another worker now
-//!   holds, and each job gets exactly one final outcome.
+//!   act only while that reservation holds: once the job has been handed out again they
+//!   fail with [`QueueError::LeaseLost`] and change nothing, so an outcome from a worker
+//!   that lost its lease cannot touch a job another worker now holds, and each job gets
+//!   exactly one final outcome. (Between the end of a lease and the next hand-out a backend
+//!   may refuse or accept them, since nobody else holds the job: Redis refuses; the
+//!   in-memory queue accepts, to keep a clock read off every job's path.)
 //! - Which failures are redelivered and after how long is the runner's decision (its
 //!   [`RedeliveryPolicy`](crate::worker::RedeliveryPolicy)); the queue only carries it out.
 
 mod failure;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use failure::{AttemptFailure, DeadLetter, Failure};
 pub use memory::{MemoryQueue, MemoryQueueBuilder};
+#[cfg(feature = "redis")]
+pub use redis::{ConnectError, RedisQueue, RedisQueueBuilder};
 
 use crate::context::JobId;
 use crate::error::BoxError;
+use crate::status::StatusEvent;
 
 /// A job handed to a worker, leased until acked, nacked or dead-lettered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +115,32 @@ impl EnqueueOptions {
     }
 }
 
+/// How many jobs a queue holds in each state, from [`Queue::counts`].
+///
+/// ```
+/// use worker_utils::queue::QueueCounts;
+/// let counts = QueueCounts { ready: 2, delayed: 1, reserved: 3, dead: 0 };
+/// assert_eq!(counts.unfinished(), 6);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueueCounts {
+    /// Ready to be reserved.
+    pub ready: u64,
+    /// Waiting for a time (a delayed enqueue, a redelivery).
+    pub delayed: u64,
+    /// Reserved by a worker.
+    pub reserved: u64,
+    /// Dead letters.
+    pub dead: u64,
+}
+
+impl QueueCounts {
+    /// Jobs not yet finished: ready, delayed or reserved.
+    pub fn unfinished(&self) -> u64 {
+        self.ready + self.delayed + self.reserved
+    }
+}
+
 /// A queue operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -136,12 +169,28 @@ pub enum QueueError {
 ///
 /// All operations are async so that networked backends fit; the in-memory backend
 /// completes them without waiting except where the trait says it waits.
+///
+/// # Outcome events
+///
+/// A backend whose [`publishes_outcomes`](Self::publishes_outcomes) is `true` records the
+/// status event of each outcome (`COMPLETED`, `FAILED`, the `PENDING` of a redelivery or a
+/// release) together with the outcome, atomically: the event is published if and only if
+/// the outcome is recorded, even if the worker dies right after. The runner then passes
+/// the event as the `event` argument of [`ack`](Self::ack), [`nack`](Self::nack),
+/// [`release`](Self::release) and [`dead_letter`](Self::dead_letter) instead of
+/// publishing it itself; otherwise it passes `None` and publishes to its own sink.
 pub trait Queue<J>: Send + Sync + 'static {
     /// The queue's name (status events and contexts carry it).
     fn name(&self) -> &str;
 
     /// How long a reservation lasts before the job is handed out again.
     fn lease(&self) -> Duration;
+
+    /// Whether this queue publishes outcome events itself (see
+    /// [Outcome events](Self#outcome-events)); `false` unless a backend says otherwise.
+    fn publishes_outcomes(&self) -> bool {
+        false
+    }
 
     /// Adds a job, waiting for room if the queue is bounded and full; publishes `PENDING`.
     fn enqueue_with(
@@ -170,7 +219,11 @@ pub trait Queue<J>: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<Reserved<J>>, QueueError>> + Send;
 
     /// The job is done: forget it.
-    fn ack(&self, receipt: Receipt) -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn ack(
+        &self,
+        receipt: Receipt,
+        event: Option<StatusEvent>,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// Records a failed delivery: appends `failure` to the job's history and makes the job
     /// reservable again after `delay`, keeping its delivery count.
@@ -179,11 +232,16 @@ pub trait Queue<J>: Send + Sync + 'static {
         receipt: Receipt,
         failure: Failure,
         delay: Duration,
+        event: Option<StatusEvent>,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// Gives back a job this worker did not finish: reservable again at once, and this
     /// delivery is not counted.
-    fn release(&self, receipt: Receipt) -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn release(
+        &self,
+        receipt: Receipt,
+        event: Option<StatusEvent>,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// Extends the leases of reservations that still hold to a full lease from now (the
     /// runner's heartbeat for jobs it still runs or holds); others are left alone.
@@ -195,7 +253,11 @@ pub trait Queue<J>: Send + Sync + 'static {
         &self,
         receipt: Receipt,
         failure: Failure,
+        event: Option<StatusEvent>,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// How many jobs wait, run and failed, right now.
+    fn counts(&self) -> impl Future<Output = Result<QueueCounts, QueueError>> + Send;
 
     /// The dead letters, oldest first.
     fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter<J>>, QueueError>> + Send;

@@ -39,6 +39,8 @@
 mod actions;
 mod broadcaster;
 mod event;
+#[cfg(feature = "redis")]
+mod redis;
 mod ring;
 mod server;
 mod sink;
@@ -48,5 +50,9 @@ pub use actions::{
 };
 pub use broadcaster::{Broadcaster, BroadcasterBuilder};
 pub use event::{JobStatus, StatusError, StatusEvent};
+#[cfg(feature = "redis")]
+pub(crate) use redis::{DEFAULT_STREAM_CAP as REDIS_STREAM_CAP, stream_key as redis_stream_key};
+#[cfg(feature = "redis")]
+pub use redis::{RedisStatusFeed, RedisStatusFeedBuilder, RedisStatusSink};
 pub use server::{StatusServer, StatusServerBuilder, StatusServerHandle};
 pub use sink::{DiscardStatus, StatusSink};

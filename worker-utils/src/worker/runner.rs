@@ -1,4 +1,5 @@
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -339,7 +340,9 @@ where
         let receipt = reserved.receipt();
         let Reserved { id, job, delivery, .. } = reserved;
         if delivery > self.redelivery.max_deliveries() {
-            return self.dead_letter_unrun(receipt, delivery, scope, outbox).await;
+            // Boxed, like every failure branch below: off the success path, so that the
+            // job's future stays small and its poll inlines into the slot's.
+            return Box::pin(self.dead_letter_unrun(receipt, delivery, scope, outbox)).await;
         }
         let span = tracing::info_span!("job", job_id = id.get(), queue = &*self.queue_name, delivery);
         let ctx = ActionContext::in_scope(scope.clone(), id, delivery, span);
@@ -362,39 +365,52 @@ where
         let result = outcome.unwrap_or_else(|payload| {
             Err(ActionError::system(Panicked::from_payload(payload)).in_context(self.pipeline.name(), &ctx))
         });
-        let error = match result {
+        match result {
             Ok(_) => {
-                if self.settle(id, "ack", self.queue.ack(receipt).await) {
+                let event = || finished(scope, id, delivery, JobStatus::Completed, started);
+                if self.record(id, "ack", outbox, event, |event| self.queue.ack(receipt, event)).await {
                     self.stats.completed.fetch_add(1, Ordering::Relaxed);
-                    self.publish(outbox, || finished(scope, id, delivery, JobStatus::Completed, started));
                 }
-                return;
             }
-            Err(error) if error.is_cancelled() => return self.give_back(receipt, outbox).await,
-            Err(error) => error.in_context(self.pipeline.name(), &ctx),
-        };
+            Err(error) if error.is_cancelled() => Box::pin(self.give_back(receipt, outbox)).await,
+            Err(error) => {
+                let error = error.in_context(self.pipeline.name(), &ctx);
+                Box::pin(self.fail(receipt, delivery, error, (scope, started), outbox)).await;
+            }
+        }
+    }
+
+    /// Redelivers or dead-letters a failed job, by the redelivery policy.
+    async fn fail(
+        &self,
+        receipt: Receipt,
+        delivery: u32,
+        error: ActionError,
+        (scope, started): (&Arc<Scope>, Option<u64>),
+        outbox: &mut Vec<StatusEvent>,
+    ) {
+        let id = receipt.id;
         let failure = Failure::from_error(&error, delivery);
         match self.redelivery.decide(&error, delivery) {
             Redelivery::After(delay) => {
-                if self.settle(id, "nack", self.queue.nack(receipt, failure, delay).await) {
+                let event = || {
+                    let mut event = event(scope, id, delivery + 1, JobStatus::Pending, JobStatus::Processing);
+                    event.due_at_ms = Some(event.timestamp_ms.saturating_add(millis(delay)));
+                    event.error(&error)
+                };
+                let nack = |event| self.queue.nack(receipt, failure, delay, event);
+                if self.record(id, "nack", outbox, event, nack).await {
                     self.stats.redelivered.fetch_add(1, Ordering::Relaxed);
-                    self.publish(outbox, || {
-                        let mut event =
-                            event(scope, id, delivery + 1, JobStatus::Pending, JobStatus::Processing);
-                        event.due_at_ms = Some(event.timestamp_ms.saturating_add(millis(delay)));
-                        event.error(&error)
-                    });
                 }
             }
             Redelivery::DeadLetter(cause) => {
                 if cause == DeadLetterCause::Panicked {
                     self.stats.panics.fetch_add(1, Ordering::Relaxed);
                 }
-                if self.settle(id, "dead-letter", self.queue.dead_letter(receipt, failure).await) {
+                let event = || finished(scope, id, delivery, JobStatus::Failed, started).error(&error);
+                let dead_letter = |event| self.queue.dead_letter(receipt, failure, event);
+                if self.record(id, "dead-letter", outbox, event, dead_letter).await {
                     self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                    self.publish(outbox, || {
-                        finished(scope, id, delivery, JobStatus::Failed, started).error(&error)
-                    });
                 }
             }
         }
@@ -414,17 +430,40 @@ where
             ActionError::system(DeliveriesExhausted { delivery, max: self.redelivery.max_deliveries() })
                 .stamped(self.pipeline.name(), 0, Some(id));
         let failure = Failure::from_error(&error, delivery);
-        if self.settle(id, "dead-letter", self.queue.dead_letter(receipt, failure).await) {
+        let event = || event(scope, id, delivery, JobStatus::Failed, JobStatus::Pending).error(&error);
+        let dead_letter = |event| self.queue.dead_letter(receipt, failure, event);
+        if self.record(id, "dead-letter", outbox, event, dead_letter).await {
             self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-            self.publish(outbox, || {
-                event(scope, id, delivery, JobStatus::Failed, JobStatus::Pending).error(&error)
-            });
         }
     }
 
     /// Whether the queue took a job's outcome; logs the refusal if not. A refused outcome
     /// publishes nothing: the job is someone else's now (its lease ran out), or the queue
     /// will hand it out again, and that delivery will report it.
+    /// Records an outcome and publishes its status event: through the queue, atomically
+    /// with the outcome, when the queue publishes outcomes itself; otherwise to the runner's
+    /// sink once the queue took the outcome. Returns whether the outcome was recorded.
+    async fn record<F>(
+        &self,
+        id: JobId,
+        operation: &str,
+        outbox: &mut Vec<StatusEvent>,
+        event: impl FnOnce() -> StatusEvent,
+        outcome: impl FnOnce(Option<StatusEvent>) -> F,
+    ) -> bool
+    where
+        F: Future<Output = Result<(), QueueError>>,
+    {
+        if self.queue.publishes_outcomes() {
+            return self.settle(id, operation, outcome(Some(event())).await);
+        }
+        let recorded = self.settle(id, operation, outcome(None).await);
+        if recorded {
+            self.publish(outbox, event);
+        }
+        recorded
+    }
+
     fn settle(&self, id: JobId, operation: &str, result: Result<(), QueueError>) -> bool {
         match result {
             Ok(()) => true,
@@ -446,22 +485,12 @@ where
     /// Returns an unfinished job to the queue, to be handed out again at once.
     async fn give_back(&self, receipt: Receipt, outbox: &mut Vec<StatusEvent>) {
         let id = receipt.id;
-        match self.queue.release(receipt).await {
-            Ok(()) => {
-                self.stats.returned.fetch_add(1, Ordering::Relaxed);
-                self.publish(outbox, || {
-                    StatusEvent::from_worker(
-                        id,
-                        self.queue_name.clone(),
-                        self.worker_id.clone(),
-                        JobStatus::Pending,
-                    )
-                    .previous(JobStatus::Processing)
-                });
-            }
-            Err(error) => {
-                tracing::warn!(job_id = id.get(), error = %error, "cannot give a job back; its lease will return it");
-            }
+        let event = || {
+            StatusEvent::from_worker(id, self.queue_name.clone(), self.worker_id.clone(), JobStatus::Pending)
+                .previous(JobStatus::Processing)
+        };
+        if self.record(id, "release", outbox, event, |event| self.queue.release(receipt, event)).await {
+            self.stats.returned.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -1,0 +1,52 @@
+-- Leases up to `max` ready jobs. First moves due delayed jobs and expired leases to the
+-- ready list (a reclaimed lease counts as a delivery when the job is next handed out).
+-- KEYS: 1 ready list, 2 delayed zset, 3 leased zset, 4 marker list
+-- ARGV: 1 key prefix, 2 max jobs, 3 lease in ms
+-- Returns: { ms until the next delayed job or lease falls due (-1: none; only when no job
+-- was leased), reclaimed lease count, then (id, delivery, token, payload) per job }.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local prefix, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('RPUSH', KEYS[1], id)
+end
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(expired) do
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('RPUSH', KEYS[1], id)
+end
+
+local out = { -1, #expired }
+local ids = redis.call('RPOP', KEYS[1], max)
+if ids then
+  for _, id in ipairs(ids) do
+    local job = prefix .. 'j:' .. id
+    local payload = redis.call('HGET', job, 'p')
+    if payload then
+      local delivery = redis.call('HINCRBY', job, 'd', 1)
+      local token = redis.call('HINCRBY', job, 't', 1)
+      redis.call('ZADD', KEYS[3], now + lease, id)
+      out[#out + 1] = tonumber(id)
+      out[#out + 1] = delivery
+      out[#out + 1] = token
+      out[#out + 1] = payload
+    end
+  end
+end
+
+if redis.call('LLEN', KEYS[1]) > 0 then
+  -- More work is ready: wake another waiting worker.
+  redis.call('LPUSH', KEYS[4], 1)
+  redis.call('LTRIM', KEYS[4], 0, 0)
+elseif #out == 2 then
+  local next_due = -1
+  local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if d[2] then next_due = tonumber(d[2]) end
+  local l = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if l[2] and (next_due < 0 or tonumber(l[2]) < next_due) then next_due = tonumber(l[2]) end
+  if next_due >= 0 then out[1] = math.max(next_due - now, 0) end
+end
+return out

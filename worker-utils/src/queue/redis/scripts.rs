@@ -1,0 +1,20 @@
+//! The Lua scripts that make each queue operation one atomic round trip (`lua/*.lua`).
+//!
+//! `Script` sends `EVALSHA` and loads the script on `NOSCRIPT`, so a restarted Redis that
+//! forgot them gets them back on first use.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+macro_rules! script {
+    ($name:ident, $file:literal) => {
+        pub(super) static $name: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!($file)));
+    };
+}
+
+script!(ENQUEUE, "lua/enqueue.lua");
+script!(RESERVE, "lua/reserve.lua");
+script!(SETTLE, "lua/settle.lua");
+script!(EXTEND, "lua/extend.lua");
+script!(DEAD, "lua/dead.lua");
