@@ -8,48 +8,22 @@
 //! Run: `cargo bench -p worker-utils --bench worker`
 #![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
+#[path = "support/noop.rs"]
+mod noop;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt as _;
+use noop::NoopWorker;
 use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
 use worker_utils::queue::{MemoryQueue, Queue};
 use worker_utils::status::StatusServer;
-use worker_utils::worker::{Runner, Worker};
+use worker_utils::worker::Runner;
 
 const JOBS: u64 = 100_000;
-
-struct Noop;
-
-impl Action for Noop {
-    type Input = u64;
-    type Output = u64;
-
-    fn name(&self) -> &'static str {
-        "noop"
-    }
-
-    async fn execute(&self, input: u64, _: &(), _: &ActionContext) -> Result<u64, ActionError> {
-        Ok(input)
-    }
-}
-
-struct NoopWorker;
-
-impl Worker for NoopWorker {
-    type Deps = ();
-    type Pipeline = Noop;
-
-    fn queue(&self) -> &str {
-        "bench"
-    }
-
-    fn pipeline(&self) -> Noop {
-        Noop
-    }
-}
 
 /// Fills a fresh queue, runs the worker until every job is done, returns the run's time.
 /// Without a broadcaster, status events are discarded.

@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::future::{Future, ready};
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -8,7 +9,10 @@ use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{DeadLetter, EnqueueOptions, Failure, Queue, QueueCounts, QueueError, Receipt, Reserved};
+use super::{
+    DeadLetter, EnqueueOptions, Failure, Outcome, Queue, QueueCounts, QueueError, Receipt, Reserved,
+    Settlement,
+};
 use crate::config::ConfigError;
 use crate::context::JobId;
 use crate::status::{JobStatus, StatusEvent, StatusSink};
@@ -163,6 +167,52 @@ impl<J> State<J> {
         }
     }
 
+    /// Forgets the job of a reservation that still holds.
+    fn ack(&mut self, receipt: Receipt) -> Result<(), QueueError> {
+        let entry = self.take_reserved(receipt)?;
+        self.release_key(&entry);
+        Ok(())
+    }
+
+    /// Records the outcome of the reservation `receipt`, noting in `wake` whom it concerns:
+    /// a job that became ready, or room that was freed.
+    fn settle(&mut self, receipt: Receipt, outcome: Outcome, wake: &mut Wake) -> Result<(), QueueError> {
+        if matches!(outcome, Outcome::Ack) {
+            wake.room = true;
+            return self.ack(receipt);
+        }
+        let mut entry = self.take_reserved(receipt)?;
+        match outcome {
+            Outcome::Ack => {} // recorded above
+            Outcome::Nack { failure, delay } => {
+                entry.record(failure);
+                self.push(entry, delay);
+                wake.ready = true;
+            }
+            Outcome::Release => {
+                entry.deliveries = entry.deliveries.saturating_sub(1);
+                self.ready.push_front(entry);
+                wake.ready = true;
+            }
+            Outcome::DeadLetter { failure } => {
+                let Extra { failures, key } = entry.take_extra();
+                if let Some(key) = key {
+                    self.dead_keys.insert(receipt.id, key);
+                }
+                let (job, deliveries) = (entry.job, entry.deliveries);
+                self.dead.push_back(DeadLetter {
+                    id: receipt.id,
+                    job,
+                    deliveries,
+                    earlier: failures,
+                    failure,
+                });
+                wake.room = true;
+            }
+        }
+        Ok(())
+    }
+
     /// Makes `entry` ready now, or after `delay` (a delay past the clock's range parks it
     /// at the end of the range).
     fn push(&mut self, entry: Entry<J>, delay: Duration) {
@@ -241,6 +291,31 @@ impl<J> MemoryQueue<J> {
         self.ready.notify_one();
         self.publish(id, JobStatus::Pending);
         Ok(id)
+    }
+
+    /// Records one outcome; see [`State::settle`].
+    fn settle_one(&self, receipt: Receipt, outcome: Outcome) -> Result<(), QueueError> {
+        let mut wake = Wake::default();
+        let result = {
+            let mut state = self.lock();
+            let room_was_short = state.live() >= self.capacity;
+            let result = state.settle(receipt, outcome, &mut wake);
+            wake.room &= room_was_short;
+            result
+        };
+        self.wake(wake);
+        result
+    }
+
+    /// Wakes the reservers and producers that outcomes concern.
+    fn wake(&self, wake: Wake) {
+        if wake.ready {
+            self.ready.notify_one();
+        }
+        // Only a full queue has producers waiting for room.
+        if wake.room {
+            self.room.notify_one();
+        }
     }
 
     fn publish(&self, id: JobId, status: JobStatus) {
@@ -323,72 +398,70 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
         }
     }
 
-    async fn ack(&self, receipt: Receipt, _: Option<StatusEvent>) -> Result<(), QueueError> {
-        let was_full = {
+    // The outcome calls do their work when called and return a ready future: no state
+    // machine holds the (unused) event, which is every job's path.
+
+    fn ack(
+        &self,
+        receipt: Receipt,
+        _: Option<StatusEvent>,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        let room_was_short = {
             let mut state = self.lock();
-            let was_full = state.live() >= self.capacity;
-            let entry = state.take_reserved(receipt)?;
-            state.release_key(&entry);
-            was_full
+            let room_was_short = state.live() >= self.capacity;
+            if let Err(error) = state.ack(receipt) {
+                return ready(Err(error));
+            }
+            room_was_short
         };
-        // Only a full queue has producers waiting for room.
-        if was_full {
+        if room_was_short {
             self.room.notify_one();
         }
-        Ok(())
+        ready(Ok(()))
     }
 
-    async fn nack(
+    fn nack(
         &self,
         receipt: Receipt,
         failure: Failure,
         delay: Duration,
         _: Option<StatusEvent>,
-    ) -> Result<(), QueueError> {
-        {
-            let mut state = self.lock();
-            let mut entry = state.take_reserved(receipt)?;
-            entry.record(failure);
-            state.push(entry, delay);
-        }
-        self.ready.notify_one();
-        Ok(())
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        ready(self.settle_one(receipt, Outcome::Nack { failure, delay }))
     }
 
-    async fn release(&self, receipt: Receipt, _: Option<StatusEvent>) -> Result<(), QueueError> {
-        {
-            let mut state = self.lock();
-            let mut entry = state.take_reserved(receipt)?;
-            entry.deliveries = entry.deliveries.saturating_sub(1);
-            state.ready.push_front(entry);
-        }
-        self.ready.notify_one();
-        Ok(())
+    fn release(
+        &self,
+        receipt: Receipt,
+        _: Option<StatusEvent>,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        ready(self.settle_one(receipt, Outcome::Release))
     }
 
-    async fn dead_letter(
+    fn dead_letter(
         &self,
         receipt: Receipt,
         failure: Failure,
         _: Option<StatusEvent>,
-    ) -> Result<(), QueueError> {
-        {
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        ready(self.settle_one(receipt, Outcome::DeadLetter { failure }))
+    }
+
+    /// All under one lock.
+    async fn settle(&self, settlements: Vec<Settlement>) -> Vec<Result<(), QueueError>> {
+        let mut wake = Wake::default();
+        let results = {
             let mut state = self.lock();
-            let mut entry = state.take_reserved(receipt)?;
-            let Extra { failures, key } = entry.take_extra();
-            if let Some(key) = key {
-                state.dead_keys.insert(receipt.id, key);
-            }
-            state.dead.push_back(DeadLetter {
-                id: receipt.id,
-                job: entry.job,
-                deliveries: entry.deliveries,
-                earlier: failures,
-                failure,
-            });
-        }
-        self.room.notify_one();
-        Ok(())
+            let room_was_short = state.live() >= self.capacity;
+            let results = settlements
+                .into_iter()
+                .map(|Settlement { receipt, outcome, .. }| state.settle(receipt, outcome, &mut wake))
+                .collect();
+            wake.room &= room_was_short;
+            results
+        };
+        self.wake(wake);
+        results
     }
 
     async fn extend_leases(&self, receipts: &[Receipt]) -> Result<(), QueueError> {
@@ -440,6 +513,15 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
         };
         self.enqueue_with(letter.job, options).await
     }
+}
+
+/// Whom recorded outcomes concern.
+#[derive(Debug, Default, Clone, Copy)]
+struct Wake {
+    /// A job became ready: a waiting reserver.
+    ready: bool,
+    /// A live job left a full queue: a waiting producer.
+    room: bool,
 }
 
 /// About 30 years from `now`: later than any delay a policy allows, within any clock's range.

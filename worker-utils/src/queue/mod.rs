@@ -21,9 +21,9 @@
 //!   act only while that reservation holds: once the job has been handed out again they
 //!   fail with [`QueueError::LeaseLost`] and change nothing, so an outcome from a worker
 //!   that lost its lease cannot touch a job another worker now holds, and each job gets
-//!   exactly one final outcome. (Between the end of a lease and the next hand-out a backend
-//!   may refuse or accept them, since nobody else holds the job: Redis refuses; the
-//!   in-memory queue accepts, to keep a clock read off every job's path.)
+//!   exactly one final outcome. (Between the end of a lease and the moment the queue takes
+//!   the job back, nobody else holds it, so both backends still accept them: that keeps a
+//!   clock read or a lookup off every job's path.)
 //! - Which failures are redelivered and after how long is the runner's decision (its
 //!   [`RedeliveryPolicy`](crate::worker::RedeliveryPolicy)); the queue only carries it out.
 
@@ -113,6 +113,63 @@ impl EnqueueOptions {
     pub fn idempotency_key_value(&self) -> Option<&str> {
         self.idempotency_key.as_deref()
     }
+}
+
+/// What a worker reports for one reservation; see [`Queue::settle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done: [`Queue::ack`].
+    Ack,
+    /// Failed, to be redelivered after `delay`: [`Queue::nack`].
+    Nack {
+        /// This delivery's failure.
+        failure: Failure,
+        /// How long the job stays invisible.
+        delay: Duration,
+    },
+    /// Not finished, given back: [`Queue::release`].
+    Release,
+    /// Failed for good: [`Queue::dead_letter`].
+    DeadLetter {
+        /// The final delivery's failure.
+        failure: Failure,
+    },
+}
+
+impl Outcome {
+    /// The operation's name, for logs: `ack`, `nack`, `release` or `dead-letter`.
+    ///
+    /// ```
+    /// use worker_utils::queue::Outcome;
+    /// assert_eq!(Outcome::Release.operation(), "release");
+    /// ```
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Outcome::Ack => "ack",
+            Outcome::Nack { .. } => "nack",
+            Outcome::Release => "release",
+            Outcome::DeadLetter { .. } => "dead-letter",
+        }
+    }
+}
+
+/// One outcome to record, with its reservation's receipt and status event.
+///
+/// ```
+/// use worker_utils::JobId;
+/// use worker_utils::queue::{Outcome, Receipt, Settlement};
+/// let done = Settlement { receipt: Receipt { id: JobId::new(1), token: 1 }, outcome: Outcome::Ack, event: None };
+/// assert_eq!(done.outcome, Outcome::Ack);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settlement {
+    /// The reservation it is for.
+    pub receipt: Receipt,
+    /// What happened.
+    pub outcome: Outcome,
+    /// The status event to publish with it, for a queue that
+    /// [publishes outcomes](Queue::publishes_outcomes).
+    pub event: Option<StatusEvent>,
 }
 
 /// How many jobs a queue holds in each state, from [`Queue::counts`].
@@ -242,6 +299,27 @@ pub trait Queue<J>: Send + Sync + 'static {
         receipt: Receipt,
         event: Option<StatusEvent>,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Records several outcomes at once, in order, and answers each like the single calls
+    /// would. A backend that can record them in one step (one lock, one round trip)
+    /// overrides it; by default it makes one call per outcome.
+    fn settle(
+        &self,
+        settlements: Vec<Settlement>,
+    ) -> impl Future<Output = Vec<Result<(), QueueError>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(settlements.len());
+            for Settlement { receipt, outcome, event } in settlements {
+                results.push(match outcome {
+                    Outcome::Ack => self.ack(receipt, event).await,
+                    Outcome::Nack { failure, delay } => self.nack(receipt, failure, delay, event).await,
+                    Outcome::Release => self.release(receipt, event).await,
+                    Outcome::DeadLetter { failure } => self.dead_letter(receipt, failure, event).await,
+                });
+            }
+            results
+        }
+    }
 
     /// Extends the leases of reservations that still hold to a full lease from now (the
     /// runner's heartbeat for jobs it still runs or holds); others are left alone.

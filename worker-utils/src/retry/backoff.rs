@@ -5,6 +5,8 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::config::ConfigError;
+
 /// How the delay grows from one retry to the next, before jitter.
 ///
 /// With `base` the base delay and `n` the retry number (1 for the wait after the first
@@ -170,6 +172,23 @@ pub(crate) fn jittered_delay(
         }
     };
     delay.min(max)
+}
+
+/// Checks a delay schedule's settings: `base` at most `max`, an exponential factor that is
+/// finite and at least 1. The error names the field as a builder calls it.
+pub(crate) fn check_schedule(base: Duration, max: Duration, backoff: Backoff) -> Result<(), ConfigError> {
+    if base > max {
+        return Err(ConfigError::new("base_delay", format!("{base:?} is greater than max_delay {max:?}")));
+    }
+    if let Backoff::Exponential { factor } = backoff
+        && !(factor.is_finite() && factor >= 1.0)
+    {
+        return Err(ConfigError::new(
+            "backoff.factor",
+            format!("{factor} must be a finite number of at least 1.0"),
+        ));
+    }
+    Ok(())
 }
 
 /// The un-jittered delay before retry `n`, saturating instead of overflowing.

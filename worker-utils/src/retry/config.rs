@@ -1,7 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::backoff::{Backoff, Jitter, RngSource, raw_delay};
+use super::backoff::{Backoff, Jitter, RngSource, check_schedule, raw_delay};
 use super::budget::RetryBudget;
 use crate::config::{ConfigError, RETRY_DEFAULTS};
 use crate::error::{ActionError, ErrorKind};
@@ -315,20 +315,7 @@ impl RetryConfigBuilder {
         if c.max_attempts == 0 {
             return Err(ConfigError::new("max_attempts", "must be at least 1 (it counts the first call)"));
         }
-        if c.base_delay > c.max_delay {
-            return Err(ConfigError::new(
-                "base_delay",
-                format!("{:?} is greater than max_delay {:?}", c.base_delay, c.max_delay),
-            ));
-        }
-        if let Backoff::Exponential { factor } = c.backoff
-            && !(factor.is_finite() && factor >= 1.0)
-        {
-            return Err(ConfigError::new(
-                "backoff.factor",
-                format!("{factor} must be a finite number of at least 1.0"),
-            ));
-        }
+        check_schedule(c.base_delay, c.max_delay, c.backoff)?;
         Ok(self.config)
     }
 }

@@ -35,8 +35,10 @@ pub(crate) fn stream_key(namespace: &str, queue: &str) -> String {
     format!("{namespace}:{{{queue}}}:status")
 }
 
-/// Stream entries kept unless told otherwise (approximately; an entry is a batch of events).
-pub(crate) const DEFAULT_STREAM_CAP: usize = 100_000;
+/// Stream entries kept (approximately). An entry is one batch of events: one event when
+/// the queue is quiet, up to a few hundred under load, so the stream holds from 2 000 events
+/// to about a million (some 200 MB) at most, whatever the traffic.
+pub(crate) const DEFAULT_STREAM_CAP: usize = 2_000;
 
 /// A [`StatusSink`] that writes events to Redis for every status server to read: what a
 /// runner on a [`RedisQueue`](crate::queue::RedisQueue) publishes itself (`PROCESSING`; the
@@ -175,7 +177,7 @@ impl RedisStatusFeed {
             url: url.into(),
             namespace: "wu".to_owned(),
             queues: Vec::new(),
-            replay: 10_000,
+            replay: DEFAULT_STREAM_CAP,
         }
     }
 
@@ -213,8 +215,8 @@ impl RedisStatusFeedBuilder {
         self
     }
 
-    /// How many of the newest stream entries to replay on start (default 10 000 batches;
-    /// 0 starts with live events only).
+    /// How many of the newest stream entries to replay on start (default: all the 2 000 a
+    /// stream keeps; 0 starts with live events only).
     pub fn replay(mut self, entries: usize) -> Self {
         self.replay = entries;
         self

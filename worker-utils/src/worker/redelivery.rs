@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::config::ConfigError;
 use crate::error::{ActionError, ErrorKind};
 use crate::error_handling::Panicked;
-use crate::retry::backoff::{RngSource, jittered_delay, raw_delay};
+use crate::retry::backoff::{RngSource, check_schedule, jittered_delay, raw_delay};
 use crate::retry::{AttemptsExhausted, Backoff, Jitter, KindSet};
 
 /// What the runner does with a job whose pipeline failed: send it back to the queue for a
@@ -290,20 +290,7 @@ impl RedeliveryPolicyBuilder {
                 format!("{:?} is longer than the limit of 30 days", p.max_delay),
             ));
         }
-        if p.base_delay > p.max_delay {
-            return Err(ConfigError::new(
-                "base_delay",
-                format!("{:?} is greater than max_delay {:?}", p.base_delay, p.max_delay),
-            ));
-        }
-        if let Backoff::Exponential { factor } = p.backoff
-            && !(factor.is_finite() && factor >= 1.0)
-        {
-            return Err(ConfigError::new(
-                "backoff.factor",
-                format!("{factor} must be a finite number of at least 1.0"),
-            ));
-        }
+        check_schedule(p.base_delay, p.max_delay, p.backoff)?;
         Ok(self.policy)
     }
 }

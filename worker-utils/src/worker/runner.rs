@@ -16,7 +16,7 @@ use crate::config::ConfigError;
 use crate::context::{ActionContext, JobId, Scope};
 use crate::error::ActionError;
 use crate::error_handling::Panicked;
-use crate::queue::{Failure, Queue, QueueError, Receipt, Reserved};
+use crate::queue::{Failure, Outcome, Queue, QueueError, Receipt, Reserved, Settlement};
 use crate::status::{JobStatus, StatusEvent, StatusSink};
 
 /// How long one `reserve` call waits for work before the slot checks for shutdown again.
@@ -243,14 +243,15 @@ where
                 slots.abort_all();
                 drain(&mut slots).await;
             }
-            let mut outbox = Vec::new();
+            let mut state = SlotState::default();
             for slot_progress in progress.iter() {
                 for receipt in slot_progress.unfinished() {
-                    self.shared.give_back(receipt, &mut outbox).await;
+                    self.shared.give_back(receipt, &mut state).await;
                     unfinished.push(receipt.id);
                 }
             }
-            self.shared.flush(&mut outbox);
+            self.shared.settle_now(&mut state).await;
+            self.shared.flush(&mut state.outbox);
         }
         heartbeat.abort();
         let report = self.shared.stats.report(&self.shared.worker_id, unfinished);
@@ -297,7 +298,7 @@ async fn slot<W, Q>(
     // Names of its own (not clones of the runner's), so that the reference counts the
     // slot's contexts and events touch stay on this slot's core.
     let scope = Scope::new(Arc::from(&*shared.queue_name), Arc::from(&*shared.worker_id), hard_stop);
-    let mut outbox = Vec::with_capacity(OUTBOX_LIMIT);
+    let mut state = SlotState::default();
     while !shutdown.is_cancelled() {
         let reserved = tokio::select! {
             biased;
@@ -316,47 +317,106 @@ async fn slot<W, Q>(
         let mut jobs = batch.into_iter();
         for job in jobs.by_ref() {
             if shutdown.is_cancelled() {
-                shared.give_back(job.receipt(), &mut outbox).await;
+                shared.give_back(job.receipt(), &mut state).await;
                 progress.finish_one();
                 break;
             }
-            shared.process(job, &scope, &mut outbox).await;
+            shared.process(job, &scope, &mut state).await;
             progress.finish_one();
+            if state.pending.len() >= PENDING_LIMIT {
+                Box::pin(shared.settle_now(&mut state)).await;
+            }
         }
         for job in jobs {
-            shared.give_back(job.receipt(), &mut outbox).await;
+            shared.give_back(job.receipt(), &mut state).await;
             progress.finish_one();
         }
-        shared.flush(&mut outbox);
+        if state.has_outcomes() {
+            // Boxed: only queues that publish outcomes get here, and the slot's own future
+            // stays small for the in-memory queue's sake.
+            Box::pin(shared.settle_now(&mut state)).await;
+        }
+        shared.flush(&mut state.outbox);
     }
 }
+
+/// What a slot carries from job to job: status events not yet sent, and outcomes not yet
+/// recorded.
+#[derive(Default)]
+struct SlotState {
+    outbox: Vec<StatusEvent>,
+    /// Outcomes waiting for one `Queue::settle` call; only for a queue that publishes
+    /// outcome events itself, where one call per batch instead of one per job is what a
+    /// networked queue needs (each call is a round trip). A queue that does not gets each
+    /// outcome at once, so that a job's status events stay together in the outbox, where a
+    /// batch with nobody listening can drop its superseded ones.
+    pending: Vec<Settlement>,
+    tallies: Vec<Tally>,
+    /// The outcomes handed to a background task when a job started to wait.
+    in_flight: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SlotState {
+    /// Whether outcomes wait to be recorded, or are being recorded in the background.
+    fn has_outcomes(&self) -> bool {
+        !self.pending.is_empty() || self.in_flight.is_some()
+    }
+}
+
+/// What a recorded outcome counts as, and the event to publish once it is recorded (for
+/// a queue that does not publish outcomes).
+struct Tally {
+    id: JobId,
+    operation: &'static str,
+    counter: Counter,
+    event: Option<StatusEvent>,
+}
+
+#[derive(Clone, Copy)]
+enum Counter {
+    Completed,
+    Redelivered,
+    DeadLettered,
+    Returned,
+}
+
+/// Outcomes a slot holds before it records them, unless a batch ends or a job waits first.
+const PENDING_LIMIT: usize = 256;
 
 impl<W, Q> Shared<W, Q>
 where
     W: Worker,
     Q: Queue<JobOf<W>>,
 {
-    async fn process(&self, reserved: Reserved<JobOf<W>>, scope: &Arc<Scope>, outbox: &mut Vec<StatusEvent>) {
+    async fn process(
+        self: &Arc<Self>,
+        reserved: Reserved<JobOf<W>>,
+        scope: &Arc<Scope>,
+        state: &mut SlotState,
+    ) {
         let receipt = reserved.receipt();
         let Reserved { id, job, delivery, .. } = reserved;
         if delivery > self.redelivery.max_deliveries() {
             // Boxed, like every failure branch below: off the success path, so that the
             // job's future stays small and its poll inlines into the slot's.
-            return Box::pin(self.dead_letter_unrun(receipt, delivery, scope, outbox)).await;
+            return Box::pin(self.dead_letter_unrun(receipt, delivery, scope, state)).await;
         }
         let span = tracing::info_span!("job", job_id = id.get(), queue = &*self.queue_name, delivery);
         let ctx = ActionContext::in_scope(scope.clone(), id, delivery, span);
-        let started =
-            self.publish(outbox, || event(scope, id, delivery, JobStatus::Processing, JobStatus::Pending));
+        let started = self.publish(&mut state.outbox, || {
+            event(scope, id, delivery, JobStatus::Processing, JobStatus::Pending)
+        });
 
-        // Events wait in the outbox while the job runs without waiting; once it waits, they go
-        // out, so PROCESSING is visible for as long as the job is in flight.
+        // Events wait in the outbox, and outcomes in `pending`, while the job runs without
+        // waiting; once it waits, they go out, so PROCESSING is visible for as long as the job
+        // is in flight and earlier jobs' outcomes are not held up by a long one.
         let mut call =
             std::pin::pin!(AssertUnwindSafe(self.pipeline.execute(job, &self.deps, &ctx)).catch_unwind());
         let outcome = std::future::poll_fn(|cx| {
             let poll = call.as_mut().poll(cx);
             if poll.is_pending() {
-                self.flush(outbox);
+                self.flush(&mut state.outbox);
+                self.settle_in_background(state);
             }
             poll
         })
@@ -367,27 +427,32 @@ where
         });
         match result {
             Ok(_) => {
+                // The success path, spelled out rather than through `record`, so that the job's
+                // future holds no state of the failure outcomes.
                 let event = || finished(scope, id, delivery, JobStatus::Completed, started);
-                if self.record(id, "ack", outbox, event, |event| self.queue.ack(receipt, event)).await {
-                    self.stats.completed.fetch_add(1, Ordering::Relaxed);
+                if self.queue.publishes_outcomes() {
+                    self.defer(receipt, Outcome::Ack, Counter::Completed, event(), state);
+                } else if self.accepted(id, "ack", self.queue.ack(receipt, None).await) {
+                    self.count(Counter::Completed);
+                    self.publish(&mut state.outbox, event);
                 }
             }
-            Err(error) if error.is_cancelled() => Box::pin(self.give_back(receipt, outbox)).await,
+            Err(error) if error.is_cancelled() => Box::pin(self.give_back(receipt, state)).await,
             Err(error) => {
                 let error = error.in_context(self.pipeline.name(), &ctx);
-                Box::pin(self.fail(receipt, delivery, error, (scope, started), outbox)).await;
+                Box::pin(self.fail(receipt, delivery, error, (scope, started), state)).await;
             }
         }
     }
 
     /// Redelivers or dead-letters a failed job, by the redelivery policy.
     async fn fail(
-        &self,
+        self: &Arc<Self>,
         receipt: Receipt,
         delivery: u32,
         error: ActionError,
         (scope, started): (&Arc<Scope>, Option<u64>),
-        outbox: &mut Vec<StatusEvent>,
+        state: &mut SlotState,
     ) {
         let id = receipt.id;
         let failure = Failure::from_error(&error, delivery);
@@ -398,20 +463,16 @@ where
                     event.due_at_ms = Some(event.timestamp_ms.saturating_add(millis(delay)));
                     event.error(&error)
                 };
-                let nack = |event| self.queue.nack(receipt, failure, delay, event);
-                if self.record(id, "nack", outbox, event, nack).await {
-                    self.stats.redelivered.fetch_add(1, Ordering::Relaxed);
-                }
+                let nack = Outcome::Nack { failure, delay };
+                self.record(receipt, nack, Counter::Redelivered, event, state).await;
             }
             Redelivery::DeadLetter(cause) => {
                 if cause == DeadLetterCause::Panicked {
                     self.stats.panics.fetch_add(1, Ordering::Relaxed);
                 }
                 let event = || finished(scope, id, delivery, JobStatus::Failed, started).error(&error);
-                let dead_letter = |event| self.queue.dead_letter(receipt, failure, event);
-                if self.record(id, "dead-letter", outbox, event, dead_letter).await {
-                    self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
-                }
+                let dead = Outcome::DeadLetter { failure };
+                self.record(receipt, dead, Counter::DeadLettered, event, state).await;
             }
         }
     }
@@ -419,52 +480,131 @@ where
     /// Dead-letters a job that was handed out more often than the policy allows without an
     /// outcome: the workers that held it stopped (a crash, a kill) or lost their leases.
     async fn dead_letter_unrun(
-        &self,
+        self: &Arc<Self>,
         receipt: Receipt,
         delivery: u32,
         scope: &Arc<Scope>,
-        outbox: &mut Vec<StatusEvent>,
+        state: &mut SlotState,
     ) {
         let id = receipt.id;
         let error =
             ActionError::system(DeliveriesExhausted { delivery, max: self.redelivery.max_deliveries() })
                 .stamped(self.pipeline.name(), 0, Some(id));
-        let failure = Failure::from_error(&error, delivery);
+        let failure = Outcome::DeadLetter { failure: Failure::from_error(&error, delivery) };
         let event = || event(scope, id, delivery, JobStatus::Failed, JobStatus::Pending).error(&error);
-        let dead_letter = |event| self.queue.dead_letter(receipt, failure, event);
-        if self.record(id, "dead-letter", outbox, event, dead_letter).await {
-            self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        self.record(receipt, failure, Counter::DeadLettered, event, state).await;
+    }
+
+    /// Records an outcome and publishes its status event: through the queue, atomically
+    /// with the outcome, when the queue publishes outcomes itself (then the outcome waits in
+    /// `pending` for the slot's next `settle` call); otherwise at once, and the event goes
+    /// to the runner's sink once the queue took the outcome.
+    async fn record(
+        self: &Arc<Self>,
+        receipt: Receipt,
+        outcome: Outcome,
+        counter: Counter,
+        event: impl FnOnce() -> StatusEvent,
+        state: &mut SlotState,
+    ) {
+        let operation = outcome.operation();
+        let id = receipt.id;
+        if self.queue.publishes_outcomes() {
+            return self.defer(receipt, outcome, counter, event(), state);
         }
+        let result = match outcome {
+            Outcome::Ack => self.queue.ack(receipt, None).await,
+            Outcome::Nack { failure, delay } => self.queue.nack(receipt, failure, delay, None).await,
+            Outcome::Release => self.queue.release(receipt, None).await,
+            Outcome::DeadLetter { failure } => self.queue.dead_letter(receipt, failure, None).await,
+        };
+        if self.accepted(id, operation, result) {
+            self.count(counter);
+            self.publish(&mut state.outbox, event);
+        }
+    }
+
+    /// Keeps an outcome for the slot's next `settle` call (the slot makes it at the end of
+    /// the batch, when a job waits, or when [`PENDING_LIMIT`] outcomes are kept).
+    fn defer(
+        &self,
+        receipt: Receipt,
+        outcome: Outcome,
+        counter: Counter,
+        event: StatusEvent,
+        state: &mut SlotState,
+    ) {
+        let operation = outcome.operation();
+        state.pending.push(Settlement { receipt, outcome, event: Some(event) });
+        state.tallies.push(Tally { id: receipt.id, operation, counter, event: None });
+    }
+
+    /// Records the slot's pending outcomes now, after any still in flight.
+    async fn settle_now(&self, state: &mut SlotState) {
+        if let Some(in_flight) = state.in_flight.take() {
+            let _ = in_flight.await;
+        }
+        if state.pending.is_empty() {
+            return;
+        }
+        let settlements = std::mem::take(&mut state.pending);
+        let tallies = std::mem::take(&mut state.tallies);
+        let results = self.queue.settle(settlements).await;
+        self.tally(tallies, results, &mut state.outbox);
+    }
+
+    /// Records the slot's pending outcomes in a task of their own (after any still in
+    /// flight), so that a job that waits does not hold up the outcomes of the jobs before it.
+    fn settle_in_background(self: &Arc<Self>, state: &mut SlotState) {
+        if state.pending.is_empty() {
+            return;
+        }
+        let settlements = std::mem::take(&mut state.pending);
+        let tallies = std::mem::take(&mut state.tallies);
+        let previous = state.in_flight.take();
+        let shared = self.clone();
+        state.in_flight = Some(tokio::spawn(async move {
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+            let results = shared.queue.settle(settlements).await;
+            let mut events = Vec::new();
+            shared.tally(tallies, results, &mut events);
+            shared.flush(&mut events);
+        }));
+    }
+
+    /// Counts the outcomes the queue took, and publishes their events.
+    fn tally(
+        &self,
+        tallies: Vec<Tally>,
+        results: Vec<Result<(), QueueError>>,
+        outbox: &mut Vec<StatusEvent>,
+    ) {
+        for (tally, result) in tallies.into_iter().zip(results) {
+            if self.accepted(tally.id, tally.operation, result) {
+                self.count(tally.counter);
+                if let Some(event) = tally.event {
+                    self.publish(outbox, || event);
+                }
+            }
+        }
+    }
+
+    fn count(&self, counter: Counter) {
+        let stat = match counter {
+            Counter::Completed => &self.stats.completed,
+            Counter::Redelivered => &self.stats.redelivered,
+            Counter::DeadLettered => &self.stats.dead_lettered,
+            Counter::Returned => &self.stats.returned,
+        };
+        stat.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Whether the queue took a job's outcome; logs the refusal if not. A refused outcome
     /// publishes nothing: the job is someone else's now (its lease ran out), or the queue
     /// will hand it out again, and that delivery will report it.
-    /// Records an outcome and publishes its status event: through the queue, atomically
-    /// with the outcome, when the queue publishes outcomes itself; otherwise to the runner's
-    /// sink once the queue took the outcome. Returns whether the outcome was recorded.
-    async fn record<F>(
-        &self,
-        id: JobId,
-        operation: &str,
-        outbox: &mut Vec<StatusEvent>,
-        event: impl FnOnce() -> StatusEvent,
-        outcome: impl FnOnce(Option<StatusEvent>) -> F,
-    ) -> bool
-    where
-        F: Future<Output = Result<(), QueueError>>,
-    {
-        if self.queue.publishes_outcomes() {
-            return self.settle(id, operation, outcome(Some(event())).await);
-        }
-        let recorded = self.settle(id, operation, outcome(None).await);
-        if recorded {
-            self.publish(outbox, event);
-        }
-        recorded
-    }
-
-    fn settle(&self, id: JobId, operation: &str, result: Result<(), QueueError>) -> bool {
+    fn accepted(&self, id: JobId, operation: &str, result: Result<(), QueueError>) -> bool {
         match result {
             Ok(()) => true,
             Err(QueueError::LeaseLost(_)) => {
@@ -483,15 +623,13 @@ where
     }
 
     /// Returns an unfinished job to the queue, to be handed out again at once.
-    async fn give_back(&self, receipt: Receipt, outbox: &mut Vec<StatusEvent>) {
+    async fn give_back(self: &Arc<Self>, receipt: Receipt, state: &mut SlotState) {
         let id = receipt.id;
         let event = || {
             StatusEvent::from_worker(id, self.queue_name.clone(), self.worker_id.clone(), JobStatus::Pending)
                 .previous(JobStatus::Processing)
         };
-        if self.record(id, "release", outbox, event, |event| self.queue.release(receipt, event)).await {
-            self.stats.returned.fetch_add(1, Ordering::Relaxed);
-        }
+        self.record(receipt, Outcome::Release, Counter::Returned, event, state).await;
     }
 
     /// Builds an event if anybody listens and puts it in the slot's outbox, sending the

@@ -6,7 +6,7 @@
 //! | key (`wu:{queue}:…`) | type | holds |
 //! |---|---|---|
 //! | `id` | string | the last job id handed out |
-//! | `j:<id>` | hash | a job: payload `p`, deliveries `d`, reservation token `t`, enqueue time `e`, idempotency key `k`, failed deliveries `f`, final failure `x` |
+//! | `j:<id>` | hash | a job: payload `p`, reservations `t` (the fencing token), releases `r` (deliveries are `t - r`), enqueue time `e`, idempotency key `k`, failed deliveries `f`, final failure `x` |
 //! | `ready` | list | ids ready to reserve |
 //! | `delayed` | sorted set | ids waiting for a time (score: when due, Redis server ms) |
 //! | `leased` | sorted set | reserved ids (score: when the lease ends) |
@@ -28,6 +28,7 @@ mod scripts;
 mod settle;
 
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,7 +46,10 @@ pub use crate::redis_connection::ConnectError;
 use self::keys::Keys;
 use self::scripts::{DEAD, ENQUEUE, EXTEND, RESERVE};
 use self::settle::{Caps, Op, Settler};
-use super::{DeadLetter, EnqueueOptions, Failure, Queue, QueueCounts, QueueError, Receipt, Reserved};
+use super::{
+    DeadLetter, EnqueueOptions, Failure, Outcome, Queue, QueueCounts, QueueError, Receipt, Reserved,
+    Settlement,
+};
 use crate::config::ConfigError;
 use crate::context::JobId;
 use crate::error::ActionError;
@@ -261,17 +265,37 @@ impl<J: Serialize + DeserializeOwned> RedisQueue<J> {
         let mut event = StatusEvent::new(receipt.id, self.name.clone(), JobStatus::Failed).error(&error);
         event.attempt = delivery;
         if let Ok(failure) = encode(&failure) {
-            let _ = self.settle(receipt, Op::Dead { failure }, Some(event)).await;
+            let _ = self.settle_one(receipt, Op::Dead { failure }, Some(event)).await;
         }
     }
 
     /// Records an outcome (and its status event, if status events are on).
-    async fn settle(&self, receipt: Receipt, op: Op, event: Option<StatusEvent>) -> Result<(), QueueError> {
+    async fn settle_one(
+        &self,
+        receipt: Receipt,
+        op: Op,
+        event: Option<StatusEvent>,
+    ) -> Result<(), QueueError> {
+        let recorded = self.submit(receipt, op, event)?.await;
+        self.settled(recorded)
+    }
+
+    /// Hands an outcome to the settle task; see [`Settler::submit`].
+    fn submit(
+        &self,
+        receipt: Receipt,
+        op: Op,
+        event: Option<StatusEvent>,
+    ) -> Result<impl Future<Output = Result<(), QueueError>> + use<J>, QueueError> {
         let event = match event {
             Some(event) if self.status_cap > 0 => encode(&event)?,
             _ => String::new(),
         };
-        let result = self.settler.settle(receipt, op, event).await;
+        Ok(self.settler.submit(receipt, op, event))
+    }
+
+    /// Keeps the health log of a settle answer.
+    fn settled(&self, result: Result<(), QueueError>) -> Result<(), QueueError> {
         match result {
             Err(QueueError::Backend(error)) => Err(self.health.failed(&self.name, "settle", error)),
             other => {
@@ -342,7 +366,7 @@ where
     }
 
     async fn ack(&self, receipt: Receipt, event: Option<StatusEvent>) -> Result<(), QueueError> {
-        self.settle(receipt, Op::Ack, event).await
+        self.settle_one(receipt, Op::Ack, event).await
     }
 
     async fn nack(
@@ -352,11 +376,12 @@ where
         delay: Duration,
         event: Option<StatusEvent>,
     ) -> Result<(), QueueError> {
-        self.settle(receipt, Op::Nack { failure: encode(&failure)?, delay_ms: millis(delay) }, event).await
+        self.settle_one(receipt, Op::Nack { failure: encode(&failure)?, delay_ms: millis(delay) }, event)
+            .await
     }
 
     async fn release(&self, receipt: Receipt, event: Option<StatusEvent>) -> Result<(), QueueError> {
-        self.settle(receipt, Op::Release, event).await
+        self.settle_one(receipt, Op::Release, event).await
     }
 
     async fn dead_letter(
@@ -365,7 +390,34 @@ where
         failure: Failure,
         event: Option<StatusEvent>,
     ) -> Result<(), QueueError> {
-        self.settle(receipt, Op::Dead { failure: encode(&failure)? }, event).await
+        self.settle_one(receipt, Op::Dead { failure: encode(&failure)? }, event).await
+    }
+
+    async fn settle(&self, settlements: Vec<Settlement>) -> Vec<Result<(), QueueError>> {
+        // Submitted together, so that they share script calls; answered in order.
+        let submitted: Vec<_> = settlements
+            .into_iter()
+            .map(|Settlement { receipt, outcome, event }| {
+                let op = match outcome {
+                    Outcome::Ack => Op::Ack,
+                    Outcome::Nack { failure, delay } => {
+                        Op::Nack { failure: encode(&failure)?, delay_ms: millis(delay) }
+                    }
+                    Outcome::Release => Op::Release,
+                    Outcome::DeadLetter { failure } => Op::Dead { failure: encode(&failure)? },
+                };
+                self.submit(receipt, op, event)
+            })
+            .collect();
+        let mut results = Vec::with_capacity(submitted.len());
+        for answer in submitted {
+            let recorded = match answer {
+                Ok(answer) => answer.await,
+                Err(error) => Err(error),
+            };
+            results.push(self.settled(recorded));
+        }
+        results
     }
 
     async fn extend_leases(&self, receipts: &[Receipt]) -> Result<(), QueueError> {

@@ -5,6 +5,8 @@
 //! all, and answers each. While one call is in flight the next batch gathers, so the window
 //! is one round trip: no timer, no added latency when the queue is quiet.
 
+use std::future::Future;
+
 use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,14 +47,23 @@ impl Settler {
         Self { outcomes }
     }
 
-    /// Records `op` for `receipt`, and adds `event` (JSON, or empty for none) to the status
-    /// stream if it is recorded: `Ok` once recorded, [`QueueError::LeaseLost`] if the
-    /// reservation no longer holds.
-    pub(super) async fn settle(&self, receipt: Receipt, op: Op, event: String) -> Result<(), QueueError> {
+    /// Hands `op` for `receipt` to the task, with `event` (JSON, or empty for none) to add
+    /// to the status stream if it is recorded. The returned future answers `Ok` once
+    /// recorded, [`QueueError::LeaseLost`] if the reservation no longer holds; submitting
+    /// several before awaiting any lets them share one script call.
+    pub(super) fn submit(
+        &self,
+        receipt: Receipt,
+        op: Op,
+        event: String,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send + use<> {
         let (answer, answered) = oneshot::channel();
-        let stopped = || QueueError::Backend("the queue's outcome task stopped".into());
-        self.outcomes.send(Outcome { receipt, op, event, answer }).map_err(|_| stopped())?;
-        answered.await.map_err(|_| stopped())?
+        let sent = self.outcomes.send(Outcome { receipt, op, event, answer });
+        async move {
+            let stopped = || QueueError::Backend("the queue's outcome task stopped".into());
+            sent.map_err(|_| stopped())?;
+            answered.await.map_err(|_| stopped())?
+        }
     }
 }
 

@@ -7,8 +7,7 @@
 -- JSON) per dead letter, oldest first; for "requeue", (old id, new id) per job; for
 -- "purge", the ids purged.
 local prefix, op, queue, stream_cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local ids, events = {}, {}
 if #ARGV > 4 then
   for i = 5, #ARGV do
@@ -21,12 +20,12 @@ local out = {}
 for _, id in ipairs(ids) do
   local job = prefix .. 'j:' .. id
   if op == 'list' then
-    local f = redis.call('HMGET', job, 'p', 'd', 'f', 'x')
+    local f = redis.call('HMGET', job, 'p', 't', 'r', 'f', 'x')
     out[#out + 1] = tonumber(id)
     out[#out + 1] = f[1] or ''
-    out[#out + 1] = tonumber(f[2] or 0)
-    out[#out + 1] = f[3] or ''
+    out[#out + 1] = tonumber(f[2] or 0) - tonumber(f[3] or 0)
     out[#out + 1] = f[4] or ''
+    out[#out + 1] = f[5] or ''
   else
     redis.call('ZREM', KEYS[1], id)
     local f = redis.call('HMGET', job, 'p', 'k', 'e')
@@ -35,24 +34,20 @@ for _, id in ipairs(ids) do
     if op == 'requeue' then
       -- A fresh job with the same payload (and idempotency key): no deliveries, no history.
       local new = redis.call('INCR', KEYS[4])
-      redis.call('HSET', prefix .. 'j:' .. new, 'p', f[1], 'd', 0, 't', 0, 'e', f[3] or 0, 'k', f[2] or '')
+      redis.call('HSET', prefix .. 'j:' .. new, 'p', f[1], 'e', f[3] or 0, 'k', f[2] or '')
       if f[2] and f[2] ~= '' then redis.call('SET', prefix .. 'idem:' .. f[2], new) end
       redis.call('LPUSH', KEYS[2], new)
       out[#out + 1] = new
       if stream_cap > 0 then
-        events[#events + 1] = '{"seq":0,"job_id":' .. new .. ',"queue":' .. queue ..
-          ',"worker":"","status":"PENDING","attempt":1,"timestamp_ms":' .. now .. '}'
+        events[#events + 1] = pending_event(new, queue, now)
       end
     elseif f[2] and f[2] ~= '' then
       redis.call('DEL', prefix .. 'idem:' .. f[2])
     end
   end
 end
-if #events > 0 then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', stream_cap, '*', 'e', '[' .. table.concat(events, ',') .. ']')
-end
+add_events(KEYS[5], stream_cap, events)
 if op == 'requeue' and #out > 0 then
-  redis.call('LPUSH', KEYS[3], 1)
-  redis.call('LTRIM', KEYS[3], 0, 0)
+  wake(KEYS[3])
 end
 return out

@@ -6,10 +6,9 @@
 -- ARGV: 1 key prefix, 2 delay in ms, 3 the queue name as a JSON string, 4 status stream
 --       cap, then (payload, idempotency key or "") per job
 -- Returns: (id, 1 if added or 0 if the key was taken) per job.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local prefix, delay, queue, stream_cap = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-local out, added, events = {}, 0, {}
+local out, ready, events = {}, {}, {}
 for i = 5, #ARGV, 2 do
   local payload, key = ARGV[i], ARGV[i + 1]
   local existing = false
@@ -21,29 +20,27 @@ for i = 5, #ARGV, 2 do
     out[#out + 1] = 0
   else
     local id = redis.call('INCR', KEYS[1])
-    redis.call('HSET', prefix .. 'j:' .. id, 'p', payload, 'd', 0, 't', 0, 'e', now, 'k', key)
     if key ~= '' then
+      redis.call('HSET', prefix .. 'j:' .. id, 'p', payload, 'e', now, 'k', key)
       redis.call('SET', prefix .. 'idem:' .. key, id)
+    else
+      redis.call('HSET', prefix .. 'j:' .. id, 'p', payload, 'e', now)
     end
     if delay > 0 then
       redis.call('ZADD', KEYS[3], now + delay, id)
     else
-      redis.call('LPUSH', KEYS[2], id)
-      added = added + 1
+      ready[#ready + 1] = id
     end
     out[#out + 1] = id
     out[#out + 1] = 1
     if stream_cap > 0 then
-      events[#events + 1] = '{"seq":0,"job_id":' .. id .. ',"queue":' .. queue ..
-        ',"worker":"","status":"PENDING","attempt":1,"timestamp_ms":' .. now .. '}'
+      events[#events + 1] = pending_event(id, queue, now)
     end
   end
 end
-if #events > 0 then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', stream_cap, '*', 'e', '[' .. table.concat(events, ',') .. ']')
-end
-if added > 0 then
-  redis.call('LPUSH', KEYS[4], 1)
-  redis.call('LTRIM', KEYS[4], 0, 0)
+add_events(KEYS[5], stream_cap, events)
+if #ready > 0 then
+  redis.call('LPUSH', KEYS[2], unpack(ready))
+  wake(KEYS[4])
 end
 return out

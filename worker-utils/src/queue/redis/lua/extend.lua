@@ -2,8 +2,7 @@
 -- KEYS: 1 leased zset
 -- ARGV: 1 key prefix, 2 lease in ms, then (id, token) per job
 -- Returns: 1 (extended) or 0 (the reservation no longer holds) per job.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local prefix, lease = ARGV[1], tonumber(ARGV[2])
 local out = {}
 for i = 3, #ARGV, 2 do

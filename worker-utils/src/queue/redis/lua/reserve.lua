@@ -4,8 +4,7 @@
 -- ARGV: 1 key prefix, 2 max jobs, 3 lease in ms
 -- Returns: { ms until the next delayed job or lease falls due (-1: none; only when no job
 -- was leased), reclaimed lease count, then (id, delivery, token, payload) per job }.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local prefix, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
@@ -22,25 +21,27 @@ end
 local out = { -1, #expired }
 local ids = redis.call('RPOP', KEYS[1], max)
 if ids then
+  local leases = {}
   for _, id in ipairs(ids) do
     local job = prefix .. 'j:' .. id
-    local payload = redis.call('HGET', job, 'p')
-    if payload then
-      local delivery = redis.call('HINCRBY', job, 'd', 1)
+    local fields = redis.call('HMGET', job, 'p', 'r')
+    if fields[1] then
+      -- The token counts reservations; a release counts one back as no delivery.
       local token = redis.call('HINCRBY', job, 't', 1)
-      redis.call('ZADD', KEYS[3], now + lease, id)
+      leases[#leases + 1] = now + lease
+      leases[#leases + 1] = id
       out[#out + 1] = tonumber(id)
-      out[#out + 1] = delivery
+      out[#out + 1] = token - tonumber(fields[2] or 0)
       out[#out + 1] = token
-      out[#out + 1] = payload
+      out[#out + 1] = fields[1]
     end
   end
+  if #leases > 0 then redis.call('ZADD', KEYS[3], unpack(leases)) end
 end
 
 if redis.call('LLEN', KEYS[1]) > 0 then
   -- More work is ready: wake another waiting worker.
-  redis.call('LPUSH', KEYS[4], 1)
-  redis.call('LTRIM', KEYS[4], 0, 0)
+  wake(KEYS[4])
 elseif #out == 2 then
   local next_due = -1
   local d = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')

@@ -1,5 +1,6 @@
 -- Records the outcomes of reservations, each only while its reservation holds (the job's
--- token is the receipt's and its lease has not run out): the fencing of stale workers.
+-- token is the receipt's and the job is still leased, not reclaimed or handed out again):
+-- the fencing of stale workers.
 -- The status events of the recorded outcomes are added to the status stream in the same
 -- script, as one entry: an event is published if and only if its outcome is recorded.
 -- KEYS: 1 ready list, 2 delayed zset, 3 leased zset, 4 dead zset, 5 marker list,
@@ -8,8 +9,7 @@
 --       op ("ack" | "nack" | "release" | "dead"), id, token, failure JSON or "", delay in
 --       ms, status event JSON or ""
 -- Returns: 1 (recorded) or 0 (the reservation no longer holds) per outcome.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 local prefix, cap, stream_cap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local out, woke, events = {}, false, {}
 
@@ -17,17 +17,15 @@ for i = 4, #ARGV, 6 do
   local op, id, token, failure, delay = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
   local event = ARGV[i + 5]
   local job = prefix .. 'j:' .. id
-  local held = redis.call('HMGET', job, 't', 'k', 'f')
-  local deadline = redis.call('ZSCORE', KEYS[3], id)
-  if held[1] ~= token or not deadline or tonumber(deadline) <= now then
+  local held = redis.call('HMGET', job, 't', 'k')
+  if held[1] ~= token or redis.call('ZREM', KEYS[3], id) == 0 then
     out[#out + 1] = 0
   else
-    redis.call('ZREM', KEYS[3], id)
     if op == 'ack' then
       redis.call('DEL', job)
       if held[2] and held[2] ~= '' then redis.call('DEL', prefix .. 'idem:' .. held[2]) end
     elseif op == 'nack' then
-      local history = held[3]
+      local history = redis.call('HGET', job, 'f')
       if history and history ~= '' then history = history .. ',' .. failure else history = failure end
       redis.call('HSET', job, 'f', history)
       if delay > 0 then
@@ -37,7 +35,7 @@ for i = 4, #ARGV, 6 do
         woke = true
       end
     elseif op == 'release' then
-      redis.call('HINCRBY', job, 'd', -1)
+      redis.call('HINCRBY', job, 'r', 1)
       redis.call('RPUSH', KEYS[1], id)
       woke = true
     else -- dead
@@ -56,11 +54,8 @@ for i = 4, #ARGV, 6 do
     if event ~= '' then events[#events + 1] = event end
   end
 end
-if #events > 0 then
-  redis.call('XADD', KEYS[7], 'MAXLEN', '~', stream_cap, '*', 'e', '[' .. table.concat(events, ',') .. ']')
-end
+add_events(KEYS[7], stream_cap, events)
 if woke then
-  redis.call('LPUSH', KEYS[5], 1)
-  redis.call('LTRIM', KEYS[5], 0, 0)
+  wake(KEYS[5])
 end
 return out
