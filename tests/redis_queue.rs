@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use redis_support::*;
 use tokio_util::sync::CancellationToken;
+use tracing_subscriber::layer::SubscriberExt as _;
 use worker_utils::prelude::*;
 use worker_utils::queue::{ConnectError, EnqueueOptions, Failure, Queue, QueueError, RedisQueue};
 use worker_utils::status::{RedisStatusFeed, RedisStatusSink, StatusEvent, StatusSink};
@@ -467,6 +468,9 @@ async fn a_redis_restart_under_load_loses_nothing_and_the_workers_recover_by_the
     if PrivateRedis::missing() {
         return;
     }
+    // Every log line of the process (the only test here that installs a global subscriber).
+    let log = worker_utils_tests::Events::default();
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(log.clone()));
     let mut server = PrivateRedis::start();
     let events = Collect::default();
     let q = Arc::new(
@@ -503,6 +507,10 @@ async fn a_redis_restart_under_load_loses_nothing_and_the_workers_recover_by_the
     // At least once: an outcome whose reply died with the server is in doubt, so a few jobs
     // may have run twice or lack a terminal event here; the rest reported exactly one.
     assert!(report.completed + report.dead_lettered >= u64::from(total) - 600, "{report:?}");
+
+    // The outage was logged once or so, not once per job or per attempt to reserve.
+    let errors: Vec<_> = log.take().into_iter().filter(|event| event["level"] == "ERROR").collect();
+    assert!(!errors.is_empty() && errors.len() <= 10, "{} error lines: {errors:#?}", errors.len());
 }
 
 /// Jobs ready, delayed or leased in the private Redis (`None` while it does not answer).

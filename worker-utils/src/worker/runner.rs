@@ -308,7 +308,12 @@ async fn slot<W, Q>(
         let batch = match reserved {
             Ok(batch) => batch,
             Err(error) => {
-                tracing::error!(queue = &*shared.queue_name, error = %error, "cannot reserve jobs");
+                match &error {
+                    QueueError::Backend(_) => {
+                        tracing::debug!(queue = &*shared.queue_name, error = %error, "cannot reserve jobs")
+                    }
+                    _ => tracing::error!(queue = &*shared.queue_name, error = %error, "cannot reserve jobs"),
+                }
                 tokio::time::sleep(QUEUE_ERROR_PAUSE).await;
                 continue;
             }
@@ -613,6 +618,12 @@ where
                     operation,
                     "the job's lease ran out before its outcome was recorded; another delivery will report it"
                 );
+                false
+            }
+            // The backend logs an outage once when it starts and once when it ends; one line
+            // per job here would flood the log while it lasts.
+            Err(error @ QueueError::Backend(_)) => {
+                tracing::debug!(job_id = id.get(), operation, error = %error, "cannot record a job's outcome; it will run again");
                 false
             }
             Err(error) => {
