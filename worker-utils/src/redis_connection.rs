@@ -15,6 +15,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connecting to Redis failed. Every variant names the URL, with its password hidden.
+///
+/// ```
+/// use worker_utils::queue::{ConnectError, RedisQueue};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let err = RedisQueue::<u32>::builder("q").url("http://:secret@example").connect().await.unwrap_err();
+/// assert!(matches!(err, ConnectError::InvalidUrl { .. }));
+/// assert!(!err.to_string().contains("secret"));
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {

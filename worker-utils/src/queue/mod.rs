@@ -66,6 +66,22 @@ impl<J> Reserved<J> {
 
 /// Proof of one reservation of a job, passed back with its outcome; see the
 /// [module docs](self) for why outcomes are fenced.
+///
+/// ```
+/// use std::time::Duration;
+/// use worker_utils::queue::{MemoryQueue, Queue, QueueError};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let queue = MemoryQueue::builder("q").lease(Duration::from_secs(1)).build().unwrap();
+/// queue.enqueue(7_u32).await.unwrap();
+/// let first = queue.reserve(1, Duration::ZERO).await.unwrap()[0].receipt();
+/// tokio::time::sleep(Duration::from_secs(2)).await; // the lease runs out
+/// let second = queue.reserve(1, Duration::ZERO).await.unwrap()[0].receipt();
+/// assert_eq!(first.id, second.id);
+/// assert!(matches!(queue.ack(first, None).await, Err(QueueError::LeaseLost(_))));
+/// queue.ack(second, None).await.unwrap();
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Receipt {
     /// The job.

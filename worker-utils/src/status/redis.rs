@@ -194,6 +194,16 @@ impl Drop for RedisStatusFeed {
 }
 
 /// Configures a [`RedisStatusFeed`].
+///
+/// ```
+/// use worker_utils::status::{Broadcaster, RedisStatusFeed};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // A feed follows named queues; without one it is refused before connecting.
+/// let err = RedisStatusFeed::builder("redis://127.0.0.1:6379").start(Broadcaster::new()).await.unwrap_err();
+/// assert!(err.to_string().contains("queues"));
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RedisStatusFeedBuilder {
     url: String,

@@ -67,6 +67,15 @@ pub struct RedeliveryPolicy {
 }
 
 /// What [`RedeliveryPolicy::decide`] said.
+///
+/// ```
+/// use worker_utils::ActionError;
+/// use worker_utils::worker::{DeadLetterCause, Redelivery, RedeliveryPolicy};
+///
+/// let flaky = ActionError::transient(std::io::Error::other("reset"));
+/// let last = RedeliveryPolicy::default().max_deliveries();
+/// assert_eq!(RedeliveryPolicy::default().decide(&flaky, last), Redelivery::DeadLetter(DeadLetterCause::DeliveriesExhausted));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Redelivery {
     /// Give the job back to the queue, reservable again after this delay.

@@ -533,6 +533,17 @@ const ENQUEUE_CHUNK: usize = 1000;
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 
 /// Builds a [`RedisQueue`]; [`connect`](Self::connect) checks the values and the server.
+///
+/// ```
+/// use std::time::Duration;
+/// use worker_utils::queue::{ConnectError, RedisQueue};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// // A bad setting is refused before any connection is tried.
+/// let err = RedisQueue::<String>::builder("mail").lease(Duration::ZERO).connect().await.unwrap_err();
+/// assert!(matches!(err, ConnectError::Config(ref e) if e.field() == "lease"));
+/// # }
+/// ```
 pub struct RedisQueueBuilder<J> {
     name: Arc<str>,
     url: String,
