@@ -9,6 +9,7 @@
 //! what they were before.
 //!
 //! Run: `REDIS_URL=redis://127.0.0.1:6390 N=50000 cargo bench -p worker-utils --features redis --bench redis`
+//! (`STATUS=0` turns the status events off, to see what they cost).
 //! (`scripts/bench_redis.sh` starts that private Redis and the BullMQ probe beside it).
 #![allow(missing_docs, reason = "a bench binary")]
 
@@ -31,8 +32,14 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// One enqueue + process cycle on a fresh namespace; returns (enqueue jobs/s, process jobs/s).
 async fn cycle(url: &str, n: u64, concurrency: usize, batch: usize, tag: &str) -> (f64, f64) {
     let namespace = format!("wubench-{}-{tag}", std::process::id());
-    let queue =
-        RedisQueue::<u64>::builder("bench").url(url).namespace(&namespace).connect().await.expect("connect");
+    let status = env("STATUS", 1) == 1;
+    let queue = RedisQueue::<u64>::builder("bench")
+        .url(url)
+        .namespace(&namespace)
+        .status_events(status)
+        .connect()
+        .await
+        .expect("connect");
     let queue = Arc::new(queue);
     let started = Instant::now();
     let mut next = 0;
@@ -43,13 +50,11 @@ async fn cycle(url: &str, n: u64, concurrency: usize, batch: usize, tag: &str) -
     }
     let enqueue = n as f64 / started.elapsed().as_secs_f64();
 
-    let sink = RedisStatusSink::connect(url, &namespace).await.expect("status sink");
-    let runner = Runner::builder(NoopWorker, queue.clone(), ())
-        .status(sink)
-        .concurrency(concurrency)
-        .batch(batch)
-        .build()
-        .expect("runner");
+    let mut runner = Runner::builder(NoopWorker, queue.clone(), ());
+    if status {
+        runner = runner.status(RedisStatusSink::connect(url, &namespace).await.expect("status sink"));
+    }
+    let runner = runner.concurrency(concurrency).batch(batch).build().expect("runner");
     let stats = runner.stats();
     let shutdown = CancellationToken::new();
     let started = Instant::now();
@@ -124,9 +129,10 @@ fn main() {
         let process: Vec<String> =
             process.iter_mut().map(|(name, rates)| format!("{name} {:.0}", median(rates))).collect();
         println!(
-            "worker-utils redis: enqueue_batch {:.0} jobs/s; process {} jobs/s (median of {runs}, N={n}, status events on)",
+            "worker-utils redis: enqueue_batch {:.0} jobs/s; process {} jobs/s (median of {runs}, N={n}, status events {})",
             median(&mut enqueue),
-            process.join(", ")
+            process.join(", "),
+            if env("STATUS", 1) == 1 { "on" } else { "off" }
         );
         println!(
             "redis footprint: {} keys / {} bytes before, {} keys / {} bytes after",

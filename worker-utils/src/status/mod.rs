@@ -49,6 +49,8 @@ pub use actions::{
     BroadcastCompleted, BroadcastFailed, BroadcastProcessing, StatusExt, WithStatus, publish_pending,
 };
 pub use broadcaster::{Broadcaster, BroadcasterBuilder};
+#[cfg(feature = "redis")]
+pub(crate) use event::Compact;
 pub use event::{JobStatus, StatusError, StatusEvent};
 #[cfg(feature = "redis")]
 pub(crate) use redis::{DEFAULT_STREAM_CAP as REDIS_STREAM_CAP, stream_key as redis_stream_key};

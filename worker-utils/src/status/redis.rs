@@ -19,7 +19,7 @@ use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{StatusEvent, StatusSink};
+use super::{Compact, StatusEvent, StatusSink};
 use crate::redis_connection::{self, ConnectError};
 
 /// Events waiting to be written before new ones are dropped (and counted): status must
@@ -99,11 +99,11 @@ async fn write(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut pipe = redis::pipe();
-        let mut by_queue: Vec<(Arc<str>, Vec<&StatusEvent>)> = Vec::new();
+        let mut by_queue: Vec<(Arc<str>, Vec<Compact<'_>>)> = Vec::new();
         for event in &batch {
             match by_queue.iter_mut().find(|(queue, _)| *queue == event.queue) {
-                Some((_, events)) => events.push(event),
-                None => by_queue.push((event.queue.clone(), vec![event])),
+                Some((_, events)) => events.push(Compact(event)),
+                None => by_queue.push((event.queue.clone(), vec![Compact(event)])),
             }
         }
         for (queue, events) in &by_queue {

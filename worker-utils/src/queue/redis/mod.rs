@@ -53,7 +53,7 @@ use super::{
 use crate::config::ConfigError;
 use crate::context::JobId;
 use crate::error::ActionError;
-use crate::status::{JobStatus, REDIS_STREAM_CAP, StatusEvent};
+use crate::status::{Compact, JobStatus, REDIS_STREAM_CAP, StatusEvent};
 
 /// A queue in Redis, shared by every process that opens it by the same name and namespace.
 ///
@@ -288,7 +288,7 @@ impl<J: Serialize + DeserializeOwned> RedisQueue<J> {
         event: Option<StatusEvent>,
     ) -> Result<impl Future<Output = Result<(), QueueError>> + use<J>, QueueError> {
         let event = match event {
-            Some(event) if self.status_cap > 0 => encode(&event)?,
+            Some(event) if self.status_cap > 0 => encode(&Compact(&event))?,
             _ => String::new(),
         };
         Ok(self.settler.submit(receipt, op, event))
@@ -328,8 +328,10 @@ where
         self.lease
     }
 
+    /// Always: the outcome events go to the status stream with the outcomes, or nowhere
+    /// when status events are off (the runner must not publish them elsewhere then).
     fn publishes_outcomes(&self) -> bool {
-        self.status_cap > 0
+        true
     }
 
     async fn enqueue_with(&self, job: J, options: EnqueueOptions) -> Result<JobId, QueueError> {
@@ -582,7 +584,8 @@ impl<J> RedisQueueBuilder<J> {
     }
 
     /// Whether enqueues and outcomes add their status events to the queue's status stream
-    /// (default on; off saves one `XADD` per script call when nobody watches).
+    /// (default on; off saves one `XADD` per script call when nobody watches, and the
+    /// outcome events are then dropped, not published elsewhere).
     pub fn status_events(mut self, on: bool) -> Self {
         self.status_events = on;
         self

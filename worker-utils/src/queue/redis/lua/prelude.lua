@@ -9,8 +9,7 @@ end
 
 -- The JSON of job `id`'s PENDING event in the queue named by `queue` (a JSON string).
 local function pending_event(id, queue, now)
-  return '{"seq":0,"job_id":' .. id .. ',"queue":' .. queue ..
-    ',"worker":"","status":"PENDING","attempt":1,"timestamp_ms":' .. now .. '}'
+  return '{"job_id":' .. id .. ',"queue":' .. queue .. ',"status":"PENDING","attempt":1,"timestamp_ms":' .. now .. '}'
 end
 
 -- Adds `events` (JSON objects) to `stream` as one entry holding their array, capped.
