@@ -179,6 +179,6 @@ fn read_millis(
     name: &'static str,
     default: Duration,
 ) -> Result<Duration, ConfigError> {
-    let millis = read(lookup, name, u64::try_from(default.as_millis()).unwrap_or(u64::MAX))?;
+    let millis = read(lookup, name, crate::timeout::millis(default))?;
     Ok(Duration::from_millis(millis))
 }

@@ -220,3 +220,9 @@ impl Classify for Elapsed {
         ErrorKind::Transient
     }
 }
+
+/// `duration` in whole milliseconds, saturating at `u64::MAX` instead of overflowing (for
+/// status events, Redis arguments and settings).
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -61,9 +61,7 @@ impl Failure {
             Some(exhausted) => exhausted.attempts().iter().map(record).collect(),
             None => vec![record(error)],
         };
-        let failed_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let failed_at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, crate::timeout::millis);
         Self {
             delivery,
             kind: error.kind(),

@@ -246,7 +246,7 @@ impl StatusEvent {
     /// assert_eq!(e.duration_ms, Some(1500));
     /// ```
     pub fn duration(mut self, duration: Duration) -> Self {
-        self.duration_ms = Some(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
+        self.duration_ms = Some(crate::timeout::millis(duration));
         self
     }
 
@@ -357,7 +357,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 fn unix_millis(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    at.duration_since(UNIX_EPOCH).map_or(0, crate::timeout::millis)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::error::ActionError;
 use crate::error_handling::Panicked;
 use crate::queue::{Failure, Outcome, Queue, QueueError, Receipt, Reserved, Settlement};
 use crate::status::{JobStatus, StatusEvent, StatusSink};
+use crate::timeout::millis;
 
 /// How long one `reserve` call waits for work before the slot checks for shutdown again.
 const RESERVE_WAIT: Duration = Duration::from_millis(250);
@@ -691,10 +692,6 @@ where
 struct DeliveriesExhausted {
     delivery: u32,
     max: u32,
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// An event of a job run in the slot of `scope`.

@@ -54,6 +54,7 @@ use crate::config::ConfigError;
 use crate::context::JobId;
 use crate::error::ActionError;
 use crate::status::{Compact, JobStatus, REDIS_STREAM_CAP, StatusEvent};
+use crate::timeout::millis;
 
 /// A queue in Redis, shared by every process that opens it by the same name and namespace.
 ///
@@ -491,10 +492,6 @@ fn decode_dead_letter<J: DeserializeOwned>(
 /// JSON for Redis; a value serde cannot encode is the caller's bug, reported as an error.
 fn encode(value: &impl Serialize) -> Result<String, QueueError> {
     serde_json::to_string(value).map_err(|e| QueueError::Backend(Box::new(e)))
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Logs a backend outage once when it starts and once when it ends, and counts every
