@@ -152,23 +152,6 @@ pub enum Outcome {
     },
 }
 
-impl Outcome {
-    /// The operation's name, for logs: `ack`, `nack`, `release` or `dead-letter`.
-    ///
-    /// ```
-    /// use worker_utils::queue::Outcome;
-    /// assert_eq!(Outcome::Release.operation(), "release");
-    /// ```
-    pub fn operation(&self) -> &'static str {
-        match self {
-            Outcome::Ack => "ack",
-            Outcome::Nack { .. } => "nack",
-            Outcome::Release => "release",
-            Outcome::DeadLetter { .. } => "dead-letter",
-        }
-    }
-}
-
 /// One outcome to record, with its reservation's receipt and status event.
 ///
 /// ```

@@ -387,17 +387,38 @@ fn drop_superseded(state: &mut SlotState) {
 /// a queue that does not publish outcomes).
 struct Tally {
     id: JobId,
-    operation: &'static str,
     counter: Counter,
     event: Option<StatusEvent>,
 }
 
+/// The run statistic an outcome adds to; it outlives the [`Outcome`], which the queue takes.
 #[derive(Clone, Copy)]
 enum Counter {
     Completed,
     Redelivered,
     DeadLettered,
     Returned,
+}
+
+impl Counter {
+    fn of(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Ack => Counter::Completed,
+            Outcome::Nack { .. } => Counter::Redelivered,
+            Outcome::DeadLetter { .. } => Counter::DeadLettered,
+            Outcome::Release => Counter::Returned,
+        }
+    }
+
+    /// The queue operation that records it, for logs.
+    fn operation(self) -> &'static str {
+        match self {
+            Counter::Completed => "ack",
+            Counter::Redelivered => "nack",
+            Counter::DeadLettered => "dead-letter",
+            Counter::Returned => "release",
+        }
+    }
 }
 
 /// Outcomes a slot holds before it records them, unless a batch ends or a job waits first.
@@ -452,8 +473,8 @@ where
                 // future holds no state of the failure outcomes.
                 let event = || finished(scope, id, delivery, JobStatus::Completed, started);
                 if self.queue.publishes_outcomes() {
-                    self.defer(receipt, Outcome::Ack, Counter::Completed, event(), state);
-                } else if self.accepted(id, "ack", self.queue.ack(receipt, None).await) {
+                    self.defer(receipt, Outcome::Ack, event(), state);
+                } else if self.accepted(id, Counter::Completed, self.queue.ack(receipt, None).await) {
                     self.count(Counter::Completed);
                     self.publish(&mut state.outbox, event);
                 }
@@ -485,7 +506,7 @@ where
                     event.error(&error)
                 };
                 let nack = Outcome::Nack { failure, delay };
-                self.record(receipt, nack, Counter::Redelivered, event, state).await;
+                self.record(receipt, nack, event, state).await;
             }
             Redelivery::DeadLetter(cause) => {
                 if cause == DeadLetterCause::Panicked {
@@ -493,7 +514,7 @@ where
                 }
                 let event = || finished(scope, id, delivery, JobStatus::Failed, started).error(&error);
                 let dead = Outcome::DeadLetter { failure };
-                self.record(receipt, dead, Counter::DeadLettered, event, state).await;
+                self.record(receipt, dead, event, state).await;
             }
         }
     }
@@ -513,7 +534,7 @@ where
                 .stamped(self.pipeline.name(), 0, Some(id));
         let failure = Outcome::DeadLetter { failure: Failure::from_error(&error, delivery) };
         let event = || event(scope, id, delivery, JobStatus::Failed, JobStatus::Pending).error(&error);
-        self.record(receipt, failure, Counter::DeadLettered, event, state).await;
+        self.record(receipt, failure, event, state).await;
     }
 
     /// Records an outcome and publishes its status event: through the queue, atomically
@@ -524,22 +545,20 @@ where
         self: &Arc<Self>,
         receipt: Receipt,
         outcome: Outcome,
-        counter: Counter,
         event: impl FnOnce() -> StatusEvent,
         state: &mut SlotState,
     ) {
-        let operation = outcome.operation();
-        let id = receipt.id;
         if self.queue.publishes_outcomes() {
-            return self.defer(receipt, outcome, counter, event(), state);
+            return self.defer(receipt, outcome, event(), state);
         }
+        let (id, counter) = (receipt.id, Counter::of(&outcome));
         let result = match outcome {
             Outcome::Ack => self.queue.ack(receipt, None).await,
             Outcome::Nack { failure, delay } => self.queue.nack(receipt, failure, delay, None).await,
             Outcome::Release => self.queue.release(receipt, None).await,
             Outcome::DeadLetter { failure } => self.queue.dead_letter(receipt, failure, None).await,
         };
-        if self.accepted(id, operation, result) {
+        if self.accepted(id, counter, result) {
             self.count(counter);
             self.publish(&mut state.outbox, event);
         }
@@ -547,17 +566,10 @@ where
 
     /// Keeps an outcome for the slot's next `settle` call (the slot makes it at the end of
     /// the batch, when a job waits, or when [`PENDING_LIMIT`] outcomes are kept).
-    fn defer(
-        &self,
-        receipt: Receipt,
-        outcome: Outcome,
-        counter: Counter,
-        event: StatusEvent,
-        state: &mut SlotState,
-    ) {
-        let operation = outcome.operation();
+    fn defer(&self, receipt: Receipt, outcome: Outcome, event: StatusEvent, state: &mut SlotState) {
+        let counter = Counter::of(&outcome);
         state.pending.push(Settlement { receipt, outcome, event: Some(event) });
-        state.tallies.push(Tally { id: receipt.id, operation, counter, event: None });
+        state.tallies.push(Tally { id: receipt.id, counter, event: None });
     }
 
     /// Records the slot's pending outcomes now, after any still in flight.
@@ -603,7 +615,7 @@ where
         outbox: &mut Vec<StatusEvent>,
     ) {
         for (tally, result) in tallies.into_iter().zip(results) {
-            if self.accepted(tally.id, tally.operation, result) {
+            if self.accepted(tally.id, tally.counter, result) {
                 self.count(tally.counter);
                 if let Some(event) = tally.event {
                     self.publish(outbox, || event);
@@ -625,7 +637,8 @@ where
     /// Whether the queue took a job's outcome; logs the refusal if not. A refused outcome
     /// publishes nothing: the job is someone else's now (its lease ran out), or the queue
     /// will hand it out again, and that delivery will report it.
-    fn accepted(&self, id: JobId, operation: &str, result: Result<(), QueueError>) -> bool {
+    fn accepted(&self, id: JobId, counter: Counter, result: Result<(), QueueError>) -> bool {
+        let operation = counter.operation();
         match result {
             Ok(()) => true,
             Err(QueueError::LeaseLost(_)) => {
@@ -656,7 +669,7 @@ where
             StatusEvent::from_worker(id, self.queue_name.clone(), self.worker_id.clone(), JobStatus::Pending)
                 .previous(JobStatus::Processing)
         };
-        self.record(receipt, Outcome::Release, Counter::Returned, event, state).await;
+        self.record(receipt, Outcome::Release, event, state).await;
     }
 
     /// Builds an event if anybody listens and puts it in the slot's outbox, sending the
