@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{
-    DeadLetter, EnqueueOptions, Failure, Outcome, Queue, QueueCounts, QueueError, Receipt, Reserved,
+    MAX_LEASE, DeadLetter, EnqueueOptions, Failure, Outcome, Queue, QueueCounts, QueueError, Receipt, Reserved,
     Settlement,
 };
 use crate::config::ConfigError;
@@ -105,6 +105,10 @@ struct State<J> {
     /// meanwhile are skipped when they come up.
     leases: VecDeque<(Instant, JobId)>,
     dead: VecDeque<DeadLetter<J>>,
+    /// Dead letters kept at most; the oldest leaves for a new one.
+    dead_cap: usize,
+    /// Dead letters dropped by the cap.
+    evicted: u64,
     /// The jobs holding idempotency keys, until acked or purged.
     keys: FxHashMap<String, JobId>,
     /// The keys of dead letters, released when a dead letter leaves.
@@ -200,6 +204,7 @@ impl<J> State<J> {
                     self.dead_keys.insert(receipt.id, key);
                 }
                 let (job, deliveries) = (entry.job, entry.deliveries);
+                self.make_room_for_dead_letter();
                 self.dead.push_back(DeadLetter {
                     id: receipt.id,
                     job,
@@ -211,6 +216,29 @@ impl<J> State<J> {
             }
         }
         Ok(())
+    }
+
+    /// Drops the oldest dead letter (and its idempotency key) when the cap is reached.
+    fn make_room_for_dead_letter(&mut self) {
+        if self.dead.len() < self.dead_cap {
+            return;
+        }
+        let Some(oldest) = self.dead.pop_front() else { return };
+        if let Some(key) = self.dead_keys.remove(&oldest.id) {
+            self.keys.remove(&key);
+        }
+        self.evicted += 1;
+        metrics::counter!("worker_utils_dead_letters_evicted_total").increment(1);
+        // The first eviction, then one line per thousand: a steady stream of failures must
+        // not turn into a steady stream of log lines.
+        if self.evicted % 1000 == 1 {
+            tracing::warn!(
+                job_id = oldest.id.get(),
+                evicted = self.evicted,
+                cap = self.dead_cap,
+                "dead letters are full; the oldest was dropped"
+            );
+        }
     }
 
     /// Makes `entry` ready now, or after `delay` (a delay past the clock's range parks it
@@ -233,6 +261,7 @@ impl<J> MemoryQueue<J> {
             name: name.into(),
             capacity: DEFAULT_CAPACITY,
             lease: DEFAULT_LEASE,
+            dead_letter_cap: DEFAULT_DEAD_LETTER_CAP,
             status: None,
             job: PhantomData,
         }
@@ -251,6 +280,18 @@ impl<J> MemoryQueue<J> {
     /// Jobs currently reserved by workers.
     pub fn reserved_len(&self) -> usize {
         self.lock().reserved.len()
+    }
+
+    /// Dead letters dropped so far because [`dead_letter_cap`](MemoryQueueBuilder::dead_letter_cap)
+    /// was reached (each is also counted in `worker_utils_dead_letters_evicted_total`).
+    ///
+    /// ```
+    /// # use worker_utils::queue::MemoryQueue;
+    /// let queue = MemoryQueue::<u32>::builder("q").dead_letter_cap(100).build().unwrap();
+    /// assert_eq!(queue.dead_letters_evicted(), 0);
+    /// ```
+    pub fn dead_letters_evicted(&self) -> u64 {
+        self.lock().evicted
     }
 
     /// Adds a job now, or fails with [`QueueError::Full`] instead of waiting for room.
@@ -558,6 +599,7 @@ pub struct MemoryQueueBuilder<J> {
     name: Arc<str>,
     capacity: usize,
     lease: Duration,
+    dead_letter_cap: usize,
     status: Option<Arc<dyn StatusSink>>,
     job: PhantomData<fn(J) -> J>,
 }
@@ -566,6 +608,8 @@ pub struct MemoryQueueBuilder<J> {
 const DEFAULT_CAPACITY: usize = 100_000;
 /// How long a reservation lasts, unless told otherwise.
 const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+/// Dead letters kept, unless told otherwise.
+const DEFAULT_DEAD_LETTER_CAP: usize = 10_000;
 
 impl<J> MemoryQueueBuilder<J> {
     /// Live jobs (ready, delayed, reserved) at most; at least 1.
@@ -574,9 +618,17 @@ impl<J> MemoryQueueBuilder<J> {
         self
     }
 
-    /// How long a reservation lasts before the job is handed out again; more than zero.
+    /// How long a reservation lasts before the job is handed out again; more than zero and
+    /// at most [`MAX_LEASE`] (one day).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    /// Dead letters kept at most (default 10 000, at least 1): past it, the oldest is
+    /// dropped, counted in [`MemoryQueue::dead_letters_evicted`] and logged.
+    pub fn dead_letter_cap(mut self, letters: usize) -> Self {
+        self.dead_letter_cap = letters;
         self
     }
 
@@ -586,13 +638,17 @@ impl<J> MemoryQueueBuilder<J> {
         self
     }
 
-    /// Checks the values and builds the queue (defaults: capacity 100 000, lease 5 min).
+    /// Checks the values and builds the queue (defaults: capacity 100 000, lease 5 min,
+    /// 10 000 dead letters).
     pub fn build(self) -> Result<MemoryQueue<J>, ConfigError> {
         if self.capacity == 0 {
             return Err(ConfigError::new("capacity", "must be at least 1"));
         }
-        if self.lease.is_zero() {
-            return Err(ConfigError::new("lease", "must be longer than zero"));
+        if self.lease.is_zero() || self.lease > MAX_LEASE {
+            return Err(ConfigError::new("lease", format!("{:?} is not between zero (excluded) and 1 day", self.lease)));
+        }
+        if self.dead_letter_cap == 0 {
+            return Err(ConfigError::new("dead_letter_cap", "must be at least 1"));
         }
         Ok(MemoryQueue {
             name: self.name,
@@ -607,6 +663,8 @@ impl<J> MemoryQueueBuilder<J> {
                 reserved: FxHashMap::default(),
                 leases: VecDeque::new(),
                 dead: VecDeque::new(),
+                dead_cap: self.dead_letter_cap,
+                evicted: 0,
                 keys: FxHashMap::default(),
                 dead_keys: FxHashMap::default(),
             }),
@@ -622,6 +680,7 @@ impl<J> fmt::Debug for MemoryQueueBuilder<J> {
             .field("name", &self.name)
             .field("capacity", &self.capacity)
             .field("lease", &self.lease)
+            .field("dead_letter_cap", &self.dead_letter_cap)
             .field("status", &self.status.is_some())
             .finish()
     }

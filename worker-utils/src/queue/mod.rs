@@ -40,6 +40,19 @@ pub use memory::{MemoryQueue, MemoryQueueBuilder};
 #[cfg(feature = "redis")]
 pub use redis::{ConnectError, RedisQueue, RedisQueueBuilder};
 
+/// The longest lease a queue accepts: a day. Longer would keep a crashed worker's jobs
+/// away for longer than anyone waits, and a lease is added to clock readings, which must
+/// not overflow.
+///
+/// ```
+/// use std::time::Duration;
+/// use worker_utils::queue::{MemoryQueue, MAX_LEASE};
+///
+/// let err = MemoryQueue::<u32>::builder("q").lease(MAX_LEASE + Duration::from_secs(1)).build().unwrap_err();
+/// assert_eq!(err.field(), "lease");
+/// ```
+pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
+
 use crate::context::JobId;
 use crate::error::BoxError;
 use crate::status::StatusEvent;

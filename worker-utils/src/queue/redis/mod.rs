@@ -621,7 +621,7 @@ impl<J> RedisQueueBuilder<J> {
         if self.namespace.is_empty() || self.namespace.contains(['{', '}']) {
             return Err(ConfigError::new("namespace", "must be non-empty, without `{` or `}`"));
         }
-        if !(Duration::from_secs(1)..=Duration::from_secs(24 * 3600)).contains(&self.lease) {
+        if !(Duration::from_secs(1)..=super::MAX_LEASE).contains(&self.lease) {
             return Err(ConfigError::new("lease", format!("{:?} is not between 1 s and 1 day", self.lease)));
         }
         if self.dead_letter_cap == 0 {
