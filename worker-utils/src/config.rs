@@ -10,10 +10,11 @@
 //! | `WORKER_UTILS_WS_MAX_CLIENTS` | [`WebSocketDefaults::max_clients`] | integer ≥ 1 |
 //! | `WORKER_UTILS_WS_RATE_LIMIT_MS` | [`WebSocketDefaults::rate_limit`] | milliseconds |
 //!
-//! A variable that is set but does not parse is an error naming the variable; nothing falls
-//! back silently.
+//! A variable that is set but is not UTF-8, does not parse, or is out of range is an error
+//! naming the variable; nothing falls back silently.
 
 use std::borrow::Cow;
+use std::env::VarError;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -76,8 +77,14 @@ pub const RETRY_DEFAULTS: RetryDefaults = RetryDefaults {
 
 impl RetryDefaults {
     /// [`RETRY_DEFAULTS`] with the `WORKER_UTILS_RETRY_*` environment variables applied.
+    ///
+    /// ```
+    /// use worker_utils::config::RetryDefaults;
+    /// // With none of the variables set, these are the seed's defaults.
+    /// assert!(RetryDefaults::from_env().is_ok());
+    /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(environment(&[MAX_ATTEMPTS_VAR, BASE_DELAY_VAR, MAX_DELAY_VAR, JITTER_VAR])?)
     }
 
     /// [`RETRY_DEFAULTS`] with overrides read through `lookup` (the environment, a file, a
@@ -96,17 +103,17 @@ impl RetryDefaults {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = RETRY_DEFAULTS;
         let defaults = Self {
-            max_attempts: read(&lookup, "WORKER_UTILS_RETRY_MAX_ATTEMPTS", d.max_attempts)?,
-            base_delay: read_millis(&lookup, "WORKER_UTILS_RETRY_BASE_DELAY_MS", d.base_delay)?,
-            max_delay: read_millis(&lookup, "WORKER_UTILS_RETRY_MAX_DELAY_MS", d.max_delay)?,
-            jitter: read(&lookup, "WORKER_UTILS_RETRY_JITTER", d.jitter)?,
+            max_attempts: read(&lookup, MAX_ATTEMPTS_VAR, d.max_attempts)?,
+            base_delay: read_millis(&lookup, BASE_DELAY_VAR, d.base_delay)?,
+            max_delay: read_millis(&lookup, MAX_DELAY_VAR, d.max_delay)?,
+            jitter: read(&lookup, JITTER_VAR, d.jitter)?,
         };
         if defaults.max_attempts == 0 {
-            return Err(ConfigError::new("WORKER_UTILS_RETRY_MAX_ATTEMPTS", "must be at least 1"));
+            return Err(ConfigError::new(MAX_ATTEMPTS_VAR, "must be at least 1"));
         }
         if defaults.base_delay > defaults.max_delay {
             return Err(ConfigError::new(
-                "WORKER_UTILS_RETRY_BASE_DELAY_MS",
+                BASE_DELAY_VAR,
                 "must not be greater than WORKER_UTILS_RETRY_MAX_DELAY_MS",
             ));
         }
@@ -134,8 +141,13 @@ pub const WEBSOCKET_DEFAULTS: WebSocketDefaults =
 
 impl WebSocketDefaults {
     /// [`WEBSOCKET_DEFAULTS`] with the `WORKER_UTILS_WS_*` environment variables applied.
+    ///
+    /// ```
+    /// use worker_utils::config::WebSocketDefaults;
+    /// assert!(WebSocketDefaults::from_env().is_ok());
+    /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(environment(&[MAX_CLIENTS_VAR, RATE_LIMIT_VAR])?)
     }
 
     /// [`WEBSOCKET_DEFAULTS`] with overrides read through `lookup`.
@@ -144,18 +156,65 @@ impl WebSocketDefaults {
     /// use worker_utils::config::WebSocketDefaults;
     /// let vars = |name: &str| (name == "WORKER_UTILS_WS_MAX_CLIENTS").then(|| "0".to_owned());
     /// assert_eq!(WebSocketDefaults::from_lookup(vars).unwrap_err().field(), "WORKER_UTILS_WS_MAX_CLIENTS");
+    ///
+    /// // Out of the range the status server accepts: refused here, under the variable's name.
+    /// let vars = |name: &str| (name == "WORKER_UTILS_WS_MAX_CLIENTS").then(|| "2000000".to_owned());
+    /// assert_eq!(WebSocketDefaults::from_lookup(vars).unwrap_err().field(), "WORKER_UTILS_WS_MAX_CLIENTS");
     /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = WEBSOCKET_DEFAULTS;
         let defaults = Self {
-            max_clients: read(&lookup, "WORKER_UTILS_WS_MAX_CLIENTS", d.max_clients)?,
-            rate_limit: read_millis(&lookup, "WORKER_UTILS_WS_RATE_LIMIT_MS", d.rate_limit)?,
+            max_clients: read(&lookup, MAX_CLIENTS_VAR, d.max_clients)?,
+            rate_limit: read_millis(&lookup, RATE_LIMIT_VAR, d.rate_limit)?,
         };
-        if defaults.max_clients == 0 {
-            return Err(ConfigError::new("WORKER_UTILS_WS_MAX_CLIENTS", "must be at least 1"));
+        if !(1..=MAX_CLIENTS).contains(&defaults.max_clients) {
+            return Err(ConfigError::new(MAX_CLIENTS_VAR, format!("must be between 1 and {MAX_CLIENTS}")));
+        }
+        if defaults.rate_limit > MAX_RATE_LIMIT {
+            return Err(ConfigError::new(
+                RATE_LIMIT_VAR,
+                format!("must be at most {} ms", MAX_RATE_LIMIT.as_millis()),
+            ));
         }
         Ok(defaults)
     }
+}
+
+const MAX_ATTEMPTS_VAR: &str = "WORKER_UTILS_RETRY_MAX_ATTEMPTS";
+const BASE_DELAY_VAR: &str = "WORKER_UTILS_RETRY_BASE_DELAY_MS";
+const MAX_DELAY_VAR: &str = "WORKER_UTILS_RETRY_MAX_DELAY_MS";
+const JITTER_VAR: &str = "WORKER_UTILS_RETRY_JITTER";
+const MAX_CLIENTS_VAR: &str = "WORKER_UTILS_WS_MAX_CLIENTS";
+const RATE_LIMIT_VAR: &str = "WORKER_UTILS_WS_RATE_LIMIT_MS";
+
+/// The most clients a status server accepts (`max_clients`).
+pub(crate) const MAX_CLIENTS: usize = 1 << 20;
+/// The longest rate-limit window a status server accepts (`rate_limit`): longer would hold
+/// a job's updates back for longer than a dashboard is worth watching.
+pub(crate) const MAX_RATE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Reads the variables `names` from the process environment into a lookup.
+fn environment(names: &[&'static str]) -> Result<impl Fn(&str) -> Option<String>, ConfigError> {
+    lookup_of(names, |name| std::env::var(name))
+}
+
+/// Reads the variables `names` through `var` into a lookup; a variable that is set to
+/// something other than UTF-8 is an error naming it, not a silent default.
+fn lookup_of(
+    names: &[&'static str],
+    var: impl Fn(&str) -> Result<String, VarError>,
+) -> Result<impl Fn(&str) -> Option<String>, ConfigError> {
+    let mut set = Vec::new();
+    for &name in names {
+        match var(name) {
+            Ok(value) => set.push((name, value)),
+            Err(VarError::NotPresent) => {}
+            Err(VarError::NotUnicode(raw)) => {
+                return Err(ConfigError::new(name, format!("{raw:?} is not valid UTF-8")));
+            }
+        }
+    }
+    Ok(move |name: &str| set.iter().find(|(set_name, _)| *set_name == name).map(|(_, value)| value.clone()))
 }
 
 fn read<T: FromStr>(
@@ -181,4 +240,33 @@ fn read_millis(
 ) -> Result<Duration, ConfigError> {
     let millis = read(lookup, name, crate::timeout::millis(default))?;
     Ok(Duration::from_millis(millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_variable_that_is_not_utf8_is_an_error_naming_it() {
+        let raw = std::os::unix::ffi::OsStrExt::from_bytes(&b"12\xff"[..]).to_owned();
+        let var = |name: &str| match name {
+            RATE_LIMIT_VAR => Err(VarError::NotUnicode(raw.clone())),
+            MAX_CLIENTS_VAR => Ok("7".to_owned()),
+            _ => Err(VarError::NotPresent),
+        };
+        let err = lookup_of(&[MAX_CLIENTS_VAR, RATE_LIMIT_VAR], var).err().unwrap();
+        assert_eq!(err.field(), RATE_LIMIT_VAR);
+        assert!(err.reason().contains("not valid UTF-8"), "{err}");
+
+        let lookup = lookup_of(&[MAX_CLIENTS_VAR], var).unwrap();
+        assert_eq!(WebSocketDefaults::from_lookup(lookup).unwrap().max_clients, 7);
+    }
+
+    #[test]
+    fn websocket_defaults_are_bounded_above_under_the_variable_name() {
+        let vars = |value: &'static str| move |name: &str| (name == RATE_LIMIT_VAR).then(|| value.to_owned());
+        assert!(WebSocketDefaults::from_lookup(vars("60000")).is_ok());
+        assert_eq!(WebSocketDefaults::from_lookup(vars("60001")).unwrap_err().field(), RATE_LIMIT_VAR);
+    }
 }
