@@ -82,6 +82,17 @@ impl ActionError {
     }
 
     /// The error for a job that was cancelled before it finished.
+    ///
+    /// Its kind is [`Transient`](ErrorKind::Transient) because the work did not fail and
+    /// may well succeed when run again; but it is never treated as a failure: a retry loop
+    /// stops at once instead of retrying it, and the runner gives the job back to the queue
+    /// (not a failed delivery, no dead letter, no FAILED event). Test for it with
+    /// [`is_cancelled`](Self::is_cancelled), not by its kind.
+    ///
+    /// ```
+    /// use worker_utils::ActionError;
+    /// assert!(ActionError::cancelled().is_cancelled());
+    /// ```
     pub fn cancelled() -> Self {
         Self::transient(Cancelled)
     }

@@ -91,6 +91,10 @@ where
         self.inner.name()
     }
 
+    fn step_names(&self) -> Vec<&'static str> {
+        self.inner.step_names()
+    }
+
     /// Every attempt at its worst, plus `max_delay` before each retry (the longest a
     /// retry-after hint can make a wait).
     fn worst_case(&self) -> Option<Duration> {
@@ -180,6 +184,10 @@ impl<'a, A> History<'a, A> {
         ctx: &ActionContext,
     ) -> Result<(), ActionError> {
         let config = &self.retry.config;
+        if error.is_cancelled() {
+            // Its kind says Transient, but running it again is exactly what was called off.
+            return Err(self.give_up(error, GiveUpReason::Cancelled));
+        }
         if !config.should_retry(&error) {
             return Err(self.give_up(error, GiveUpReason::NotRetryable));
         }
