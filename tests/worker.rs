@@ -289,3 +289,186 @@ fn bad_runner_settings_name_the_field() {
         "invalid `queue`: the worker consumes `numbers` but was given queue `letters`"
     );
 }
+
+/// A hand-written action that panics in `execute` itself, before any future exists, for
+/// even inputs; odd ones succeed.
+struct PanicsWhenCalled;
+
+impl Action for PanicsWhenCalled {
+    type Input = u32;
+    type Output = u32;
+
+    fn name(&self) -> &'static str {
+        "panics_when_called"
+    }
+
+    fn execute(
+        &self,
+        n: u32,
+        _: &(),
+        _: &ActionContext,
+    ) -> impl std::future::Future<Output = Result<u32, ActionError>> + Send {
+        assert!(n % 2 == 1, "eager panic for {n}");
+        std::future::ready(Ok(n))
+    }
+}
+
+/// Runs `pipeline` on `queue` with `sink` until `jobs` jobs finished, and reports.
+async fn run_to_end<P>(pipeline: P, queue: Arc<MemoryQueue<u32>>, sink: Collect, jobs: u64) -> RunReport
+where
+    P: Action<(), Input = u32> + Clone + 'static,
+{
+    struct Once<P>(P);
+    impl<P: Action<(), Input = u32> + Clone + 'static> Worker for Once<P> {
+        type Deps = ();
+        type Pipeline = P;
+        fn queue(&self) -> &str {
+            "numbers"
+        }
+        fn pipeline(&self) -> P {
+            self.0.clone()
+        }
+        fn concurrency(&self) -> usize {
+            2
+        }
+    }
+    let runner = Runner::builder(Once(pipeline), queue, ()).status(sink).build().unwrap();
+    let stats = runner.stats();
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(runner.run(shutdown.clone()));
+    for _ in 0..10_000 {
+        if stats.finished() >= jobs {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    shutdown.cancel();
+    run.await.unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_the_call_to_execute_fails_the_job_not_the_slot() {
+    let queue = Arc::new(MemoryQueue::builder("numbers").build().unwrap());
+    queue.enqueue_batch((0..100).collect()).await.unwrap();
+    let report = run_to_end(Arc::new(PanicsWhenCalled), queue.clone(), Collect::default(), 100).await;
+    assert_eq!((report.completed, report.dead_lettered, report.panics), (50, 50, 50));
+    assert_eq!(report.slot_restarts, 0);
+    assert!(queue.is_empty());
+
+    // The same behind error handling: its guard catches it and makes it a System error.
+    let queue = Arc::new(MemoryQueue::builder("numbers").build().unwrap());
+    queue.enqueue_batch((0..100).collect()).await.unwrap();
+    let guarded = Arc::new(PanicsWhenCalled.error_handling());
+    let report = run_to_end(guarded, queue.clone(), Collect::default(), 100).await;
+    assert_eq!((report.completed, report.dead_lettered, report.panics), (50, 50, 50));
+    let letters = queue.dead_letters().await.unwrap();
+    assert_eq!(letters[0].failure.kind, ErrorKind::System);
+    assert!(letters[0].failure.message.contains("eager panic"), "{:?}", letters[0].failure);
+}
+
+/// A status sink that panics the first `n` times it is handed events.
+#[derive(Clone)]
+struct PanickingSink(Arc<AtomicUsize>);
+
+impl StatusSink for PanickingSink {
+    fn publish(&self, _: StatusEvent) {
+        let left = self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        assert!(left.is_err(), "the status sink broke");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slot_that_dies_outside_a_job_is_replaced_and_its_jobs_go_back() {
+    let queue = Arc::new(MemoryQueue::builder("numbers").build().unwrap());
+    queue.enqueue_batch((1..=200).map(|n| n * 2 + 1).collect()).await.unwrap();
+    let runner = Runner::builder(Numbers(Arc::default()), queue.clone(), ())
+        .status(PanickingSink(Arc::new(AtomicUsize::new(2))))
+        .build()
+        .unwrap();
+    let stats = runner.stats();
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(runner.run(shutdown.clone()));
+    for _ in 0..10_000 {
+        if queue.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    shutdown.cancel();
+    let report = run.await.unwrap();
+    assert_eq!(report.slot_restarts, 2, "{report:?}");
+    assert_eq!(stats.slot_restarts(), 2);
+    // Every job ran to an outcome: the ones the dead slots held went back and ran again.
+    assert!(queue.is_empty(), "{queue:?}");
+    assert_eq!(report.completed + report.dead_lettered, 200, "{report:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_gives_back_unstarted_jobs_at_once_and_reports_only_started_ones() {
+    let s = setup();
+    // One slot reserves 4 jobs; its first runs for a minute, longer than the grace period.
+    s.queue.enqueue_batch(vec![1060, 1, 2, 3]).await.unwrap();
+    let runner = Runner::builder(Numbers(s.action.clone()), s.queue.clone(), ())
+        .concurrency(1)
+        .grace(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(runner.run(shutdown.clone()));
+    while s.queue.reserved_len() < 4 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    shutdown.cancel();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(s.queue.reserved_len(), 1, "the three unstarted jobs are back long before the grace ends");
+    let report = run.await.unwrap();
+    assert_eq!(report.unfinished.len(), 1, "only the job that had started: {report:?}");
+    assert_eq!(report.returned, 4);
+    assert_eq!(s.queue.len(), 4);
+}
+
+#[test]
+fn the_lease_check_names_the_whole_pipeline() {
+    use worker_utils::pipeline::Then;
+    use worker_utils::testing::Mock;
+    type Step = Timeout<Mock<fn(u32) -> Result<u32, ActionError>, u32, u32>>;
+    struct TwoSteps;
+    impl Worker for TwoSteps {
+        type Deps = ();
+        type Pipeline = Then<Step, Step>;
+        fn queue(&self) -> &str {
+            "numbers"
+        }
+        fn pipeline(&self) -> Self::Pipeline {
+            let step = |name| {
+                let same: fn(u32) -> Result<u32, ActionError> = Ok;
+                Timeout::new(Mock::new(same).named(name), Duration::from_secs(40))
+            };
+            step("fetch").then(step("store"))
+        }
+    }
+    let queue = Arc::new(MemoryQueue::builder("numbers").lease(Duration::from_secs(60)).build().unwrap());
+    let err = Runner::builder(TwoSteps, queue, ()).build().unwrap_err();
+    assert_eq!(err.field(), "lease");
+    assert!(err.reason().contains("pipeline `fetch → store` can run for up to 80s"), "{err}");
+}
+
+#[test]
+fn queue_leases_are_bounded() {
+    let err = MemoryQueue::<u32>::builder("q").lease(Duration::MAX).build().unwrap_err();
+    assert_eq!(err.field(), "lease");
+    assert!(MemoryQueue::<u32>::builder("q").lease(worker_utils::queue::MAX_LEASE).build().is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn memory_dead_letters_are_capped_with_evictions_counted() {
+    let queue = Arc::new(MemoryQueue::builder("numbers").dead_letter_cap(5).build().unwrap());
+    // Multiples of 10 fail permanently.
+    queue.enqueue_batch((1..=12).map(|n| n * 10).collect()).await.unwrap();
+    let report = run_to_end(Arc::new(ByPayload::default()), queue.clone(), Collect::default(), 12).await;
+    assert_eq!(report.dead_lettered, 12);
+    let kept: Vec<u32> = queue.dead_letters().await.unwrap().into_iter().map(|d| d.job).collect();
+    assert_eq!(kept.len(), 5);
+    assert_eq!(queue.dead_letters_evicted(), 7);
+    assert_eq!(queue.counts().await.unwrap().dead, 5);
+}

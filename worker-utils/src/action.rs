@@ -61,6 +61,22 @@ pub trait Action<D: ?Sized + Sync = ()>: Send + Sync {
         None
     }
 
+    /// The names of the steps one call runs, in order: the action's own name, or every
+    /// step's for a [pipeline](crate::pipeline::Then). Messages about a whole pipeline
+    /// (such as the runner's lease check) use it; wrappers pass it through.
+    ///
+    /// ```
+    /// use worker_utils::prelude::*;
+    /// use worker_utils::testing::Mock;
+    ///
+    /// let parse = Mock::new(|s: String| s.parse::<u32>().map_err(ActionError::permanent)).named("parse");
+    /// let double = Mock::new(|n: u32| Ok(n * 2)).named("double");
+    /// assert_eq!(Action::<()>::step_names(&parse.then(double)), ["parse", "double"]);
+    /// ```
+    fn step_names(&self) -> Vec<&'static str> {
+        vec![self.name()]
+    }
+
     /// Runs the action once.
     fn execute(
         &self,
@@ -81,6 +97,10 @@ impl<D: ?Sized + Sync, A: Action<D> + ?Sized> Action<D> for Arc<A> {
 
     fn worst_case(&self) -> Option<Duration> {
         (**self).worst_case()
+    }
+
+    fn step_names(&self) -> Vec<&'static str> {
+        (**self).step_names()
     }
 
     fn execute(

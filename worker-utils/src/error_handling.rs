@@ -82,6 +82,10 @@ where
         self.inner.name()
     }
 
+    fn step_names(&self) -> Vec<&'static str> {
+        self.inner.step_names()
+    }
+
     fn worst_case(&self) -> Option<std::time::Duration> {
         self.inner.worst_case()
     }
@@ -95,7 +99,9 @@ where
         ctx: &ActionContext,
     ) -> impl Future<Output = Result<A::Output, ActionError>> + Send {
         let started = metrics::enabled().then(Instant::now);
-        let call = CatchPanic { call: self.inner.execute(input, deps, ctx) };
+        // The inner `execute` runs at the first poll, inside the guard, so that a panic in the
+        // call itself (eager work before its future exists) is caught too.
+        let call = CatchPanic { call: async move { self.inner.execute(input, deps, ctx).await } };
         Finish::new(call, move |outcome| self.finish(outcome, started, deps, ctx))
     }
 }

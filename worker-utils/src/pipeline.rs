@@ -64,6 +64,12 @@ where
         Some(self.first.worst_case()?.saturating_add(self.second.worst_case()?))
     }
 
+    fn step_names(&self) -> Vec<&'static str> {
+        let mut names = self.first.step_names();
+        names.extend(self.second.step_names());
+        names
+    }
+
     async fn execute(
         &self,
         input: A::Input,

@@ -126,6 +126,7 @@ impl<T: Send, D: ?Sized + Sync> Action<D> for FailTimes<T> {
 #[derive(Debug)]
 pub struct Mock<F, I, O> {
     respond: F,
+    name: &'static str,
     calls: AtomicU32,
     types: PhantomData<fn(I) -> O>,
 }
@@ -136,7 +137,20 @@ where
 {
     /// An action that answers each input with `respond(input)`.
     pub fn new(respond: F) -> Self {
-        Self { respond, calls: AtomicU32::new(0), types: PhantomData }
+        Self { respond, name: "mock", calls: AtomicU32::new(0), types: PhantomData }
+    }
+
+    /// Names the action `name` (default `mock`), as in logs, errors and status events.
+    ///
+    /// ```
+    /// use worker_utils::prelude::*;
+    /// use worker_utils::testing::Mock;
+    /// let parse = Mock::new(|s: String| s.parse::<u32>().map_err(ActionError::permanent)).named("parse");
+    /// assert_eq!(Action::<()>::name(&parse), "parse");
+    /// ```
+    pub fn named(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
     }
 
     /// How many times it was called.
@@ -156,7 +170,7 @@ where
     type Output = O;
 
     fn name(&self) -> &'static str {
-        "mock"
+        self.name
     }
 
     async fn execute(&self, input: I, _: &D, _: &ActionContext) -> Result<O, ActionError> {

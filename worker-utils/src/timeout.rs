@@ -90,6 +90,10 @@ impl<D: ?Sized + Sync, A: Action<D>> Action<D> for Timeout<A> {
         self.inner.name()
     }
 
+    fn step_names(&self) -> Vec<&'static str> {
+        self.inner.step_names()
+    }
+
     /// At most the limit, less if the inner action is bounded tighter.
     fn worst_case(&self) -> Option<Duration> {
         Some(self.inner.worst_case().map_or(self.limit, |inner| inner.min(self.limit)))

@@ -92,6 +92,10 @@ impl<D: ?Sized + Sync, A: Action<D>> Action<D> for Breaker<A> {
         self.inner.name()
     }
 
+    fn step_names(&self) -> Vec<&'static str> {
+        self.inner.step_names()
+    }
+
     /// The inner action's: a rejected call returns at once.
     fn worst_case(&self) -> Option<Duration> {
         self.inner.worst_case()

@@ -266,6 +266,14 @@ where
         self.inner.name()
     }
 
+    fn worst_case(&self) -> Option<std::time::Duration> {
+        self.inner.worst_case()
+    }
+
+    fn step_names(&self) -> Vec<&'static str> {
+        self.inner.step_names()
+    }
+
     async fn execute(
         &self,
         input: A::Input,

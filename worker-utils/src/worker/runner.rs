@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -44,9 +45,9 @@ const QUEUE_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// A job handed out more often than the policy allows without an outcome (its workers
 /// crashed or lost their leases) is dead-lettered without running again.
 ///
-/// Shutdown (the token passed to [`run`](Self::run)): slots stop reserving and give back
-/// the jobs of their batch they had not started; jobs in flight get the grace period to
-/// finish; then their contexts are cancelled (retry waits stop at once) and whatever still
+/// Shutdown (the token passed to [`run`](Self::run)): slots stop reserving, and the jobs
+/// they reserved but had not started go back to the queue at once; jobs in flight get the
+/// grace period to finish; then their contexts are cancelled (retry waits stop at once) and whatever still
 /// runs is dropped and given back to the queue. Nothing vanishes. See the
 /// [module docs](super) for an example.
 pub struct Runner<W: Worker, Q> {
@@ -77,6 +78,7 @@ pub struct RunStats {
     returned: AtomicU64,
     retries: AtomicU64,
     panics: AtomicU64,
+    slot_restarts: AtomicU64,
 }
 
 impl RunStats {
@@ -111,6 +113,12 @@ impl RunStats {
         self.panics.load(Ordering::Relaxed)
     }
 
+    /// Slots that ended outside any job (a panic in the queue or the status sink, say) and
+    /// were replaced; each is logged as an error.
+    pub fn slot_restarts(&self) -> u64 {
+        self.slot_restarts.load(Ordering::Relaxed)
+    }
+
     /// Jobs completed or dead-lettered.
     pub fn finished(&self) -> u64 {
         self.completed() + self.dead_lettered()
@@ -125,6 +133,7 @@ impl RunStats {
             returned: self.returned(),
             retries: self.retries(),
             panics: self.panics(),
+            slot_restarts: self.slot_restarts(),
             unfinished,
         }
     }
@@ -147,31 +156,69 @@ pub struct RunReport {
     pub retries: u64,
     /// Pipelines that panicked.
     pub panics: u64,
-    /// Jobs still running when the grace period ended; they were given back to the queue.
+    /// Slots that ended outside any job and were replaced (see [`RunStats::slot_restarts`]).
+    pub slot_restarts: u64,
+    /// Jobs that had started and were still running when the grace period ended; they were
+    /// given back to the queue (as were the reserved jobs that had not started).
     pub unfinished: Vec<JobId>,
 }
 
-/// Which jobs of a slot's current batch are not finished yet, so that a slot that is
-/// dropped at the end of the grace period can give them back. Locked once per batch.
+/// A slot's current batch, shared with the runner and the heartbeat: which jobs it holds
+/// (their leases are extended), which it has not started (given back at once when shutdown
+/// begins), and which it started and did not finish (given back when the slot dies or the
+/// grace period ends). Locked once per batch; one atomic step per job.
 #[derive(Debug, Default)]
 struct SlotProgress {
     batch: Mutex<Vec<Receipt>>,
+    /// Jobs of the batch the slot started, with [`CLAIMED`] set once the rest was taken from
+    /// it: whoever sets the bit first (the slot or the runner) gives those back.
+    started: AtomicUsize,
+    /// Jobs of the batch finished.
     done: AtomicUsize,
 }
 
+/// The bit of [`SlotProgress::started`] that says the jobs not started were taken away.
+const CLAIMED: usize = 1 << (usize::BITS - 1);
+
 impl SlotProgress {
     fn start(&self, receipts: Vec<Receipt>) {
-        *self.batch.lock().unwrap_or_else(PoisonError::into_inner) = receipts;
+        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        *batch = receipts;
         self.done.store(0, Ordering::Release);
+        self.started.store(0, Ordering::Release);
+    }
+
+    /// Takes the next job of the batch for the slot; `false` once the rest was claimed.
+    fn try_start(&self) -> bool {
+        self.started
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |started| {
+                (started & CLAIMED == 0).then_some(started + 1)
+            })
+            .is_ok()
     }
 
     fn finish_one(&self) {
         self.done.fetch_add(1, Ordering::Release);
     }
 
+    /// Takes the jobs of the batch not started yet, to give them back; whoever claims second
+    /// gets none.
+    fn claim_unstarted(&self) -> Vec<Receipt> {
+        let batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        let started = self.started.fetch_or(CLAIMED, Ordering::AcqRel);
+        if started & CLAIMED != 0 {
+            return Vec::new();
+        }
+        batch.get(started..).unwrap_or_default().to_vec()
+    }
+
+    /// The jobs the slot still holds: started and not finished, and not started unless
+    /// claimed.
     fn unfinished(&self) -> Vec<Receipt> {
         let batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
-        batch.get(self.done.load(Ordering::Acquire)..).unwrap_or_default().to_vec()
+        let started = self.started.load(Ordering::Acquire);
+        let end = if started & CLAIMED == 0 { batch.len() } else { (started & !CLAIMED).min(batch.len()) };
+        batch.get(self.done.load(Ordering::Acquire)..end).unwrap_or_default().to_vec()
     }
 }
 
@@ -217,15 +264,12 @@ where
         let hard_stop = CancellationToken::new();
         let progress: Arc<[Arc<SlotProgress>]> = (0..self.concurrency).map(|_| Arc::default()).collect();
         let heartbeat = tokio::spawn(heartbeat(self.shared.queue.clone(), progress.clone()));
+        let start = |slots: &mut JoinSet<()>, index: usize| {
+            let task = slot(self.shared.clone(), shutdown.clone(), hard_stop.clone(), progress[index].clone());
+            (slots.spawn(task).id(), index)
+        };
         let mut slots = JoinSet::new();
-        for slot_progress in progress.iter() {
-            slots.spawn(slot(
-                self.shared.clone(),
-                shutdown.clone(),
-                hard_stop.clone(),
-                slot_progress.clone(),
-            ));
-        }
+        let mut slot_of: HashMap<tokio::task::Id, usize> = (0..self.concurrency).map(|i| start(&mut slots, i)).collect();
         tracing::info!(
             worker = &*self.shared.worker_id,
             queue = &*self.shared.queue_name,
@@ -233,7 +277,36 @@ where
             "worker started"
         );
 
-        shutdown.cancelled().await;
+        // Until shutdown, a slot ends only by a panic outside any job (a job's own panic
+        // fails the job): give back what it held and start another in its place.
+        loop {
+            let ended = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                Some(ended) = slots.join_next_with_id() => ended,
+            };
+            let (id, panic) = match ended {
+                Ok((id, ())) => (id, None),
+                Err(error) => (error.id(), Some(error)),
+            };
+            let Some(index) = slot_of.remove(&id) else { continue };
+            tracing::error!(
+                worker = &*self.shared.worker_id,
+                slot = index,
+                error = panic.as_ref().map(tracing::field::display),
+                "a worker slot ended outside any job; its jobs go back to the queue and a new slot replaces it"
+            );
+            self.shared.stats.slot_restarts.fetch_add(1, Ordering::Relaxed);
+            self.shared.give_back_all(progress[index].unfinished()).await;
+            // Not in a tight loop, if whatever killed it happens again at once.
+            tokio::time::sleep(QUEUE_ERROR_PAUSE).await;
+            let (id, index) = start(&mut slots, index);
+            slot_of.insert(id, index);
+        }
+
+        // The jobs the slots reserved but have not started go back now, not after the grace.
+        let unstarted = progress.iter().flat_map(|slot| slot.claim_unstarted());
+        self.shared.give_back_all(unstarted.collect()).await;
         let drained = tokio::time::timeout(self.grace, drain(&mut slots)).await.is_ok();
         let mut unfinished = Vec::new();
         if !drained {
@@ -244,15 +317,9 @@ where
                 slots.abort_all();
                 drain(&mut slots).await;
             }
-            let mut state = SlotState::default();
-            for slot_progress in progress.iter() {
-                for receipt in slot_progress.unfinished() {
-                    self.shared.give_back(receipt, &mut state).await;
-                    unfinished.push(receipt.id);
-                }
-            }
-            self.shared.settle_now(&mut state).await;
-            self.shared.flush(&mut state.outbox);
+            let held: Vec<Receipt> = progress.iter().flat_map(|slot| slot.unfinished()).collect();
+            unfinished.extend(held.iter().map(|receipt| receipt.id));
+            self.shared.give_back_all(held).await;
         }
         heartbeat.abort();
         let report = self.shared.stats.report(&self.shared.worker_id, unfinished);
@@ -320,12 +387,15 @@ async fn slot<W, Q>(
             }
         };
         progress.start(batch.iter().map(Reserved::receipt).collect());
-        let mut jobs = batch.into_iter();
-        for job in jobs.by_ref() {
+        for job in batch {
             if shutdown.is_cancelled() {
-                shared.give_back(job.receipt(), &mut state).await;
-                progress.finish_one();
+                for receipt in progress.claim_unstarted() {
+                    shared.give_back(receipt, &mut state).await;
+                }
                 break;
+            }
+            if !progress.try_start() {
+                break; // the runner gave back the rest of the batch
             }
             shared.process(job, &scope, &mut state).await;
             progress.finish_one();
@@ -333,10 +403,6 @@ async fn slot<W, Q>(
                 drop_superseded(&mut state);
                 Box::pin(shared.settle_now(&mut state)).await;
             }
-        }
-        for job in jobs {
-            shared.give_back(job.receipt(), &mut state).await;
-            progress.finish_one();
         }
         if state.has_outcomes() {
             // Boxed: only queues that publish outcomes get here, and the slot's own future
@@ -451,8 +517,10 @@ where
         // Events wait in the outbox, and outcomes in `pending`, while the job runs without
         // waiting; once it waits, they go out, so PROCESSING is visible for as long as the job
         // is in flight and earlier jobs' outcomes are not held up by a long one.
-        let mut call =
-            std::pin::pin!(AssertUnwindSafe(self.pipeline.execute(job, &self.deps, &ctx)).catch_unwind());
+        // `execute` is called inside the future, at its first poll, so that a panic in the call
+        // itself (eager work before the future is built) is caught like one in the future.
+        let call = async { self.pipeline.execute(job, &self.deps, &ctx).await };
+        let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
         let outcome = std::future::poll_fn(|cx| {
             let poll = call.as_mut().poll(cx);
             if poll.is_pending() {
@@ -662,6 +730,20 @@ where
         }
     }
 
+    /// Returns the jobs of `receipts` to the queue and publishes their events now: for the
+    /// runner, which has no slot state of its own.
+    async fn give_back_all(self: &Arc<Self>, receipts: Vec<Receipt>) {
+        if receipts.is_empty() {
+            return;
+        }
+        let mut state = SlotState::default();
+        for receipt in receipts {
+            self.give_back(receipt, &mut state).await;
+        }
+        self.settle_now(&mut state).await;
+        self.flush(&mut state.outbox);
+    }
+
     /// Returns an unfinished job to the queue, to be handed out again at once.
     async fn give_back(self: &Arc<Self>, receipt: Receipt, state: &mut SlotState) {
         let id = receipt.id;
@@ -848,21 +930,25 @@ fn check_lease<D: ?Sized + Sync>(
     queue: &str,
     lease: Duration,
 ) -> Result<(), ConfigError> {
+    let steps = pipeline.step_names();
+    let what = match steps.as_slice() {
+        [one] => format!("action `{one}`"),
+        many => format!("pipeline `{}`", many.join(" → ")),
+    };
     match pipeline.worst_case() {
         Some(worst) if worst >= lease => Err(ConfigError::new(
             "lease",
             format!(
-                "action `{}` can run for up to {worst:?} (every attempt timing out, every retry waiting \
+                "{what} can run for up to {worst:?} (every attempt timing out, every retry waiting \
                  its longest) but queue `{queue}` leases a job for {lease:?}: the job could be handed to \
                  another worker while this one still works on it; make the lease longer than {worst:?} or \
-                 lower the timeouts, attempts or max_delay",
-                pipeline.name()
+                 lower the timeouts, attempts or max_delay"
             ),
         )),
         Some(_) => Ok(()),
         None => {
             tracing::warn!(
-                action = pipeline.name(),
+                pipeline = what,
                 queue,
                 ?lease,
                 "the pipeline has no time limit (a step without a timeout); a job that outlives its lease runs twice"
