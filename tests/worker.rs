@@ -281,7 +281,10 @@ fn bad_runner_settings_name_the_field() {
     };
     let new = || Runner::builder(Numbers(Arc::default()), queue.clone(), ());
     assert_eq!(field(new().concurrency(0)), "concurrency");
+    assert_eq!(field(new().concurrency(usize::MAX)), "concurrency");
     assert_eq!(field(new().batch(0)), "batch");
+    assert_eq!(field(new().batch(1_000_000)), "batch");
+    assert_eq!(field(new().grace(Duration::MAX)), "grace");
     let other = Arc::new(MemoryQueue::builder("letters").build().unwrap());
     let err = Runner::builder(Numbers(Arc::default()), other, ()).build().unwrap_err();
     assert_eq!(

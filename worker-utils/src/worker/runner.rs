@@ -853,20 +853,21 @@ where
         self
     }
 
-    /// Jobs running at once (default: the worker's own `concurrency()`).
+    /// Jobs running at once (default: the worker's own `concurrency()`); 1 to 10 000.
     pub fn concurrency(mut self, slots: usize) -> Self {
         self.concurrency = slots;
         self
     }
 
-    /// Jobs a slot reserves at once (default 16). A larger batch costs fewer queue round
+    /// Jobs a slot reserves at once (default 16; 1 to 10 000). A larger batch costs fewer queue round
     /// trips; reserved jobs wait in the slot, so keep it small for long jobs on a short lease.
     pub fn batch(mut self, jobs: usize) -> Self {
         self.batch = jobs;
         self
     }
 
-    /// How long in-flight jobs may take to finish after shutdown (default 30 s).
+    /// How long in-flight jobs may take to finish after shutdown (default 30 s, at most a
+    /// day).
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
@@ -887,11 +888,18 @@ where
 
     /// Checks the values and builds the runner.
     pub fn build(self) -> Result<Runner<W, Q>, ConfigError> {
-        if self.concurrency == 0 {
-            return Err(ConfigError::new("concurrency", "must be at least 1"));
+        // Upper bounds: each slot is a task and each batch a reservation of that many jobs;
+        // past these, a typo (an extra zero or three) would exhaust memory, not speed up.
+        const MAX_SLOTS: usize = 10_000;
+        const MAX_BATCH: usize = 10_000;
+        if !(1..=MAX_SLOTS).contains(&self.concurrency) {
+            return Err(ConfigError::new("concurrency", format!("must be between 1 and {MAX_SLOTS}")));
         }
-        if self.batch == 0 {
-            return Err(ConfigError::new("batch", "must be at least 1"));
+        if !(1..=MAX_BATCH).contains(&self.batch) {
+            return Err(ConfigError::new("batch", format!("must be between 1 and {MAX_BATCH}")));
+        }
+        if self.grace > crate::queue::MAX_LEASE {
+            return Err(ConfigError::new("grace", "must be at most a day"));
         }
         let queue_name = self.queue.name();
         if queue_name != self.worker.queue() {
