@@ -853,7 +853,8 @@ where
         self
     }
 
-    /// Jobs running at once (default: the worker's own `concurrency()`); 1 to 10 000.
+    /// Jobs running at once (default: the worker's own `concurrency()`); 1 to 1 000 000
+    /// (`#[worker(concurrency = ..)]` stops at 10 000 and points here for more).
     pub fn concurrency(mut self, slots: usize) -> Self {
         self.concurrency = slots;
         self
@@ -890,7 +891,7 @@ where
     pub fn build(self) -> Result<Runner<W, Q>, ConfigError> {
         // Upper bounds: each slot is a task and each batch a reservation of that many jobs;
         // past these, a typo (an extra zero or three) would exhaust memory, not speed up.
-        const MAX_SLOTS: usize = 10_000;
+        const MAX_SLOTS: usize = 1_000_000;
         const MAX_BATCH: usize = 10_000;
         if !(1..=MAX_SLOTS).contains(&self.concurrency) {
             return Err(ConfigError::new("concurrency", format!("must be between 1 and {MAX_SLOTS}")));
