@@ -39,12 +39,12 @@ fn with_header(
 async fn clients_beyond_max_clients_get_503_and_the_others_are_unaffected() {
     let broadcaster = Broadcaster::new();
     let server = start(&broadcaster, |b| b.max_clients(2).rate_limit(Duration::ZERO)).await;
-    let mut first = connect(&server, "/").await;
-    let mut second = connect(&server, "/").await;
+    let mut first = connect(&server, "/ws").await;
+    let mut second = connect(&server, "/ws").await;
     until_ready(&mut first).await;
     until_ready(&mut second).await;
 
-    assert_eq!(refused(url(&server, "/")).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused(url(&server, "/ws")).await, StatusCode::SERVICE_UNAVAILABLE);
 
     publish(&broadcaster, 1, "q", JobStatus::Pending, 1);
     assert_eq!(job_status(&next_json(&mut first).await), (1, "PENDING".to_owned()));
@@ -55,7 +55,7 @@ async fn clients_beyond_max_clients_get_503_and_the_others_are_unaffected() {
     let _ = close_frame(&mut first).await;
     let mut admitted = None;
     for _ in 0..200 {
-        if let Ok((client, _)) = tokio_tungstenite::connect_async(url(&server, "/")).await {
+        if let Ok((client, _)) = tokio_tungstenite::connect_async(url(&server, "/ws")).await {
             admitted = Some(client);
             break;
         }
@@ -70,21 +70,22 @@ async fn clients_beyond_max_clients_get_503_and_the_others_are_unaffected() {
 #[tokio::test]
 async fn a_token_is_required_in_the_header_or_the_query() {
     let broadcaster = Broadcaster::new();
-    let server = start(&broadcaster, |b| b.auth_token("s3cr=t")).await;
+    // The query is accepted only when allowed (status_abuse.rs checks the default).
+    let server = start(&broadcaster, |b| b.auth_token("s3cr=t").allow_query_token(true)).await;
 
-    assert_eq!(refused(url(&server, "/")).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(refused(url(&server, "/?token=wrong")).await, StatusCode::UNAUTHORIZED);
-    let wrong = with_header(&server, "/", "authorization", "Bearer s3cr=x");
+    assert_eq!(refused(url(&server, "/ws")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused(url(&server, "/ws?token=wrong")).await, StatusCode::UNAUTHORIZED);
+    let wrong = with_header(&server, "/ws", "authorization", "Bearer s3cr=x");
     assert_eq!(refused(wrong).await, StatusCode::UNAUTHORIZED);
-    let basic = with_header(&server, "/", "authorization", "Basic s3cr=t");
+    let basic = with_header(&server, "/ws", "authorization", "Basic s3cr=t");
     assert_eq!(refused(basic).await, StatusCode::UNAUTHORIZED);
 
     let (mut by_header, _) =
-        tokio_tungstenite::connect_async(with_header(&server, "/", "authorization", "Bearer s3cr=t"))
+        tokio_tungstenite::connect_async(with_header(&server, "/ws", "authorization", "Bearer s3cr=t"))
             .await
             .unwrap();
     until_ready(&mut by_header).await;
-    let mut by_query = connect(&server, "/?token=s3cr%3Dt").await;
+    let mut by_query = connect(&server, "/ws?token=s3cr%3Dt").await;
     until_ready(&mut by_query).await;
     server.shutdown().await;
 }
@@ -94,14 +95,14 @@ async fn origins_outside_the_allow_list_are_refused() {
     let broadcaster = Broadcaster::new();
     let server = start(&broadcaster, |b| b.allowed_origins(["https://dash.example.com"])).await;
 
-    let evil = with_header(&server, "/", "origin", "https://evil.example.com");
+    let evil = with_header(&server, "/ws", "origin", "https://evil.example.com");
     assert_eq!(refused(evil).await, StatusCode::FORBIDDEN);
 
-    let good = with_header(&server, "/", "origin", "https://DASH.example.com");
+    let good = with_header(&server, "/ws", "origin", "https://DASH.example.com");
     let (mut client, _) = tokio_tungstenite::connect_async(good).await.unwrap();
     until_ready(&mut client).await;
     // No Origin header: not a browser, not subject to the allow-list.
-    let mut cli = connect(&server, "/").await;
+    let mut cli = connect(&server, "/ws").await;
     until_ready(&mut cli).await;
     server.shutdown().await;
 }
@@ -109,7 +110,7 @@ async fn origins_outside_the_allow_list_are_refused() {
 #[tokio::test]
 async fn a_bad_query_filter_is_refused_with_400() {
     let server = start(&Broadcaster::new(), |b| b).await;
-    assert_eq!(refused(url(&server, "/?job_ids=abc")).await, StatusCode::BAD_REQUEST);
+    assert_eq!(refused(url(&server, "/ws?job_ids=abc")).await, StatusCode::BAD_REQUEST);
     server.shutdown().await;
 }
 
@@ -117,7 +118,7 @@ async fn a_bad_query_filter_is_refused_with_400() {
 async fn malformed_messages_get_an_error_and_the_connection_lives_on() {
     let broadcaster = Broadcaster::new();
     let server = start(&broadcaster, |b| b.rate_limit(Duration::ZERO)).await;
-    let mut client = connect(&server, "/").await;
+    let mut client = connect(&server, "/ws").await;
     until_ready(&mut client).await;
 
     for bad in ["not json", r#"{"type":"unsubscribe"}"#, r#"{"type":"subscribe","job_ids":["x"]}"#, "[]"] {
@@ -145,7 +146,7 @@ async fn malformed_messages_get_an_error_and_the_connection_lives_on() {
 #[tokio::test]
 async fn endless_malformed_messages_end_with_a_policy_close() {
     let server = start(&Broadcaster::new(), |b| b).await;
-    let mut client = connect(&server, "/").await;
+    let mut client = connect(&server, "/ws").await;
     until_ready(&mut client).await;
     for _ in 0..17 {
         client.send(Message::text("nope")).await.unwrap();
@@ -159,9 +160,9 @@ async fn endless_malformed_messages_end_with_a_policy_close() {
 async fn an_oversized_message_closes_with_1009_and_others_are_unaffected() {
     let broadcaster = Broadcaster::new();
     let server = start(&broadcaster, |b| b.max_message_size(4096).rate_limit(Duration::ZERO)).await;
-    let mut bystander = connect(&server, "/").await;
+    let mut bystander = connect(&server, "/ws").await;
     until_ready(&mut bystander).await;
-    let mut client = connect(&server, "/").await;
+    let mut client = connect(&server, "/ws").await;
     until_ready(&mut client).await;
 
     // Sending may fail midway once the server closes; only the close frame matters.
@@ -177,7 +178,7 @@ async fn an_oversized_message_closes_with_1009_and_others_are_unaffected() {
 #[tokio::test]
 async fn a_binary_message_closes_with_1003() {
     let server = start(&Broadcaster::new(), |b| b).await;
-    let mut client = connect(&server, "/").await;
+    let mut client = connect(&server, "/ws").await;
     until_ready(&mut client).await;
     client.send(Message::binary(vec![1_u8, 2, 3])).await.unwrap();
     let frame = close_frame(&mut client).await.expect("close frame");

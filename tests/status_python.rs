@@ -79,7 +79,7 @@ async fn python_websockets_client_checks_full_lifecycles() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/status_client.py");
     let mut child = tokio::process::Command::new("python3")
         .arg(script)
-        .arg(url(&server, "/"))
+        .arg(url(&server, "/ws"))
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()

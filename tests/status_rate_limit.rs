@@ -17,7 +17,7 @@ const WINDOW: Duration = Duration::from_millis(100);
 async fn updates_inside_the_window_are_coalesced_and_terminal_ones_pass_at_once() {
     let broadcaster = Broadcaster::new();
     let server = start(&broadcaster, |b| b.rate_limit(WINDOW).ping_interval(Duration::from_secs(3600))).await;
-    let mut client = connect(&server, "/").await;
+    let mut client = connect(&server, "/ws").await;
     until_ready(&mut client).await;
 
     let start = Instant::now();
@@ -56,7 +56,7 @@ async fn updates_inside_the_window_are_coalesced_and_terminal_ones_pass_at_once(
 async fn every_terminal_update_arrives_even_in_a_burst() {
     let broadcaster = Broadcaster::new();
     let server = start(&broadcaster, |b| b.rate_limit(Duration::from_secs(60))).await;
-    let mut client = connect(&server, "/").await;
+    let mut client = connect(&server, "/ws").await;
     until_ready(&mut client).await;
 
     for job in 0..200 {

@@ -19,7 +19,7 @@ use worker_utils::status::{StatusEvent, publish_pending};
 async fn a_client_sees_the_full_lifecycle_as_json() {
     let broadcaster = Broadcaster::new();
     let server = start(&broadcaster, |b| b.rate_limit(Duration::ZERO)).await;
-    let mut client = connect(&server, "/").await;
+    let mut client = connect(&server, "/ws").await;
     assert_eq!(until_ready(&mut client).await, (vec![], 0));
 
     publish_pending(&broadcaster, JobId::new(42), "thumbnails");
@@ -87,7 +87,7 @@ async fn snapshot_then_live_has_no_gap_and_no_duplicate() {
 
     let mut clients = Vec::new();
     for _ in 0..5 {
-        let mut client = connect(&server, "/").await;
+        let mut client = connect(&server, "/ws").await;
         clients.push(tokio::spawn(async move {
             let (snapshot, ready_seq) = until_ready(&mut client).await;
             let mut state: HashMap<u64, (u64, Value)> = HashMap::new();
@@ -127,7 +127,7 @@ async fn a_late_client_gets_the_latest_state_of_recent_jobs_first() {
     }
     publish(&broadcaster, 2, "q", JobStatus::Processing, 1);
     let server = start(&broadcaster, |b| b).await;
-    let mut client = connect(&server, "/").await;
+    let mut client = connect(&server, "/ws").await;
     let (snapshot, ready_seq) = until_ready(&mut client).await;
     let snapshot: Vec<(u64, String)> = snapshot.iter().map(job_status).collect();
     assert_eq!(snapshot, [(3, "PENDING".to_owned()), (2, "PROCESSING".to_owned())]);
@@ -144,7 +144,7 @@ async fn query_and_subscribe_filters_select_queues_and_jobs() {
     let server = start(&broadcaster, |b| b.rate_limit(Duration::ZERO)).await;
 
     // Filter in the URL: the snapshot is filtered too.
-    let mut client = connect(&server, "/?queues=mail,images").await;
+    let mut client = connect(&server, "/ws?queues=mail,images").await;
     let (snapshot, _) = until_ready(&mut client).await;
     assert_eq!(snapshot.iter().map(|e| e["job_id"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2]);
 
@@ -185,7 +185,7 @@ async fn shutdown_closes_every_client_with_a_normal_close_frame() {
     let server = start(&broadcaster, |b| b).await;
     let mut readers = Vec::new();
     for _ in 0..3 {
-        let mut client = connect(&server, "/").await;
+        let mut client = connect(&server, "/ws").await;
         until_ready(&mut client).await;
         readers.push(tokio::spawn(async move { close_frame(&mut client).await }));
     }

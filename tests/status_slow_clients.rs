@@ -21,8 +21,8 @@ async fn a_stalled_client_is_cut_off_while_a_healthy_one_gets_everything() {
     })
     .await;
     // Connects, then never reads again: the server's writes to it eventually block.
-    let _stalled = connect(&server, "/").await;
-    let mut healthy = connect(&server, "/").await;
+    let _stalled = connect(&server, "/ws").await;
+    let mut healthy = connect(&server, "/ws").await;
     until_ready(&mut healthy).await;
     let reader = tokio::spawn(async move {
         let mut next_seq = 1;
@@ -66,7 +66,7 @@ async fn shutdown_does_not_wait_for_a_stalled_client_write() {
             .ping_interval(Duration::from_secs(3600))
     })
     .await;
-    let _stalled = connect(&server, "/").await;
+    let _stalled = connect(&server, "/ws").await;
     // Fill the stalled client's socket until the server's write to it blocks (bounded).
     let queue = "q".repeat(64 * 1024);
     for round in 0..2_000_u64 {
@@ -82,7 +82,7 @@ async fn shutdown_does_not_wait_for_a_stalled_client_write() {
 async fn a_client_that_falls_behind_is_told_how_many_events_it_missed() {
     let broadcaster = Broadcaster::builder().channel_capacity(16).build().unwrap();
     let server = start(&broadcaster, |b| b.rate_limit(Duration::ZERO)).await;
-    let mut client = connect(&server, "/").await;
+    let mut client = connect(&server, "/ws").await;
     until_ready(&mut client).await;
 
     // On this current-thread runtime the server's connection task cannot run while the
@@ -104,7 +104,7 @@ async fn a_client_that_falls_behind_is_told_how_many_events_it_missed() {
 async fn a_client_that_keeps_lagging_is_disconnected() {
     let broadcaster = Broadcaster::builder().channel_capacity(16).build().unwrap();
     let server = start(&broadcaster, |b| b.rate_limit(Duration::ZERO).max_lags(0)).await;
-    let mut client = connect(&server, "/").await;
+    let mut client = connect(&server, "/ws").await;
     until_ready(&mut client).await;
     for job in 0..100 {
         publish(&broadcaster, job, "q", JobStatus::Pending, 1);

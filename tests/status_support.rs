@@ -28,7 +28,8 @@ pub(crate) async fn start(
     configure(builder).build().expect("valid settings").start().await.expect("bind loopback")
 }
 
-/// The `ws://` URL of `server` with `path_and_query` (e.g. `/?queues=a`).
+/// The `ws://` URL of `server` with `path_and_query` (e.g. `/ws?queues=a`; the feed is on
+/// `/ws`).
 pub(crate) fn url(server: &StatusServerHandle, path_and_query: &str) -> String {
     format!("ws://{}{path_and_query}", server.local_addr())
 }

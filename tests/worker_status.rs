@@ -65,7 +65,7 @@ async fn a_websocket_client_sees_each_job_go_processing_then_exactly_one_termina
         .await
         .unwrap();
     let (mut client, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/?queues=work", server.local_addr())).await.unwrap();
+        tokio_tungstenite::connect_async(format!("{}?queues=work", server.ws_url())).await.unwrap();
 
     let queue = Arc::new(MemoryQueue::builder("work").status(broadcaster.clone()).build().unwrap());
     let runner = Runner::builder(WorkWorker, queue.clone(), ()).status(broadcaster.clone()).build().unwrap();

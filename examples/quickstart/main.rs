@@ -183,7 +183,7 @@ async fn run_on_redis(options: &Options) -> Result<(), Failure> {
 
 async fn serve(broadcaster: Broadcaster, addr: SocketAddr) -> Result<StatusServerHandle, Failure> {
     let server = StatusServer::builder(broadcaster).bind(addr).build()?.start().await?;
-    println!("live status: ws://{}", server.local_addr());
+    println!("live status: {}", server.ws_url());
     Ok(server)
 }
 
@@ -303,7 +303,7 @@ async fn linger(server: &StatusServerHandle, linger: u64) {
     if linger == 0 {
         return;
     }
-    println!("status server stays up for {linger} s at ws://{} (ctrl-c to stop)", server.local_addr());
+    println!("status server stays up for {linger} s at {} (ctrl-c to stop)", server.ws_url());
     tokio::select! {
         () = tokio::time::sleep(Duration::from_secs(linger)) => {}
         _ = tokio::signal::ctrl_c() => {}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An external client for the worker-utils status server, built on Python's `websockets`.
 
-Usage: status_client.py ws://127.0.0.1:PORT/
+Usage: status_client.py ws://127.0.0.1:PORT/ws
 
 Connects, reads the snapshot up to `ready`, subscribes to the queue "py", waits for the
 filtered snapshot's `ready`, prints READY on stdout, then expects three full job lifecycles

@@ -55,8 +55,7 @@ fn server(rt: &Runtime, broadcaster: &Broadcaster) -> StatusServerHandle {
 }
 
 async fn connect(server: &StatusServerHandle) -> Client {
-    let (mut client, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/", server.local_addr())).await.expect("connect");
+    let (mut client, _) = tokio_tungstenite::connect_async(server.ws_url()).await.expect("connect");
     // Read up to `ready` so the client is live before measuring.
     while let Some(Ok(message)) = client.next().await {
         if let Message::Text(text) = message

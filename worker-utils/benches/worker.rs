@@ -85,7 +85,7 @@ fn throughput(c: &mut Criterion) {
             .start()
             .await
             .expect("start");
-        let url = format!("ws://{}", server.local_addr());
+        let url = server.ws_url();
         let mut readers = Vec::new();
         for _ in 0..100 {
             let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");

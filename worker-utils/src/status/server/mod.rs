@@ -1,26 +1,36 @@
-//! The WebSocket server that streams a [`Broadcaster`]'s events to dashboards.
+//! The status server: a small HTTP/1.1 front (routing, health report, refusals) and the
+//! WebSocket clients it admits.
 
+mod builder;
 mod client;
 mod coalesce;
 mod handshake;
+mod http;
+mod pending;
 mod protocol;
+mod refusal;
 
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 
 use super::Broadcaster;
-use crate::config::{ConfigError, WEBSOCKET_DEFAULTS, WebSocketDefaults};
+pub(crate) use builder::Settings;
+pub use builder::StatusServerBuilder;
+use http::{Head, HeadError, Request, Response};
+use pending::{Pending, PendingHandshakes};
+use refusal::{Refusal, RefusalLog, Rejection};
 
 /// Serves a [`Broadcaster`]'s status events to WebSocket clients (dashboards, CLIs).
 ///
@@ -32,6 +42,28 @@ use crate::config::{ConfigError, WEBSOCKET_DEFAULTS, WebSocketDefaults};
 /// falling behind or stops reading), an optional bearer token and Origin allow-list,
 /// ping/pong keep-alive, and a graceful shutdown with a normal close frame. It binds to
 /// `127.0.0.1` unless told otherwise.
+///
+/// It speaks just enough HTTP/1.1 to answer every request:
+///
+/// | request | answer |
+/// |---|---|
+/// | `GET /ws` with a WebSocket upgrade (`?queues=…&job_ids=…`) | the status feed, once admitted: Origin (403), token (401), query (400), capacity (503) |
+/// | `GET /ws` without an upgrade, or `Sec-WebSocket-Version` other than 13 | 426, with `Sec-WebSocket-Version: 13` |
+/// | `GET /healthz` | 200, `{"status":"ok","clients":…,"max_clients":…,"pending_handshakes":…,"subscribers":…,"last_seq":…}`, no token needed |
+/// | another path (`/` included) | 404 |
+/// | another method on `/ws` or `/healthz` | 405, with `Allow: GET` |
+/// | a malformed request / one above 8 KiB / one not sent within the handshake timeout | 400 / 431 / 408 |
+///
+/// Every answer other than the upgrade carries `Content-Length` and `Connection: close`,
+/// then the connection is closed. A connection takes one of the `max_clients` places only
+/// once it is admitted; until then it is one of at most
+/// [`max_pending_handshakes`](StatusServerBuilder::max_pending_handshakes), and when those
+/// are all taken a new connection evicts the oldest (which is answered 503 with
+/// `Retry-After`), so half-open sockets cannot keep clients out. Each refusal is logged
+/// at debug, with one summary line of counts by reason at most every 10 s, and counted in
+/// `worker_utils_status_rejected_total{reason}` (`malformed`, `too_large`, `timeout`,
+/// `method`, `not_found`, `not_websocket`, `version`, `bad_handshake`, `origin`,
+/// `unauthorized`, `bad_query`, `full`, `overloaded`, `shutdown`).
 ///
 /// ```
 /// use worker_utils::JobId;
@@ -46,7 +78,7 @@ use crate::config::{ConfigError, WEBSOCKET_DEFAULTS, WebSocketDefaults};
 ///     .build()?
 ///     .start()
 ///     .await?;
-/// println!("status feed on ws://{}/", server.local_addr());
+/// println!("status feed on {}", server.ws_url()); // ws://127.0.0.1:PORT/ws
 ///
 /// publish_pending(&broadcaster, JobId::new(1), "thumbnails"); // clients see it live
 /// server.shutdown().await;
@@ -58,43 +90,10 @@ pub struct StatusServer {
     settings: Arc<Settings>,
 }
 
-/// The validated settings every connection reads.
-pub(crate) struct Settings {
-    pub(crate) bind: SocketAddr,
-    pub(crate) max_clients: usize,
-    pub(crate) rate_limit: Duration,
-    pub(crate) auth_token: Option<Box<str>>,
-    pub(crate) allowed_origins: Option<Vec<Box<str>>>,
-    pub(crate) max_message_size: usize,
-    pub(crate) ping_interval: Duration,
-    pub(crate) pong_timeout: Duration,
-    pub(crate) write_timeout: Duration,
-    pub(crate) handshake_timeout: Duration,
-    pub(crate) max_lags: u32,
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The token is a secret: only say whether one is set.
-        f.debug_struct("Settings")
-            .field("bind", &self.bind)
-            .field("max_clients", &self.max_clients)
-            .field("rate_limit", &self.rate_limit)
-            .field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>"))
-            .field("allowed_origins", &self.allowed_origins)
-            .field("max_message_size", &self.max_message_size)
-            .field("ping_interval", &self.ping_interval)
-            .field("pong_timeout", &self.pong_timeout)
-            .field("write_timeout", &self.write_timeout)
-            .field("handshake_timeout", &self.handshake_timeout)
-            .field("max_lags", &self.max_lags)
-            .finish()
-    }
-}
-
 impl StatusServer {
     /// Starts configuring a server for `broadcaster`'s events, with
-    /// [`WEBSOCKET_DEFAULTS`] for `max_clients` and `rate_limit`.
+    /// [`WEBSOCKET_DEFAULTS`](crate::config::WEBSOCKET_DEFAULTS) for `max_clients` and
+    /// `rate_limit`.
     ///
     /// ```
     /// use worker_utils::status::{Broadcaster, StatusServer};
@@ -135,6 +134,8 @@ impl StatusServer {
         let shared = Arc::new(Shared {
             wake,
             slots: Arc::new(Semaphore::new(self.settings.max_clients)),
+            pending: Arc::new(PendingHandshakes::new(self.settings.max_pending_handshakes)),
+            refusals: RefusalLog::default(),
             connected: AtomicUsize::new(0),
             broadcaster: self.broadcaster,
             settings: self.settings,
@@ -176,6 +177,20 @@ impl StatusServerHandle {
     /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The URL of the WebSocket feed: `ws://` + [`local_addr`](Self::local_addr) + `/ws`.
+    /// Add `?queues=…&job_ids=…` to filter.
+    ///
+    /// ```
+    /// # use worker_utils::status::{Broadcaster, StatusServer};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let server = StatusServer::builder(Broadcaster::new()).build().unwrap().start().await.unwrap();
+    /// assert_eq!(server.ws_url(), format!("ws://{}/ws", server.local_addr()));
+    /// # }
+    /// ```
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{WS_PATH}", self.local_addr)
     }
 
     /// How many clients are connected now (handshake done, not yet gone).
@@ -230,7 +245,11 @@ impl fmt::Debug for StatusServerHandle {
 pub(crate) struct Shared {
     pub(crate) settings: Arc<Settings>,
     pub(crate) broadcaster: Broadcaster,
+    /// One permit per admitted client, taken after the admission checks.
     slots: Arc<Semaphore>,
+    /// Connections not admitted yet.
+    pending: Arc<PendingHandshakes>,
+    refusals: RefusalLog,
     pub(crate) connected: AtomicUsize,
     /// Bumped by [`pump`] whenever events reached the ring.
     pub(crate) wake: watch::Sender<()>,
@@ -256,26 +275,31 @@ async fn pump(broadcaster: Broadcaster, wake: watch::Sender<()>, shutdown: Cance
     }
 }
 
-/// Connections still in the handshake, beyond `max_clients`, before new ones are dropped
-/// unanswered.
-const MAX_PENDING_HANDSHAKES: usize = 64;
+/// How often the refusals since the last summary are logged (when there were any).
+const REFUSAL_SUMMARY_EVERY: Duration = Duration::from_secs(10);
+
+/// The path of the WebSocket feed.
+const WS_PATH: &str = "/ws";
+/// The path of the health report.
+const HEALTH_PATH: &str = "/healthz";
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
     let mut connections = JoinSet::new();
-    let max_tasks = shared.settings.max_clients.saturating_add(MAX_PENDING_HANDSHAKES);
+    let mut summary = tokio::time::interval_at(Instant::now() + REFUSAL_SUMMARY_EVERY, REFUSAL_SUMMARY_EVERY);
+    summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = summary.tick() => shared.refusals.summarize(),
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) if connections.len() < max_tasks => {
-                    connections.spawn(connect(stream, peer, Arc::clone(&shared), shutdown.clone()));
-                }
+                // Every connection gets a task: the pending bound evicts the oldest instead
+                // of refusing the newest, so nothing is dropped here unanswered. Registered
+                // here, in the order of arrival.
                 Ok((stream, peer)) => {
-                    drop(stream);
-                    metrics::counter!("worker_utils_status_rejected_total", "reason" => "overloaded").increment(1);
-                    tracing::debug!(%peer, "status connection dropped: too many pending handshakes");
+                    let pending = shared.pending.register();
+                    connections.spawn(connect(stream, peer, pending, Arc::clone(&shared), shutdown.clone()));
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -287,344 +311,174 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+    shared.refusals.summarize();
     tracing::info!("status server stopped");
 }
 
-async fn connect(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let settings = &shared.settings;
-    let slot: Option<OwnedSemaphorePermit> = Arc::clone(&shared.slots).try_acquire_owned().ok();
+/// One connection from accept to its end: it stays pending (and may be evicted by a newer
+/// connection) until its request is answered or it is admitted as a client.
+async fn connect(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    pending: Pending,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
     }
-    let config = WebSocketConfig::default()
+    let mut answered = false;
+    let outcome = tokio::select! {
+        biased;
+        () = shutdown.cancelled() => Err(Rejection::ShuttingDown),
+        () = pending.evicted() => Err(Rejection::Overloaded),
+        admitted = front(&mut stream, peer, &shared, &mut answered) => Ok(admitted),
+    };
+    match outcome {
+        Ok(Some(Admitted { filter, slot, rest })) => {
+            drop(pending);
+            let ws = WebSocketStream::from_partially_read(
+                stream,
+                rest,
+                Role::Server,
+                Some(ws_config(&shared.settings)),
+            )
+            .await;
+            client::Connection::new(ws, peer, filter, &shared, slot).serve(shutdown).await;
+        }
+        Ok(None) => {}
+        // Interrupted before an answer went out: answer now, without waiting on the client.
+        Err(rejection) if !answered => {
+            shared.refusals.record(rejection, peer);
+            rejection.response(None).send_now(&mut stream).await;
+        }
+        Err(_) => {}
+    }
+}
+
+/// A client that passed every check, its place among `max_clients`, and the first bytes
+/// it sent after its request (the start of its WebSocket frames).
+struct Admitted {
+    filter: protocol::Filter,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    rest: Vec<u8>,
+}
+
+/// Reads the request, within the handshake timeout, and answers it: the health report, a
+/// refusal, or the `101` of an admitted client (returned). Sets `answered` before writing.
+async fn front(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    answered: &mut bool,
+) -> Option<Admitted> {
+    let settings = &shared.settings;
+    let head = match tokio::time::timeout(settings.handshake_timeout, http::read_head(stream)).await {
+        Ok(Ok(head)) => head,
+        // Gone before sending anything, or the socket failed: nobody to answer.
+        Ok(Err(HeadError::Closed { sent: 0 })) => return None,
+        Ok(Err(HeadError::Io(error))) => {
+            tracing::debug!(%peer, %error, "status connection failed before its request");
+            return None;
+        }
+        Ok(Err(HeadError::Closed { .. } | HeadError::Malformed)) => {
+            *answered = true;
+            refuse(shared, peer, &Rejection::Malformed.into()).send(stream).await;
+            return None;
+        }
+        Ok(Err(HeadError::TooLarge)) => {
+            *answered = true;
+            refuse(shared, peer, &Rejection::TooLarge.into()).send(stream).await;
+            return None;
+        }
+        Err(_) => {
+            *answered = true;
+            refuse(shared, peer, &Rejection::Timeout.into()).send_now(stream).await;
+            return None;
+        }
+    };
+    let Head { request, rest } = head;
+    let response = match route(&request) {
+        Ok(Route::Health) => health(shared),
+        Ok(Route::WebSocket) => match admit(shared, &request) {
+            Ok((key, filter, slot)) => {
+                *answered = true;
+                let accept = handshake::accept_response(key);
+                let write = tokio::io::AsyncWriteExt::write_all(stream, &accept);
+                return match tokio::time::timeout(settings.write_timeout, write).await {
+                    Ok(Ok(())) => Some(Admitted { filter, slot, rest }),
+                    _ => {
+                        tracing::debug!(%peer, "status handshake: the 101 could not be written");
+                        None
+                    }
+                };
+            }
+            Err(refusal) => refuse(shared, peer, &refusal),
+        },
+        Err(rejection) => refuse(shared, peer, &rejection.into()),
+    };
+    *answered = true;
+    response.send(stream).await;
+    None
+}
+
+/// What a request asks for.
+enum Route {
+    WebSocket,
+    Health,
+}
+
+/// Path first (404), then method (405): `/` stays free for a dashboard.
+fn route(request: &Request) -> Result<Route, Rejection> {
+    let route = match &*request.path {
+        WS_PATH => Route::WebSocket,
+        HEALTH_PATH => Route::Health,
+        _ => return Err(Rejection::NotFound),
+    };
+    if &*request.method != "GET" {
+        return Err(Rejection::Method);
+    }
+    Ok(route)
+}
+
+/// A WebSocket upgrade's checks in order: a valid upgrade (400/426), admission (Origin,
+/// token, query: 403/401/400), then a free place (503) — taken only now, so connections
+/// that never complete a request or are refused hold none.
+fn admit<'r>(
+    shared: &Shared,
+    request: &'r Request,
+) -> Result<(&'r [u8], protocol::Filter, tokio::sync::OwnedSemaphorePermit), Refusal> {
+    let key = handshake::upgrade_key(request)?;
+    let filter = handshake::admit(&shared.settings, request)?;
+    let slot = Arc::clone(&shared.slots).try_acquire_owned().map_err(|_| Refusal::from(Rejection::Full))?;
+    Ok((key, filter, slot))
+}
+
+/// Records the refusal and returns its answer.
+fn refuse(shared: &Shared, peer: SocketAddr, refusal: &Refusal) -> Response {
+    shared.refusals.record(refusal.rejection, peer);
+    refusal.response()
+}
+
+/// The health report: what the server knows about its clients and its feed, nothing secret.
+fn health(shared: &Shared) -> Response {
+    let body = serde_json::json!({
+        "status": "ok",
+        "clients": shared.connected.load(Ordering::Relaxed),
+        "max_clients": shared.settings.max_clients,
+        // Others than the one asking.
+        "pending_handshakes": shared.pending.len().saturating_sub(1),
+        "subscribers": shared.broadcaster.subscriber_count(),
+        "last_seq": shared.broadcaster.last_seq(),
+    });
+    Response::json(200, body.to_string())
+}
+
+fn ws_config(settings: &Settings) -> WebSocketConfig {
+    WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .write_buffer_size(64 * 1024)
         .max_write_buffer_size(16 << 20)
         .max_message_size(Some(settings.max_message_size))
-        .max_frame_size(Some(settings.max_message_size));
-
-    let mut filter = None;
-    let mut rejected = None;
-    // The callback's signature is tungstenite's; its large error type is not ours to box.
-    #[allow(clippy::result_large_err)]
-    let callback = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
-        match handshake::admit(settings, slot.is_some(), request) {
-            Ok(admitted) => {
-                filter = Some(admitted);
-                Ok(response)
-            }
-            Err(refusal) => {
-                rejected = Some(refusal.rejection);
-                Err(refusal.into_response())
-            }
-        }
-    };
-    let accepted = tokio::select! {
-        () = shutdown.cancelled() => return,
-        accepted = tokio::time::timeout(
-            settings.handshake_timeout,
-            tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config)),
-        ) => accepted,
-    };
-    if let Some(rejection) = rejected {
-        metrics::counter!("worker_utils_status_rejected_total", "reason" => rejection.as_str()).increment(1);
-        tracing::info!(%peer, reason = rejection.as_str(), "status client refused");
-        return;
-    }
-    let ws = match accepted {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(error)) => {
-            tracing::debug!(%peer, %error, "status handshake failed");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "status handshake timed out");
-            return;
-        }
-    };
-    // Admission succeeded, so both are set.
-    let (Some(filter), Some(slot)) = (filter, slot) else { return };
-    client::Connection::new(ws, peer, filter, &shared, slot).serve(shutdown).await;
-}
-
-/// Configures a [`StatusServer`]; [`build`](Self::build) checks every value and names the
-/// field it rejects.
-///
-/// | setting | default |
-/// |---|---|
-/// | [`bind`](Self::bind) | `127.0.0.1:0` (loopback, any free port) |
-/// | [`max_clients`](Self::max_clients) | [`WEBSOCKET_DEFAULTS`]`.max_clients` (100) |
-/// | [`rate_limit`](Self::rate_limit) | [`WEBSOCKET_DEFAULTS`]`.rate_limit` (100 ms) |
-/// | [`auth_token`](Self::auth_token) | none (no authentication) |
-/// | [`allowed_origins`](Self::allowed_origins) | none (any Origin) |
-/// | [`max_message_size`](Self::max_message_size) | 4 KiB |
-/// | [`ping_interval`](Self::ping_interval) / [`pong_timeout`](Self::pong_timeout) | 30 s / 10 s |
-/// | [`write_timeout`](Self::write_timeout) | 10 s |
-/// | [`handshake_timeout`](Self::handshake_timeout) | 10 s |
-/// | [`max_lags`](Self::max_lags) | 3 |
-///
-/// ```
-/// use std::time::Duration;
-/// use worker_utils::status::{Broadcaster, StatusServer};
-///
-/// let err = StatusServer::builder(Broadcaster::new()).max_clients(0).build().unwrap_err();
-/// assert_eq!(err.field(), "max_clients");
-///
-/// let server = StatusServer::builder(Broadcaster::new())
-///     .bind("0.0.0.0:9400".parse().unwrap()) // all interfaces, only because asked
-///     .rate_limit(Duration::from_millis(250))
-///     .allowed_origins(["https://dashboard.example.com"])
-///     .build()
-///     .unwrap();
-/// assert_eq!(server.bind_addr().port(), 9400);
-/// ```
-pub struct StatusServerBuilder {
-    broadcaster: Broadcaster,
-    settings: Settings,
-}
-
-impl StatusServerBuilder {
-    fn new(broadcaster: Broadcaster) -> Self {
-        Self {
-            broadcaster,
-            settings: Settings {
-                bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-                max_clients: WEBSOCKET_DEFAULTS.max_clients,
-                rate_limit: WEBSOCKET_DEFAULTS.rate_limit,
-                auth_token: None,
-                allowed_origins: None,
-                max_message_size: 4 * 1024,
-                ping_interval: Duration::from_secs(30),
-                pong_timeout: Duration::from_secs(10),
-                write_timeout: Duration::from_secs(10),
-                handshake_timeout: Duration::from_secs(10),
-                max_lags: 3,
-            },
-        }
-    }
-
-    /// Listens on `addr`. The default is `127.0.0.1:0`; binding to all interfaces
-    /// (`0.0.0.0`, `[::]`) happens only when asked for here.
-    ///
-    /// ```
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// let s = StatusServer::builder(Broadcaster::new()).bind("127.0.0.1:9001".parse().unwrap()).build().unwrap();
-    /// assert_eq!(s.bind_addr().to_string(), "127.0.0.1:9001");
-    /// ```
-    pub fn bind(mut self, addr: SocketAddr) -> Self {
-        self.settings.bind = addr;
-        self
-    }
-
-    /// Listens on `port`, keeping the bind address's IP (loopback by default; 0 picks a
-    /// free port, see [`StatusServerHandle::local_addr`]).
-    ///
-    /// ```
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// let s = StatusServer::builder(Broadcaster::new()).port(9002).build().unwrap();
-    /// assert_eq!(s.bind_addr().to_string(), "127.0.0.1:9002");
-    /// ```
-    pub fn port(mut self, port: u16) -> Self {
-        self.settings.bind.set_port(port);
-        self
-    }
-
-    /// Takes `max_clients` and `rate_limit` from `defaults`, e.g.
-    /// [`WebSocketDefaults::from_env`].
-    ///
-    /// ```
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// use worker_utils::config::WebSocketDefaults;
-    /// let defaults = WebSocketDefaults::from_lookup(|_| None).unwrap();
-    /// let s = StatusServer::builder(Broadcaster::new()).defaults(defaults).build();
-    /// assert!(s.is_ok());
-    /// ```
-    pub fn defaults(mut self, defaults: WebSocketDefaults) -> Self {
-        self.settings.max_clients = defaults.max_clients;
-        self.settings.rate_limit = defaults.rate_limit;
-        self
-    }
-
-    /// Accepts at most `clients` connections; more are refused in the handshake with
-    /// HTTP 503, and the connected ones are unaffected. Must be at least 1.
-    ///
-    /// ```
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// assert!(StatusServer::builder(Broadcaster::new()).max_clients(1).build().is_ok());
-    /// ```
-    pub fn max_clients(mut self, clients: usize) -> Self {
-        self.settings.max_clients = clients;
-        self
-    }
-
-    /// Per client, sends at most one non-terminal update per job in each `window`, the
-    /// latest one; `COMPLETED` and `FAILED` always go out at once. Zero turns it off.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// assert!(StatusServer::builder(Broadcaster::new()).rate_limit(Duration::ZERO).build().is_ok());
-    /// ```
-    pub fn rate_limit(mut self, window: Duration) -> Self {
-        self.settings.rate_limit = window;
-        self
-    }
-
-    /// Requires clients to present `token`, as `Authorization: Bearer <token>` or as the
-    /// `token` query parameter (percent-encoded); others get HTTP 401. The token is never
-    /// logged or shown by `Debug`.
-    ///
-    /// ```
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// let b = StatusServer::builder(Broadcaster::new()).auth_token("s3cret");
-    /// assert!(!format!("{b:?}").contains("s3cret"));
-    /// assert_eq!(StatusServer::builder(Broadcaster::new()).auth_token("").build().unwrap_err().field(), "auth_token");
-    /// ```
-    pub fn auth_token(mut self, token: impl Into<String>) -> Self {
-        self.settings.auth_token = Some(token.into().into_boxed_str());
-        self
-    }
-
-    /// Refuses (HTTP 403) browser connections whose `Origin` header is not one of
-    /// `origins` (compared case-insensitively, e.g. `https://dash.example.com`). Requests
-    /// without an `Origin` header (non-browser clients) are not affected.
-    ///
-    /// ```
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// let err = StatusServer::builder(Broadcaster::new()).allowed_origins([""]).build().unwrap_err();
-    /// assert_eq!(err.field(), "allowed_origins");
-    /// ```
-    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.settings.allowed_origins =
-            Some(origins.into_iter().map(|o| o.into().into_boxed_str()).collect());
-        self
-    }
-
-    /// Closes a client (code 1009) that sends a message larger than `bytes`. Between 64
-    /// bytes and 1 MiB; the default 4 KiB fits any subscribe message.
-    ///
-    /// ```
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// let err = StatusServer::builder(Broadcaster::new()).max_message_size(10).build().unwrap_err();
-    /// assert_eq!(err.field(), "max_message_size");
-    /// ```
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.settings.max_message_size = bytes;
-        self
-    }
-
-    /// Pings each client this often.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// let err = StatusServer::builder(Broadcaster::new()).ping_interval(Duration::ZERO).build().unwrap_err();
-    /// assert_eq!(err.field(), "ping_interval");
-    /// ```
-    pub fn ping_interval(mut self, interval: Duration) -> Self {
-        self.settings.ping_interval = interval;
-        self
-    }
-
-    /// Drops a client that has sent nothing, not even a pong, for `ping_interval +
-    /// timeout` (checked at each ping).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// assert!(StatusServer::builder(Broadcaster::new()).pong_timeout(Duration::from_secs(5)).build().is_ok());
-    /// ```
-    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.pong_timeout = timeout;
-        self
-    }
-
-    /// Drops a client whose socket does not take a batch of messages within `timeout`
-    /// (a client that stopped reading).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// assert!(StatusServer::builder(Broadcaster::new()).write_timeout(Duration::from_secs(2)).build().is_ok());
-    /// ```
-    pub fn write_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.write_timeout = timeout;
-        self
-    }
-
-    /// Drops a connection that has not completed the WebSocket handshake within `timeout`.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// assert!(StatusServer::builder(Broadcaster::new()).handshake_timeout(Duration::from_secs(3)).build().is_ok());
-    /// ```
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.handshake_timeout = timeout;
-        self
-    }
-
-    /// Closes (code 1008) a client told it lagged more than `times` times in a row without
-    /// catching up in between. Each lag is reported with the number of events missed.
-    ///
-    /// ```
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// assert!(StatusServer::builder(Broadcaster::new()).max_lags(0).build().is_ok());
-    /// ```
-    pub fn max_lags(mut self, times: u32) -> Self {
-        self.settings.max_lags = times;
-        self
-    }
-
-    /// Checks the settings.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use worker_utils::status::{Broadcaster, StatusServer};
-    /// let err = StatusServer::builder(Broadcaster::new()).write_timeout(Duration::ZERO).build().unwrap_err();
-    /// assert_eq!(err.to_string(), "invalid `write_timeout`: must be greater than zero");
-    /// ```
-    pub fn build(self) -> Result<StatusServer, ConfigError> {
-        const MAX_CLIENTS: usize = 1 << 20;
-        let s = &self.settings;
-        if s.max_clients == 0 || s.max_clients > MAX_CLIENTS {
-            return Err(ConfigError::new("max_clients", format!("must be between 1 and {MAX_CLIENTS}")));
-        }
-        if !(64..=1 << 20).contains(&s.max_message_size) {
-            return Err(ConfigError::new("max_message_size", "must be between 64 bytes and 1 MiB"));
-        }
-        for (field, value) in [
-            ("ping_interval", s.ping_interval),
-            ("pong_timeout", s.pong_timeout),
-            ("write_timeout", s.write_timeout),
-            ("handshake_timeout", s.handshake_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(ConfigError::new(field, "must be greater than zero"));
-            }
-        }
-        if let Some(token) = &s.auth_token
-            && (token.is_empty()
-                || token.len() > 1024
-                || token.chars().any(|c| c.is_whitespace() || c.is_control()))
-        {
-            return Err(ConfigError::new("auth_token", "must be 1 to 1024 characters without whitespace"));
-        }
-        if let Some(origins) = &s.allowed_origins
-            && (origins.is_empty() || origins.iter().any(|o| o.is_empty()))
-        {
-            return Err(ConfigError::new("allowed_origins", "must list at least one non-empty origin"));
-        }
-        Ok(StatusServer { broadcaster: self.broadcaster, settings: Arc::new(self.settings) })
-    }
-}
-
-impl fmt::Debug for StatusServerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StatusServerBuilder").field("settings", &self.settings).finish_non_exhaustive()
-    }
+        .max_frame_size(Some(settings.max_message_size))
 }
