@@ -249,7 +249,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_variable_that_is_not_utf8_is_an_error_naming_it() {
-        let raw = std::os::unix::ffi::OsStrExt::from_bytes(&b"12\xff"[..]).to_owned();
+        let raw = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"12\xff").to_owned();
         let var = |name: &str| match name {
             RATE_LIMIT_VAR => Err(VarError::NotUnicode(raw.clone())),
             MAX_CLIENTS_VAR => Ok("7".to_owned()),
