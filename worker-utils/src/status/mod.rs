@@ -31,7 +31,7 @@
 //! |---|---|---|---|
 //! | `worker_utils_status_published_total` | counter | | every published event |
 //! | `worker_utils_status_clients` | gauge | | connected clients |
-//! | `worker_utils_status_rejected_total` | counter | `reason` | refused handshakes (`origin`, `unauthorized`, `full`, `bad_query`, `overloaded`) |
+//! | `worker_utils_status_rejected_total` | counter | `reason` | refused requests and handshakes (`malformed`, `too_large`, `timeout`, `method`, `not_found`, `not_websocket`, `version`, `bad_handshake`, `origin`, `unauthorized`, `bad_query`, `full`, `overloaded`, `shutdown`) |
 //! | `worker_utils_status_disconnects_total` | counter | `reason` | ended connections |
 //! | `worker_utils_status_lagged_total` | counter | | events skipped by lagging clients |
 //! | `worker_utils_status_broadcast_failures_total` | counter | `reason` | failed serializations and writes (never propagated) |
