@@ -4,7 +4,9 @@ use rustc_hash::FxHashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
 
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::ring::{self, Cursor, Entry, Item, MAX_BATCH, Tail, Writer};
@@ -14,8 +16,8 @@ use crate::context::JobId;
 
 /// Fans status events out to every connected client without ever waiting on one.
 ///
-/// `publish` takes a short lock that only publishers and newly subscribing clients take,
-/// stamps the next sequence number, records the event as the job's latest state and writes
+/// `publish` takes a short lock that only publishers take (and, at most once per 10 ms, a
+/// subscribing client), stamps the next sequence number, records the event as the job's latest state and writes
 /// it into a bounded ring; it never waits on a client and never fails. Clients read the
 /// ring without that lock, and a publish wakes the server only when it is idle. The JSON
 /// text is produced at most once per event, lazily, by the first client that needs it:
@@ -24,7 +26,10 @@ use crate::context::JobId;
 ///
 /// A [`StatusServer`](super::StatusServer) serves the ring to WebSocket clients. A client
 /// that connects late gets the latest state of the recent jobs first, then the live stream,
-/// with no gap and no duplicate between the two.
+/// with no gap and no duplicate between the two. Clients share one such snapshot, carried
+/// forward along the ring without the publishers' lock, so subscribing clients cost the
+/// publishers at most one snapshot build per 10 ms, however many there are and however
+/// often they subscribe.
 ///
 /// `Broadcaster` is a cheap handle (`Clone` shares the same state) and a
 /// [`StatusSink`], so it plugs in wherever a sink is expected.
@@ -48,6 +53,8 @@ pub struct Broadcaster {
 
 struct Shared {
     state: Mutex<State>,
+    /// The snapshot subscribers share; a lock that publishers never take.
+    snapshots: Mutex<SnapshotCache>,
     /// The last published sequence number, read by clients without the lock.
     tail: Tail,
     subscribers: AtomicUsize,
@@ -99,10 +106,41 @@ impl Frame {
     }
 }
 
+/// Subscribers rebuild the shared snapshot under the publishers' lock at most this often.
+/// Between rebuilds they carry the last one forward along the ring, which takes no lock; one
+/// that cannot (the ring moved more than it keeps since) waits for the interval to end.
+pub(crate) const SNAPSHOT_REBUILD_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Events a subscriber reads from the ring at most to carry the shared snapshot forward;
+/// further behind, it rebuilds the snapshot instead (bounded by the ring's capacity too).
+const MAX_CARRY: usize = 8192;
+
+/// The latest state of the recent jobs at `seq`, oldest update first, and a cursor at the
+/// event after it: every event up to `seq` is reflected in `frames`, every later one is read
+/// from `cursor`. Cloning shares the frames.
+#[derive(Clone)]
+pub(crate) struct Snapshot {
+    frames: Arc<[FrameRef]>,
+    seq: u64,
+    cursor: Cursor<Frame>,
+}
+
+/// The snapshot subscribers share and when it may next be rebuilt under the publishers' lock.
+/// Holds up to `recent_jobs` frames of its own (older states of jobs updated since), which
+/// keep their ring segments alive until the next subscriber replaces them.
+#[derive(Default)]
+struct SnapshotCache {
+    latest: Option<Snapshot>,
+    next_rebuild: Option<Instant>,
+    /// Rebuilds so far: tells a subscriber that waited whether someone rebuilt meanwhile.
+    rebuilds: u64,
+}
+
 /// A client's view at subscription time: the latest state of recent jobs, then the
 /// live stream from the very next event on.
 pub(crate) struct Subscription {
-    pub(crate) snapshot: Vec<FrameRef>,
+    /// Shared with the other subscribers of the same moment; take it once it is sent.
+    pub(crate) snapshot: Arc<[FrameRef]>,
     pub(crate) seq: u64,
     pub(crate) cursor: Cursor<Frame>,
     broadcaster: Broadcaster,
@@ -173,6 +211,7 @@ impl Broadcaster {
                     recent: FxHashMap::with_capacity_and_hasher(recent_jobs.min(4096), Default::default()),
                     order: VecDeque::new(),
                 }),
+                snapshots: Mutex::new(SnapshotCache::default()),
                 tail: Tail::new(),
                 subscribers: AtomicUsize::new(0),
                 recent_jobs,
@@ -257,16 +296,99 @@ impl Broadcaster {
         self.shared.subscribers.load(Ordering::Relaxed)
     }
 
-    /// Takes the snapshot and joins the live stream under the same lock as `publish`, so
-    /// every event is either in the snapshot or in the stream, never both, never neither.
-    pub(crate) fn subscribe(&self) -> Subscription {
+    /// Joins the live stream with a snapshot: the latest state of the recent jobs at some
+    /// `seq`, and the stream from `seq + 1` on, so every event is either in the snapshot or
+    /// in the stream, never both, never neither.
+    ///
+    /// What this costs publishers is bounded whatever clients do: the snapshot is shared and
+    /// carried forward along the ring without the publishers' lock (O(events since + recent
+    /// jobs), at most [`MAX_CARRY`] events). Only when the ring no longer holds the events
+    /// since the shared snapshot is it rebuilt under that lock, at most once per
+    /// [`SNAPSHOT_REBUILD_INTERVAL`]; a subscriber that finds the last rebuild too recent
+    /// waits for the interval to end (once) and then takes the newest snapshot. If that one
+    /// was already lapped again (the ring is shorter than what is published in the time a
+    /// rebuild takes), the client is told it lagged, like any client that falls behind.
+    pub(crate) async fn subscribe(&self) -> Subscription {
+        let mut waited = None;
+        let snapshot = loop {
+            match self.shared_snapshot(Instant::now(), waited) {
+                Ok(snapshot) => break snapshot,
+                // Taken once at most: after the wait a rebuild is allowed, or was done.
+                Err((until, rebuilds)) => {
+                    waited = Some(rebuilds);
+                    tokio::time::sleep_until(until).await;
+                }
+            }
+        };
+        self.shared.subscribers.fetch_add(1, Ordering::Relaxed);
+        let Snapshot { frames, seq, cursor } = snapshot;
+        Subscription { snapshot: frames, seq, cursor, broadcaster: self.clone() }
+    }
+
+    /// The shared snapshot brought up to date, or when to try again (and the rebuild count
+    /// seen) if it needs a rebuild that is not allowed yet. `waited` is the rebuild count a
+    /// previous attempt saw before it waited.
+    fn shared_snapshot(&self, now: Instant, waited: Option<u64>) -> Result<Snapshot, (Instant, u64)> {
+        let mut cache = self.shared.snapshots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(latest) = &cache.latest {
+            if let Some(current) = self.carry_forward(latest) {
+                cache.latest = Some(current.clone());
+                return Ok(current);
+            }
+            if waited.is_some_and(|seen| seen != cache.rebuilds) {
+                // Rebuilt while this subscriber waited, and lapped again already.
+                return Ok(latest.clone());
+            }
+        }
+        if let Some(next) = cache.next_rebuild
+            && now < next
+        {
+            return Err((next, cache.rebuilds));
+        }
+        let fresh = self.build_snapshot();
+        cache.rebuilds += 1;
+        cache.next_rebuild = Some(now.checked_add(SNAPSHOT_REBUILD_INTERVAL).unwrap_or(now));
+        cache.latest = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// A snapshot built under the publishers' lock: the recent jobs' latest frames and a
+    /// cursor at the next event, taken together.
+    fn build_snapshot(&self) -> Snapshot {
         let state = self.lock();
         let cursor = state.ring.cursor();
-        let snapshot = live_frames(&state).cloned().collect();
+        let frames = live_frames(&state).cloned().collect();
         let seq = state.ring.last();
         drop(state);
-        self.shared.subscribers.fetch_add(1, Ordering::Relaxed);
-        Subscription { snapshot, seq, cursor, broadcaster: self.clone() }
+        Snapshot { frames, seq, cursor }
+    }
+
+    /// `base` with the events published since applied, read from the ring without the
+    /// publishers' lock; `None` if the ring no longer holds them all (or too many to be
+    /// worth it: rebuilding is cheaper).
+    fn carry_forward(&self, base: &Snapshot) -> Option<Snapshot> {
+        let shared = &*self.shared;
+        // Every event up to the tail is linked into the ring before the tail announces it.
+        let target = shared.tail.get();
+        let behind = target.checked_sub(base.seq)?;
+        if behind == 0 {
+            return Some(base.clone());
+        }
+        if behind > shared.channel_capacity.min(MAX_CARRY) as u64 {
+            return None;
+        }
+        let mut cursor = base.cursor.clone();
+        let mut fresh = Vec::with_capacity(behind as usize);
+        while cursor.position() <= target {
+            // `None`: the writer forgot a segment on the way (lapped while reading).
+            fresh.push(cursor.next()?.to_entry());
+        }
+        let frames = if shared.recent_jobs == 0 {
+            Arc::default()
+        } else {
+            merge(&base.frames, &fresh, shared.recent_jobs)
+        };
+        Some(Snapshot { frames, seq: target, cursor })
     }
 
     /// The last published sequence number and the wake-up of whoever waits for the next.
@@ -283,6 +405,25 @@ impl Broadcaster {
 
 fn live_frames(state: &State) -> impl Iterator<Item = &FrameRef> {
     state.order.iter().filter_map(|(seq, job)| state.recent.get(job).filter(|frame| frame.event.seq == *seq))
+}
+
+/// The latest frames of the `limit` most recently updated jobs, oldest update first, after
+/// `fresh` (in publish order) follows `old` (such a list): what `remember` would hold.
+fn merge(old: &[FrameRef], fresh: &[FrameRef], limit: usize) -> Arc<[FrameRef]> {
+    let mut last = FxHashMap::with_capacity_and_hasher(fresh.len(), Default::default());
+    for (index, frame) in fresh.iter().enumerate() {
+        last.insert(frame.event.job_id, index);
+    }
+    let newest = last.len().min(limit);
+    let untouched: Vec<&FrameRef> =
+        old.iter().filter(|frame| !last.contains_key(&frame.event.job_id)).collect();
+    let older = untouched.len().min(limit - newest);
+    let updated = fresh.iter().enumerate().filter(|(index, frame)| last[&frame.event.job_id] == *index);
+    untouched[untouched.len() - older..]
+        .iter()
+        .map(|frame| (*frame).clone())
+        .chain(updated.skip(last.len() - newest).map(|(_, frame)| frame.clone()))
+        .collect()
 }
 
 impl Default for Broadcaster {
@@ -435,8 +576,9 @@ impl BroadcasterBuilder {
     /// Lets a client fall behind by this many events before it is told it lagged; the ring
     /// is shared by all clients, so memory does not grow with the number of clients. The
     /// ring is cut in segments of up to 64 events; a kept frame (a recent job's latest
-    /// state, a client's held update) keeps its segment alive, so the worst case is
-    /// `channel_capacity + 64 × (recent_jobs + 2)` events plus those a client holds.
+    /// state, the snapshot clients share, a client's held update) keeps its segment alive,
+    /// so the worst case is `channel_capacity + 64 × (2 × recent_jobs + 3)` events plus those
+    /// a client holds.
     ///
     /// ```
     /// # use worker_utils::status::Broadcaster;
@@ -475,13 +617,13 @@ mod tests {
         StatusEvent::new(JobId::new(job), "q", status)
     }
 
-    #[test]
-    fn subscription_splits_snapshot_and_stream_at_the_same_seq() {
+    #[tokio::test]
+    async fn subscription_splits_snapshot_and_stream_at_the_same_seq() {
         let b = Broadcaster::new();
         b.publish(event(1, JobStatus::Pending));
         b.publish(event(2, JobStatus::Pending));
         b.publish(event(1, JobStatus::Processing));
-        let mut sub = b.subscribe();
+        let mut sub = b.subscribe().await;
         b.publish(event(2, JobStatus::Processing));
 
         let snap: Vec<(u64, u64)> =
@@ -510,10 +652,10 @@ mod tests {
         assert_eq!(jobs, (12..20).collect::<Vec<_>>());
     }
 
-    #[test]
-    fn a_batch_records_only_the_last_of_each_run_of_one_job() {
+    #[tokio::test]
+    async fn a_batch_records_only_the_last_of_each_run_of_one_job() {
         let b = Broadcaster::new();
-        let _listening = b.subscribe();
+        let _listening = b.subscribe().await;
         let mut batch = vec![
             event(1, JobStatus::Processing),
             event(1, JobStatus::Completed),
@@ -527,8 +669,8 @@ mod tests {
         assert_eq!(b.lock().order.len(), 3); // job 1 at seq 2 and 4, job 2 at 3; not seq 1
     }
 
-    #[test]
-    fn with_nobody_listening_superseded_events_of_a_batch_are_not_published() {
+    #[tokio::test]
+    async fn with_nobody_listening_superseded_events_of_a_batch_are_not_published() {
         let b = Broadcaster::new();
         let mut batch = vec![
             event(1, JobStatus::Processing),
@@ -545,21 +687,190 @@ mod tests {
             [(1, 1, JobStatus::Completed), (2, 2, JobStatus::Processing), (3, 3, JobStatus::Failed)]
         );
 
-        let mut sub = b.subscribe();
+        let mut sub = b.subscribe().await;
         b.publish_all(&mut vec![event(4, JobStatus::Processing), event(4, JobStatus::Completed)]);
         let live: Vec<JobStatus> =
             std::iter::from_fn(|| sub.cursor.next().map(|f| f.get().event.status)).collect();
         assert_eq!(live, [JobStatus::Processing, JobStatus::Completed]); // a client sees every event
     }
 
-    #[test]
-    fn json_is_made_once_and_shared() {
+    #[tokio::test]
+    async fn json_is_made_once_and_shared() {
         let b = Broadcaster::new();
-        let mut sub = b.subscribe();
+        let mut sub = b.subscribe().await;
         b.publish(event(1, JobStatus::Completed));
         let frame = sub.cursor.next().unwrap().get();
         let first = frame.json().clone();
         assert!(std::ptr::eq(first.as_str().as_ptr(), frame.json().as_str().as_ptr()));
         assert!(first.as_str().starts_with(r#"{"type":"status","seq":1,"job_id":1,"#));
+    }
+
+    fn rebuilds(b: &Broadcaster) -> u64 {
+        b.shared.snapshots.lock().unwrap().rebuilds
+    }
+
+    fn view(frames: &[FrameRef]) -> Vec<(u64, u64, JobStatus)> {
+        frames.iter().map(|f| (f.event.job_id.get(), f.event.seq, f.event.status)).collect()
+    }
+
+    /// A subscription is right when its snapshot is the locked snapshot of the same moment
+    /// and its stream starts with the very next event.
+    fn assert_consistent(b: &Broadcaster, sub: &mut Subscription) {
+        let expected: Vec<_> = b.snapshot().iter().map(|e| (e.job_id.get(), e.seq, e.status)).collect();
+        assert_eq!(view(&sub.snapshot), expected);
+        assert_eq!((sub.seq, sub.cursor.position()), (b.last_seq(), b.last_seq() + 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn subscribers_share_one_snapshot_carried_forward_without_rebuilding() {
+        use JobStatus::*;
+        let b = Broadcaster::builder().recent_jobs(5).channel_capacity(64).build().unwrap();
+        let _listening = b.subscribe().await; // every event of a batch is published
+        assert_eq!(rebuilds(&b), 1);
+        // Deterministic but irregular: single events and batches, jobs updated out of
+        // order, more jobs than are kept, runs of one job inside a batch.
+        let mut x = 7_u64;
+        for round in 0..200 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let n = (x >> 33) % 40;
+            let mut batch: Vec<StatusEvent> = (0..n)
+                .map(|i| {
+                    let job = (x >> (i % 32)) % 9;
+                    event(job, [Pending, Processing, Completed, Failed][((x >> 7) + i) as usize % 4])
+                })
+                .collect();
+            if round % 3 == 0 {
+                for e in batch {
+                    b.publish(e);
+                }
+            } else {
+                b.publish_all(&mut batch);
+            }
+            let mut sub = b.subscribe().await;
+            assert_consistent(&b, &mut sub);
+        }
+        assert_eq!(rebuilds(&b), 1, "never more than 64 events behind: always carried forward");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lapped_snapshot_is_rebuilt_at_most_once_per_interval() {
+        let b = Broadcaster::builder().recent_jobs(4).channel_capacity(64).build().unwrap();
+        let mut first = b.subscribe().await;
+        assert_consistent(&b, &mut first);
+        for i in 0..100 {
+            b.publish(event(i % 6, JobStatus::Processing)); // laps the shared snapshot
+        }
+        let started = Instant::now();
+        let mut second = b.subscribe().await;
+        assert_eq!(started.elapsed(), SNAPSHOT_REBUILD_INTERVAL, "waited for the interval to end");
+        assert_consistent(&b, &mut second);
+        assert_eq!(rebuilds(&b), 2);
+
+        // Two subscribers that need a rebuild inside one interval: one rebuild for both.
+        for i in 0..100 {
+            b.publish(event(i % 6, JobStatus::Completed));
+        }
+        let (mut third, mut fourth) = tokio::join!(b.subscribe(), b.subscribe());
+        assert_eq!(rebuilds(&b), 3);
+        assert_consistent(&b, &mut third);
+        assert_consistent(&b, &mut fourth);
+        assert_eq!(started.elapsed(), 2 * SNAPSHOT_REBUILD_INTERVAL);
+    }
+
+    #[test]
+    fn carrying_the_snapshot_forward_does_not_take_the_publishers_lock() {
+        let b = Broadcaster::new();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let _first = runtime.block_on(b.subscribe());
+        for i in 0..500 {
+            b.publish(event(i, JobStatus::Processing));
+        }
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn({
+            let b = b.clone();
+            move || {
+                let _state = b.lock();
+                locked.send(()).unwrap();
+                released.recv_timeout(std::time::Duration::from_secs(30)).ok();
+            }
+        });
+        is_locked.recv().unwrap();
+        let (done, is_done) = std::sync::mpsc::channel();
+        let subscriber = std::thread::spawn({
+            let b = b.clone();
+            move || {
+                let sub = runtime.block_on(b.subscribe());
+                done.send((sub.seq, sub.snapshot.len())).unwrap();
+            }
+        });
+        let result = is_done.recv_timeout(std::time::Duration::from_secs(10));
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        subscriber.join().unwrap();
+        assert_eq!(result, Ok((500, 500)), "subscribed while a publisher held the lock");
+    }
+
+    #[test]
+    fn merge_keeps_the_latest_of_the_most_recently_updated_jobs() {
+        let b = Broadcaster::builder().recent_jobs(100).build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        use JobStatus::*;
+        let mut sub = runtime.block_on(b.subscribe());
+        for (job, status) in [(1, Pending), (2, Pending), (3, Pending)] {
+            b.publish(event(job, status));
+        }
+        let old: Vec<FrameRef> = (0..3).map(|_| sub.cursor.next().unwrap().to_entry()).collect();
+        for (job, status) in [(2, Processing), (4, Pending), (2, Completed)] {
+            b.publish(event(job, status));
+        }
+        let fresh: Vec<FrameRef> = (0..3).map(|_| sub.cursor.next().unwrap().to_entry()).collect();
+        let all = [(1, 1, Pending), (3, 3, Pending), (4, 5, Pending), (2, 6, Completed)];
+        assert_eq!(view(&merge(&old, &fresh, 10)), all);
+        assert_eq!(view(&merge(&old, &fresh, 3)), all[1..]);
+        assert_eq!(view(&merge(&old, &fresh, 1)), all[3..]);
+        assert_eq!(view(&merge(&old, &[], 2)), [(2, 2, Pending), (3, 3, Pending)]);
+    }
+
+    #[test]
+    fn every_subscription_is_consistent_while_a_publisher_races_it() {
+        const EVENTS: u64 = 30_000;
+        const RECENT: usize = 16;
+        let job_of = |seq: u64| (seq.wrapping_mul(2654435761) >> 7) % 50;
+        let b = Broadcaster::builder().recent_jobs(RECENT).channel_capacity(256).build().unwrap();
+        let publisher = std::thread::spawn({
+            let b = b.clone();
+            move || {
+                for seq in 1..=EVENTS {
+                    b.publish(event(job_of(seq), JobStatus::Processing));
+                }
+            }
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..100_000 {
+            let sub = runtime.block_on(b.subscribe());
+            assert_eq!(sub.cursor.position(), sub.seq + 1);
+            seen.push((sub.seq, view(&sub.snapshot)));
+            if sub.seq == EVENTS {
+                break;
+            }
+        }
+        publisher.join().unwrap();
+        assert!(seen.len() > 1);
+        for (seq, snapshot) in seen {
+            // The latest event of each of the last RECENT jobs updated up to `seq`.
+            let mut expected: Vec<(u64, u64, JobStatus)> = Vec::new();
+            for at in (1..=seq).rev() {
+                if expected.len() == RECENT {
+                    break;
+                }
+                if !expected.iter().any(|(job, _, _)| *job == job_of(at)) {
+                    expected.push((job_of(at), at, JobStatus::Processing));
+                }
+            }
+            expected.reverse();
+            assert_eq!(snapshot, expected, "snapshot at {seq}");
+        }
     }
 }

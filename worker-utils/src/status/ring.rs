@@ -164,12 +164,18 @@ impl<T> fmt::Debug for Writer<T> {
     }
 }
 
-/// One reader's position.
+/// One reader's position. A clone reads on from the same place, independently.
 pub(crate) struct Cursor<T> {
     batch: Arc<Batch<T>>,
     index: usize,
     /// Sequence number of the next item to read.
     next: u64,
+}
+
+impl<T> Clone for Cursor<T> {
+    fn clone(&self) -> Self {
+        Self { batch: Arc::clone(&self.batch), index: self.index, next: self.next }
+    }
 }
 
 impl<T> Cursor<T> {
@@ -304,6 +310,18 @@ mod tests {
         w.seek(&mut slow, 5000);
         assert!(slow.next().is_none());
         assert_eq!(slow.position(), 1065);
+    }
+
+    #[test]
+    fn a_cloned_cursor_reads_on_independently() {
+        let mut w = Writer::new(200);
+        let mut first = w.cursor();
+        push(&mut w, 1..=70);
+        assert_eq!(first.next().map(|item| *item.get()), Some(1));
+        let mut second = first.clone();
+        assert_eq!(drain(&mut first), (2..=70).collect::<Vec<_>>());
+        assert_eq!(second.position(), 2);
+        assert_eq!(drain(&mut second), (2..=70).collect::<Vec<_>>());
     }
 
     #[test]

@@ -110,10 +110,11 @@ impl Connection {
         metrics::gauge!("worker_utils_status_clients").increment(1.0);
         tracing::debug!(peer = %self.peer, "status client connected");
 
-        let mut sub = self.broadcaster.subscribe();
+        let mut sub = None;
         let session = async {
-            match self.send_snapshot(&mut sub, None).await {
-                Ok(()) => self.run(&mut sub, &shutdown).await,
+            let sub = sub.insert(self.broadcaster.subscribe().await);
+            match self.send_snapshot(sub, None).await {
+                Ok(()) => self.run(sub, &shutdown).await,
                 Err(end) => end,
             }
         };
@@ -179,7 +180,8 @@ impl Connection {
     async fn send_snapshot(&mut self, sub: &mut Subscription, reply: Option<Utf8Bytes>) -> Result<(), End> {
         self.out.extend(reply);
         let mut count = 0;
-        for frame in std::mem::take(&mut sub.snapshot) {
+        // Shared with other subscribers: release it once queued.
+        for frame in std::mem::take(&mut sub.snapshot).iter() {
             if self.filter.matches(frame.event()) && !frame.json().is_empty() {
                 self.out.push(frame.json().clone());
                 count += 1;
@@ -298,7 +300,7 @@ impl Connection {
         self.filter = filter;
         self.coalescer = Coalescer::new(self.settings.rate_limit, COALESCE_JOBS);
         self.lags_in_a_row = 0;
-        *sub = self.broadcaster.subscribe();
+        *sub = self.broadcaster.subscribe().await;
         self.more = true;
         self.send_snapshot(sub, Some(reply)).await
     }

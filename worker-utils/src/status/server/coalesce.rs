@@ -129,9 +129,9 @@ mod tests {
     use crate::status::{Broadcaster, JobStatus, StatusEvent, StatusSink};
 
     /// Frames as a client sees them, published through a real broadcaster.
-    fn frames(events: &[(u64, JobStatus)]) -> Vec<FrameRef> {
+    async fn frames(events: &[(u64, JobStatus)]) -> Vec<FrameRef> {
         let b = Broadcaster::new();
-        let mut sub = b.subscribe();
+        let mut sub = b.subscribe().await;
         for &(job, status) in events {
             b.publish(StatusEvent::new(JobId::new(job), "q", status));
         }
@@ -147,7 +147,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn intermediate_updates_inside_the_window_are_coalesced_to_the_latest() {
         use JobStatus::*;
-        let f = frames(&[(1, Pending), (1, Processing), (1, Processing), (1, Processing)]);
+        let f = frames(&[(1, Pending), (1, Processing), (1, Processing), (1, Processing)]).await;
         let mut c = Coalescer::new(WINDOW, 100);
         let now = Instant::now();
         assert!(c.offer(f[0].as_item(), now));
@@ -178,7 +178,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn terminal_updates_are_never_held_and_discard_held_ones() {
         use JobStatus::*;
-        let f = frames(&[(1, Processing), (1, Processing), (1, Completed), (2, Processing), (2, Failed)]);
+        let f =
+            frames(&[(1, Processing), (1, Processing), (1, Completed), (2, Processing), (2, Failed)]).await;
         let mut c = Coalescer::new(WINDOW, 100);
         let now = Instant::now();
         assert!(c.offer(f[0].as_item(), now));
@@ -196,7 +197,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn different_jobs_do_not_limit_each_other_and_memory_is_bounded() {
         let events: Vec<(u64, JobStatus)> = (0..10).map(|j| (j, JobStatus::Processing)).collect();
-        let f = frames(&events);
+        let f = frames(&events).await;
         let mut c = Coalescer::new(WINDOW, 4);
         let now = Instant::now();
         assert!(f.iter().all(|frame| c.offer(frame.as_item(), now)));
@@ -205,7 +206,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_zero_window_passes_everything() {
-        let f = frames(&[(1, JobStatus::Processing), (1, JobStatus::Processing)]);
+        let f = frames(&[(1, JobStatus::Processing), (1, JobStatus::Processing)]).await;
         let mut c = Coalescer::new(Duration::ZERO, 4);
         assert!(f.iter().all(|frame| c.offer(frame.as_item(), Instant::now())));
         assert_eq!(c.next_due(), None);
