@@ -371,3 +371,106 @@ fn refusals_are_logged_at_debug_with_one_summary_line_not_one_line_each() {
 }
 
 // --- subscribe flood (client message limits) ---
+
+/// A client that keeps sending `subscribe` is read at most once per 50 ms after each one and
+/// is closed with 1008 once it has used up its allowance (20 messages at once, then 5 a
+/// second), having been sent a few dozen snapshots, not one per message it sent. A client
+/// connected at the same time still receives every terminal event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_flood_is_closed_with_1008_after_bounded_output_and_spares_other_clients() {
+    use futures_util::StreamExt;
+
+    const JOBS: u64 = 1024;
+    const SUBSCRIBES: u64 = 2000;
+    let broadcaster = Broadcaster::new();
+    for job in 0..JOBS {
+        publish(&broadcaster, job, "flood", JobStatus::Processing, 1);
+    }
+    let server = start(&broadcaster, |b| b).await;
+    let mut watcher = connect(&server, "/ws").await;
+    assert_eq!(until_ready(&mut watcher).await.0.len(), JOBS as usize);
+
+    // One full snapshot's size: what a client gets on connecting.
+    let mut flooder = connect(&server, "/ws").await;
+    let mut snapshot_bytes = 0;
+    for _ in 0..=JOBS {
+        let Some(Message::Text(text)) = next_message(&mut flooder).await else { panic!("a snapshot") };
+        snapshot_bytes += text.len();
+        if text.as_str().starts_with(r#"{"type":"ready""#) {
+            break;
+        }
+    }
+    assert!(snapshot_bytes > 1000 * 50, "a snapshot of 1024 jobs: {snapshot_bytes} bytes");
+
+    let (mut tx, mut rx) = flooder.split();
+    let started = Instant::now();
+    let sender = tokio::spawn(async move {
+        let mut sent = 0_u64;
+        while sent < SUBSCRIBES && tx.send(Message::text(r#"{"type":"subscribe"}"#)).await.is_ok() {
+            sent += 1;
+        }
+        sent
+    });
+    // Every job finishes while the flood goes on.
+    let publisher = tokio::spawn({
+        let broadcaster = broadcaster.clone();
+        async move {
+            for job in 0..JOBS {
+                publish(&broadcaster, job, "flood", JobStatus::Completed, 1);
+                if job % 64 == 63 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    });
+
+    let (mut received, mut subscribed, mut close) = (0_usize, 0_usize, None);
+    for _ in 0..SUBSCRIBES * (JOBS + 2) {
+        let message = timeout(READ_LIMIT, rx.next()).await.expect("the flooder is closed in time");
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                received += text.len();
+                subscribed += usize::from(text.as_str().contains(r#""type":"subscribed""#));
+            }
+            Some(Ok(Message::Close(frame))) => {
+                close = frame;
+                break;
+            }
+            Some(Ok(_)) => {}
+            other => panic!("the flooder's connection ended without a close frame: {other:?}"),
+        }
+    }
+    let elapsed = started.elapsed();
+    let close = close.expect("a close frame with a code");
+    assert_eq!((close.code, close.reason.as_str()), (CloseCode::Policy, "too many messages"));
+    // 20 at once, then one read per 50 ms against a token per 200 ms: about 26 served.
+    assert!((20..=60).contains(&subscribed), "{subscribed} subscribes served");
+    assert!(elapsed >= Duration::from_millis(50) * (subscribed as u32 - 1), "{subscribed} in {elapsed:?}");
+    // Each served subscribe costs a snapshot; the live events cost about one more.
+    assert!(received <= (subscribed + 2) * snapshot_bytes, "{received} bytes for {subscribed} snapshots");
+    let sent = sender.await.unwrap();
+    assert!(sent > 100, "the flooder sent {sent} subscribes");
+    assert!(received * 20 < SUBSCRIBES as usize * snapshot_bytes);
+    publisher.await.unwrap();
+
+    let mut finished = std::collections::HashSet::new();
+    for _ in 0..4 * JOBS {
+        if finished.len() == JOBS as usize {
+            break;
+        }
+        let json = next_json(&mut watcher).await;
+        assert_ne!(json["type"], "lagged", "the watcher kept up");
+        if json["status"] == "COMPLETED" {
+            finished.insert(json["job_id"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(finished.len(), JOBS as usize, "every job's COMPLETED reached the watcher");
+    for _ in 0..200 {
+        if server.client_count() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(server.client_count(), 1, "the flooder is gone, the watcher stays");
+    server.shutdown().await;
+}

@@ -1,4 +1,4 @@
-//! One connected client: snapshot, live stream, filters, rate limit, keep-alive, close.
+//! One connected client: snapshot, live stream, filters, rate limits, keep-alive, close.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes
 use tokio_util::sync::CancellationToken;
 
 use super::coalesce::Coalescer;
+use super::limiter::{MessageLimiter, SUBSCRIBE_PAUSE, later};
 use super::protocol::{self, Filter, Inbound, ProtocolError};
 use super::{Settings, Shared};
 use crate::status::Broadcaster;
@@ -29,6 +30,10 @@ const COALESCE_JOBS: usize = 16 * 1024;
 const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Invalid messages a client may send before it is closed.
 const MAX_INVALID: u32 = 16;
+/// The close reason (with 1008) of a client that sent more messages than
+/// [`BURST`](super::limiter::BURST) at once and one per
+/// [`REFILL_EVERY`](super::limiter::REFILL_EVERY) after that.
+const TOO_MANY_MESSAGES: &str = "too many messages";
 
 /// How a connection ends.
 enum End {
@@ -46,6 +51,7 @@ impl End {
             End::PeerClosed => "peer_closed",
             End::Close(CloseCode::Normal, _) => "shutdown",
             End::Close(CloseCode::Policy, "client too slow") => "lagged",
+            End::Close(CloseCode::Policy, TOO_MANY_MESSAGES) => "message_limit",
             End::Close(_, _) => "protocol",
             End::Abort("write timeout") => "write_timeout",
             End::Abort("shutdown while stalled") => "shutdown",
@@ -65,6 +71,10 @@ pub(crate) struct Connection {
     coalescer: Coalescer,
     lags_in_a_row: u32,
     invalid: u32,
+    /// Every message the client sends takes a token (a close frame excepted).
+    limiter: MessageLimiter,
+    /// The client's messages are not read before this (set after a `subscribe`).
+    paused_until: Option<Instant>,
     /// Bumped by the server's pump after events reach the ring; clients never park on the
     /// ring itself, so a publish wakes one task, not every client.
     wake: watch::Receiver<()>,
@@ -86,6 +96,7 @@ impl Connection {
         slot: OwnedSemaphorePermit,
     ) -> Self {
         let settings = Arc::clone(&shared.settings);
+        let now = Instant::now();
         Self {
             ws,
             peer,
@@ -96,9 +107,11 @@ impl Connection {
             settings,
             lags_in_a_row: 0,
             invalid: 0,
+            limiter: MessageLimiter::for_client(now),
+            paused_until: None,
             wake: shared.wake.subscribe(),
             more: true,
-            last_heard: Instant::now(),
+            last_heard: now,
             out: Vec::with_capacity(BATCH + 1),
             due: Vec::new(),
             _slot: slot,
@@ -153,15 +166,18 @@ impl Connection {
                 Frames(Result<(), watch::error::RecvError>),
                 Due,
                 Ping,
+                Resume,
             }
             let due = self.coalescer.next_due();
+            let paused = self.paused_until.filter(|until| *until > Instant::now());
             let step = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return End::Close(CloseCode::Normal, "server shutting down"),
-                inbound = self.ws.next() => Step::Inbound(inbound),
+                inbound = self.ws.next(), if paused.is_none() => Step::Inbound(inbound),
                 woken = wait_for_events(&mut self.wake, self.more) => Step::Frames(woken),
                 () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Step::Due,
                 _ = ping.tick() => Step::Ping,
+                () = tokio::time::sleep_until(paused.unwrap_or_else(Instant::now)), if paused.is_some() => Step::Resume,
             };
             let done = match step {
                 Step::Inbound(inbound) => self.on_inbound(inbound, sub).await,
@@ -169,6 +185,10 @@ impl Connection {
                 Step::Frames(Err(_)) => Err(End::Close(CloseCode::Away, "status feed closed")),
                 Step::Due => self.on_due().await,
                 Step::Ping => self.on_ping().await,
+                Step::Resume => {
+                    self.paused_until = None;
+                    Ok(())
+                }
             };
             if let Err(end) = done {
                 return end;
@@ -275,11 +295,20 @@ impl Connection {
             Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => return Err(End::PeerClosed),
             Some(Err(_)) => return Err(End::Abort("read error")),
         };
-        self.last_heard = Instant::now();
+        let now = Instant::now();
+        self.last_heard = now;
+        if !matches!(message, Message::Close(_)) && !self.limiter.try_take(now) {
+            tracing::debug!(peer = %self.peer, "status client sent too many messages");
+            return Err(End::Close(CloseCode::Policy, TOO_MANY_MESSAGES));
+        }
         match message {
             Message::Text(text) => match Inbound::parse(text.as_str()) {
                 Ok(Inbound::Subscribe { queues, job_ids }) => match Filter::new(queues, job_ids) {
-                    Ok(filter) => self.resubscribe(filter, sub).await,
+                    Ok(filter) => {
+                        // A snapshot is the most a message can cost: at most one per pause.
+                        self.paused_until = Some(later(now, SUBSCRIBE_PAUSE));
+                        self.resubscribe(filter, sub).await
+                    }
                     Err(error) => self.refuse(&error).await,
                 },
                 Err(error) => self.refuse(&error).await,

@@ -6,6 +6,7 @@ mod client;
 mod coalesce;
 mod handshake;
 mod http;
+mod limiter;
 mod pending;
 mod protocol;
 mod refusal;
