@@ -66,7 +66,6 @@ pub(crate) struct Connection {
     peer: SocketAddr,
     settings: Arc<Settings>,
     broadcaster: Broadcaster,
-    shared: Arc<Shared>,
     filter: Filter,
     coalescer: Coalescer,
     lags_in_a_row: u32,
@@ -85,6 +84,31 @@ pub(crate) struct Connection {
     out: Vec<Utf8Bytes>,
     due: Vec<FrameRef>,
     _slot: OwnedSemaphorePermit,
+    _connected: Connected,
+}
+
+/// Counts one client as connected, in [`client_count`](super::StatusServerHandle::client_count)
+/// and the `worker_utils_status_clients` gauge, for as long as it lives: dropping it gives the
+/// count back, so a client task that panics or is cancelled cannot leak it.
+struct Connected {
+    shared: Arc<Shared>,
+    gauge: metrics::Gauge,
+}
+
+impl Connected {
+    fn new(shared: &Arc<Shared>) -> Self {
+        let gauge = metrics::gauge!("worker_utils_status_clients");
+        shared.connected.fetch_add(1, Ordering::Relaxed);
+        gauge.increment(1.0);
+        Self { shared: Arc::clone(shared), gauge }
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+        self.gauge.decrement(1.0);
+    }
 }
 
 impl Connection {
@@ -98,10 +122,10 @@ impl Connection {
         let settings = Arc::clone(&shared.settings);
         let now = Instant::now();
         Self {
+            _connected: Connected::new(shared),
             ws,
             peer,
             broadcaster: shared.broadcaster.clone(),
-            shared: Arc::clone(shared),
             filter,
             coalescer: Coalescer::new(settings.rate_limit, COALESCE_JOBS),
             settings,
@@ -119,8 +143,6 @@ impl Connection {
     }
 
     pub(crate) async fn serve(mut self, shutdown: CancellationToken) {
-        self.shared.connected.fetch_add(1, Ordering::Relaxed);
-        metrics::gauge!("worker_utils_status_clients").increment(1.0);
         tracing::debug!(peer = %self.peer, "status client connected");
 
         let mut sub = None;
@@ -145,8 +167,6 @@ impl Connection {
         let reason = end.reason();
         self.finish(end).await;
 
-        self.shared.connected.fetch_sub(1, Ordering::Relaxed);
-        metrics::gauge!("worker_utils_status_clients").decrement(1.0);
         metrics::counter!("worker_utils_status_disconnects_total", "reason" => reason).increment(1);
         tracing::debug!(
             peer = %self.peer,
@@ -157,9 +177,8 @@ impl Connection {
     }
 
     async fn run(&mut self, sub: &mut Subscription, shutdown: &CancellationToken) -> End {
-        let every = self.settings.ping_interval;
-        let mut ping = tokio::time::interval_at(Instant::now() + every, every);
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Settings up to `Duration::MAX` mean "never", not an overflow.
+        let mut next_ping = later(Instant::now(), self.settings.ping_interval);
         loop {
             enum Step {
                 Inbound(Option<Result<Message, WsError>>),
@@ -176,7 +195,7 @@ impl Connection {
                 inbound = self.ws.next(), if paused.is_none() => Step::Inbound(inbound),
                 woken = wait_for_events(&mut self.wake, self.more) => Step::Frames(woken),
                 () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Step::Due,
-                _ = ping.tick() => Step::Ping,
+                () = tokio::time::sleep_until(next_ping) => Step::Ping,
                 () = tokio::time::sleep_until(paused.unwrap_or_else(Instant::now)), if paused.is_some() => Step::Resume,
             };
             let done = match step {
@@ -184,7 +203,10 @@ impl Connection {
                 Step::Frames(Ok(())) => self.on_frames(sub).await,
                 Step::Frames(Err(_)) => Err(End::Close(CloseCode::Away, "status feed closed")),
                 Step::Due => self.on_due().await,
-                Step::Ping => self.on_ping().await,
+                Step::Ping => {
+                    next_ping = later(Instant::now(), self.settings.ping_interval);
+                    self.on_ping().await
+                }
                 Step::Resume => {
                     self.paused_until = None;
                     Ok(())
@@ -270,7 +292,8 @@ impl Connection {
     }
 
     async fn on_ping(&mut self) -> Result<(), End> {
-        if self.last_heard.elapsed() >= self.settings.ping_interval + self.settings.pong_timeout {
+        let silence = self.settings.ping_interval.saturating_add(self.settings.pong_timeout);
+        if self.last_heard.elapsed() >= silence {
             return Err(End::Abort("peer unresponsive"));
         }
         let ping = self.ws.send(Message::Ping(Bytes::new()));
@@ -394,4 +417,104 @@ impl Connection {
 /// Resolves at once when the ring may hold more, else when the pump signals new events.
 async fn wait_for_events(wake: &mut watch::Receiver<()>, more: bool) -> Result<(), watch::error::RecvError> {
     if more { Ok(()) } else { wake.changed().await }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+    use std::time::Duration;
+
+    use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+
+    use super::*;
+    use crate::JobId;
+    use crate::status::{JobStatus, StatusEvent, StatusServer, StatusSink};
+
+    /// A recorder that keeps the `worker_utils_status_clients` gauge and nothing else.
+    #[derive(Default)]
+    struct ClientsGauge(Arc<AtomicU64>);
+
+    impl ClientsGauge {
+        fn value(&self) -> f64 {
+            f64::from_bits(self.0.load(Ordering::Relaxed))
+        }
+    }
+
+    impl Recorder for ClientsGauge {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::noop()
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            if key.name() == "worker_utils_status_clients" {
+                Gauge::from_arc(Arc::clone(&self.0))
+            } else {
+                Gauge::noop()
+            }
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn a_client_task_that_panics_gives_its_count_and_gauge_back() {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let server = runtime.block_on(async {
+            StatusServer::builder(Broadcaster::new()).build().unwrap().start().await.unwrap()
+        });
+        let shared = Arc::clone(&server.shared);
+        let recorder = ClientsGauge::default();
+        let unwound = metrics::with_local_recorder(&recorder, || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _connected = Connected::new(&shared);
+                assert_eq!((server.client_count(), recorder.value()), (1, 1.0));
+                panic!("a client task panicked");
+            }))
+        });
+        assert!(unwound.is_err());
+        assert_eq!((server.client_count(), recorder.value()), (0, 0.0));
+        runtime.block_on(server.shutdown());
+    }
+
+    /// Keep-alive and rate-limit settings of `Duration::MAX` used to overflow an `Instant`
+    /// in the client task (a panic that also leaked the client count).
+    #[tokio::test]
+    async fn settings_of_duration_max_mean_never_and_the_count_is_released() {
+        let broadcaster = Broadcaster::new();
+        let mut server = StatusServer::builder(broadcaster.clone()).build().unwrap();
+        let settings = Arc::get_mut(&mut server.settings).unwrap();
+        settings.ping_interval = Duration::MAX;
+        settings.pong_timeout = Duration::MAX;
+        settings.rate_limit = Duration::MAX;
+        let server = server.start().await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url()).await.unwrap();
+        let mut next_text = async || loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
+            match message.expect("a message in time") {
+                Some(Ok(Message::Text(text))) => return text.to_string(),
+                Some(Ok(_)) => {}
+                other => panic!("connection ended: {other:?}"),
+            }
+        };
+        assert!(next_text().await.starts_with(r#"{"type":"ready""#));
+        for status in [JobStatus::Processing, JobStatus::Processing, JobStatus::Completed] {
+            broadcaster.publish(StatusEvent::new(JobId::new(1), "q", status));
+        }
+        // The second PROCESSING is held by a window that never ends; COMPLETED discards it.
+        assert!(next_text().await.contains(r#""status":"PROCESSING""#));
+        assert!(next_text().await.contains(r#""status":"COMPLETED""#));
+        assert_eq!(server.client_count(), 1);
+        ws.close(None).await.unwrap();
+        for _ in 0..1000 {
+            if server.client_count() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(server.client_count(), 0);
+        server.shutdown().await;
+    }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::limiter::later;
 use crate::context::JobId;
 use crate::status::broadcaster::{FrameItem, FrameRef};
 
@@ -14,7 +15,8 @@ use crate::status::broadcaster::{FrameItem, FrameRef};
 /// (`COMPLETED`, `FAILED`) always go out at once and discard a held update of their job.
 ///
 /// Pure state over a caller-supplied clock, so it is tested with tokio's paused clock.
-/// Memory is bounded: beyond `max_jobs` tracked jobs, updates pass through uncoalesced.
+/// Memory is bounded: beyond `max_jobs` tracked jobs, updates pass through uncoalesced. A
+/// window too long for the clock never ends (only a terminal update releases its job).
 pub(crate) struct Coalescer {
     window: Duration,
     max_jobs: usize,
@@ -63,14 +65,14 @@ impl Coalescer {
                 if slot.held.take().is_some() {
                     self.coalesced += 1;
                 }
-                slot.until = now + self.window;
+                slot.until = later(now, self.window);
                 self.timers.push_back((slot.until, event.job_id));
             }
             Entry::Vacant(entry) => {
                 if tracked >= self.max_jobs {
                     return true;
                 }
-                let until = now + self.window;
+                let until = later(now, self.window);
                 entry.insert(Slot { until, held: None });
                 self.timers.push_back((until, event.job_id));
             }
@@ -101,7 +103,7 @@ impl Coalescer {
             }
             match slot.held.take() {
                 Some(frame) => {
-                    slot.until = now + self.window;
+                    slot.until = later(now, self.window);
                     self.timers.push_back((slot.until, job));
                     out.push(frame);
                 }
@@ -210,5 +212,19 @@ mod tests {
         let mut c = Coalescer::new(Duration::ZERO, 4);
         assert!(f.iter().all(|frame| c.offer(frame.as_item(), Instant::now())));
         assert_eq!(c.next_due(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_of_duration_max_never_ends_and_does_not_overflow() {
+        use JobStatus::*;
+        let f = frames(&[(1, Processing), (1, Processing), (1, Completed)]).await;
+        let mut c = Coalescer::new(Duration::MAX, 4);
+        assert!(c.offer(f[0].as_item(), Instant::now()));
+        assert!(!c.offer(f[1].as_item(), Instant::now()));
+        let mut out = Vec::new();
+        tokio::time::advance(Duration::from_secs(365 * 24 * 3600)).await;
+        c.take_due(Instant::now(), &mut out);
+        assert!(out.is_empty());
+        assert!(c.offer(f[2].as_item(), Instant::now()), "a terminal update still goes out");
     }
 }
