@@ -57,4 +57,7 @@ pub(crate) use redis::{DEFAULT_STREAM_CAP as REDIS_STREAM_CAP, stream_key as red
 #[cfg(feature = "redis")]
 pub use redis::{RedisStatusFeed, RedisStatusFeedBuilder, RedisStatusSink};
 pub use server::{StatusServer, StatusServerBuilder, StatusServerHandle};
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use server::fuzzing;
 pub use sink::{DiscardStatus, StatusSink};

@@ -4,6 +4,8 @@
 mod builder;
 mod client;
 mod coalesce;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod handshake;
 mod http;
 mod limiter;
