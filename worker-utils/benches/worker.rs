@@ -1,6 +1,10 @@
 //! End-to-end throughput of no-op jobs through the in-memory queue and the runner with
 //! status broadcasting on: with no status client, and with 100 WebSocket clients on
-//! loopback reading every event.
+//! loopback reading every event; and with the status server running: with no client, with
+//! two clients reading every event, and with two clients flooding it with `subscribe`
+//! messages (issue 12: side by side, the flood may cost at most 5 %), as fast as they can
+//! or one a millisecond. These clients read everything and reconnect whenever the server
+//! closes them (for flooding, or for falling behind), for as long as the row runs.
 //!
 //! Each iteration fills the queue with `JOBS` jobs (not timed), then times the runner from
 //! start until every job is acked.
@@ -15,8 +19,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use futures_util::StreamExt as _;
+use futures_util::{SinkExt as _, StreamExt as _};
 use noop::NoopWorker;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
 use worker_utils::queue::{MemoryQueue, Queue};
@@ -51,6 +56,83 @@ async fn run_once(broadcaster: Option<&Broadcaster>) -> Duration {
     shutdown.cancel();
     run.await.expect("runner");
     elapsed
+}
+
+/// What a client did, summed over its connections.
+#[derive(Debug, Default)]
+struct ClientStats {
+    connections: u64,
+    subscribes_sent: u64,
+    bytes_received: u64,
+}
+
+/// How a status client of the issue-12 rows behaves.
+#[derive(Debug, Clone, Copy)]
+enum Behaviour {
+    /// Reads every event and sends nothing.
+    Read,
+    /// Also sends `subscribe` messages as fast as its socket takes them (64 per write).
+    Flood,
+    /// Also sends a `subscribe` message every this long.
+    Paced(Duration),
+}
+
+/// A client of the server at `url` that reads everything, sends what `behaviour` says, and
+/// reconnects whenever it is closed (for lagging or for flooding), until `stop`.
+async fn client(url: String, behaviour: Behaviour, stop: CancellationToken) -> ClientStats {
+    const SUBSCRIBE: &str = r#"{"type":"subscribe"}"#;
+    let mut stats = ClientStats::default();
+    while !stop.is_cancelled() {
+        let connected = tokio::select! {
+            () = stop.cancelled() => break,
+            connected = tokio_tungstenite::connect_async(url.as_str()) => connected,
+        };
+        let Ok((socket, _)) = connected else {
+            // Refused (no slot yet while the last connection winds down): try again shortly.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        stats.connections += 1;
+        let (mut tx, mut rx) = socket.split();
+        let (mut sent, mut received) = (0_u64, 0_u64);
+        let send = async {
+            match behaviour {
+                Behaviour::Read => return,
+                Behaviour::Paced(pace) => {
+                    let mut every = tokio::time::interval(pace);
+                    while tx.send(Message::text(SUBSCRIBE)).await.is_ok() {
+                        sent += 1;
+                        every.tick().await;
+                    }
+                    return;
+                }
+                Behaviour::Flood => {}
+            }
+            loop {
+                for _ in 0..64 {
+                    if tx.feed(Message::text(SUBSCRIBE)).await.is_err() {
+                        return;
+                    }
+                    sent += 1;
+                }
+                if tx.flush().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let read = async {
+            while let Some(Ok(message)) = rx.next().await {
+                received += message.len() as u64;
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => {}
+            _ = futures_util::future::join(send, read) => {}
+        }
+        stats.subscribes_sent += sent;
+        stats.bytes_received += received;
+    }
+    stats
 }
 
 async fn sum_runs(iters: u64, broadcaster: Option<&Broadcaster>) -> Duration {
@@ -96,13 +178,47 @@ fn throughput(c: &mut Criterion) {
     group.bench_function("noop_jobs_status_on_100_clients", |b| {
         b.iter_custom(|iters| runtime.block_on(sum_runs(iters, Some(&broadcaster))))
     });
-    group.finish();
     runtime.block_on(async {
         server.shutdown().await;
         for reader in readers {
             reader.abort();
         }
     });
+
+    let broadcaster = Broadcaster::new();
+    let server = runtime.block_on(async {
+        StatusServer::builder(broadcaster.clone()).build().expect("server").start().await.expect("start")
+    });
+    group.bench_function("noop_jobs_status_server_0_clients", |b| {
+        b.iter_custom(|iters| runtime.block_on(sum_runs(iters, Some(&broadcaster))))
+    });
+    // Two clients that only read, then two that flood as fast as they can, then two that
+    // send one subscribe per millisecond (200 times the allowed rate, little CPU of their
+    // own). A client that falls too far behind is closed (max_lags) and reconnects.
+    for (name, behaviour) in [
+        ("noop_jobs_status_server_2_readers", Behaviour::Read),
+        ("noop_jobs_status_server_2_flooders", Behaviour::Flood),
+        ("noop_jobs_status_server_2_flooders_1000_per_s", Behaviour::Paced(Duration::from_millis(1))),
+    ] {
+        let stop = CancellationToken::new();
+        let clients: Vec<_> =
+            (0..2).map(|_| runtime.spawn(client(server.ws_url(), behaviour, stop.clone()))).collect();
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| runtime.block_on(sum_runs(iters, Some(&broadcaster))))
+        });
+        stop.cancel();
+        runtime.block_on(async {
+            for client in clients {
+                let stats = client.await.expect("client");
+                eprintln!(
+                    "{name}: {} connections, {} subscribes sent, {} bytes received",
+                    stats.connections, stats.subscribes_sent, stats.bytes_received
+                );
+            }
+        });
+    }
+    group.finish();
+    runtime.block_on(server.shutdown());
 }
 
 criterion_group!(benches, throughput);
