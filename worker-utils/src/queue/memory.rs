@@ -10,8 +10,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{
-    MAX_LEASE, DeadLetter, EnqueueOptions, Failure, Outcome, Queue, QueueCounts, QueueError, Receipt, Reserved,
-    Settlement,
+    DeadLetter, EnqueueOptions, Failure, MAX_LEASE, Outcome, Queue, QueueCounts, QueueError, Receipt,
+    Reserved, Settlement,
 };
 use crate::config::ConfigError;
 use crate::context::JobId;
@@ -645,7 +645,10 @@ impl<J> MemoryQueueBuilder<J> {
             return Err(ConfigError::new("capacity", "must be at least 1"));
         }
         if self.lease.is_zero() || self.lease > MAX_LEASE {
-            return Err(ConfigError::new("lease", format!("{:?} is not between zero (excluded) and 1 day", self.lease)));
+            return Err(ConfigError::new(
+                "lease",
+                format!("{:?} is not between zero (excluded) and 1 day", self.lease),
+            ));
         }
         if self.dead_letter_cap == 0 {
             return Err(ConfigError::new("dead_letter_cap", "must be at least 1"));

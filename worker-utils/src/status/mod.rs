@@ -56,8 +56,8 @@ pub use event::{JobStatus, StatusError, StatusEvent};
 pub(crate) use redis::{DEFAULT_STREAM_CAP as REDIS_STREAM_CAP, stream_key as redis_stream_key};
 #[cfg(feature = "redis")]
 pub use redis::{RedisStatusFeed, RedisStatusFeedBuilder, RedisStatusSink};
-pub use server::{StatusServer, StatusServerBuilder, StatusServerHandle};
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub use server::fuzzing;
+pub use server::{StatusServer, StatusServerBuilder, StatusServerHandle};
 pub use sink::{DiscardStatus, StatusSink};

@@ -265,11 +265,13 @@ where
         let progress: Arc<[Arc<SlotProgress>]> = (0..self.concurrency).map(|_| Arc::default()).collect();
         let heartbeat = tokio::spawn(heartbeat(self.shared.queue.clone(), progress.clone()));
         let start = |slots: &mut JoinSet<()>, index: usize| {
-            let task = slot(self.shared.clone(), shutdown.clone(), hard_stop.clone(), progress[index].clone());
+            let task =
+                slot(self.shared.clone(), shutdown.clone(), hard_stop.clone(), progress[index].clone());
             (slots.spawn(task).id(), index)
         };
         let mut slots = JoinSet::new();
-        let mut slot_of: HashMap<tokio::task::Id, usize> = (0..self.concurrency).map(|i| start(&mut slots, i)).collect();
+        let mut slot_of: HashMap<tokio::task::Id, usize> =
+            (0..self.concurrency).map(|i| start(&mut slots, i)).collect();
         tracing::info!(
             worker = &*self.shared.worker_id,
             queue = &*self.shared.queue_name,
