@@ -95,7 +95,7 @@ async fn a_worker_killed_mid_run_loses_nothing_and_every_job_ends_exactly_once()
     }
     let ns = namespace("processes");
     let (_broadcaster, feed, server) = status_server(&ns, 0).await;
-    let seen = watch(connect(&server, "/").await);
+    let seen = watch(connect(&server, "/ws").await);
 
     let queue =
         RedisQueue::<u32>::builder("jobs").url(redis_url()).namespace(&ns).connect().await.expect("queue");
@@ -135,7 +135,7 @@ async fn a_worker_killed_mid_run_loses_nothing_and_every_job_ends_exactly_once()
 
     // A status server started now rebuilds its snapshot from Redis: the same final states.
     let (_, _second_feed, second) = status_server(&ns, 100_000).await;
-    let mut client = connect(&second, "/").await;
+    let mut client = connect(&second, "/ws").await;
     let (snapshot, _) = until_ready(&mut client).await;
     let mut restored: HashMap<u64, String> = HashMap::new();
     for event in &snapshot {
