@@ -202,7 +202,13 @@ pub(crate) fn signature(func: &ItemFn, errors: &mut Errors) -> Option<Signature>
              leave out the `deps` parameter to accept any deps type",
         );
     }
-    let type_ident = naming::action_type(&sig.ident);
+    let type_ident = match naming::action_type(&sig.ident) {
+        Ok(type_ident) => type_ident,
+        Err(error) => {
+            errors.push(error);
+            return None;
+        }
+    };
     if type_ident == naming::unraw(&sig.ident) {
         fail(
             errors,

@@ -123,7 +123,10 @@ pub(crate) fn plan(args: &WorkerArgs, ident: &Ident, errors: &mut Errors) -> Pla
         }
         // An entry that did not parse was reported; the rest would not type-check.
         Some(pipeline) if pipeline.steps.len() < pipeline.written => Vec::new(),
-        Some(pipeline) => pipeline.steps.iter().map(step).collect(),
+        Some(pipeline) => {
+            // A step whose name gives no type name was reported; the rest would not type-check.
+            errors.take(pipeline.steps.iter().map(step).collect()).unwrap_or_default()
+        }
         None if args.wrote("pipeline") => Vec::new(),
         None => {
             errors.at(
@@ -176,12 +179,12 @@ fn policy(args: &RedeliveryPolicyArgs, errors: &mut Errors) -> RedeliveryPlan {
 }
 
 /// The action type of `fn_path` by the naming rule applied to its last segment.
-fn step(fn_path: &Path) -> Step {
+fn step(fn_path: &Path) -> syn::Result<Step> {
     let mut type_path = fn_path.clone();
     if let Some(last) = type_path.segments.last_mut() {
-        last.ident = naming::action_type(&last.ident);
+        last.ident = naming::action_type(&last.ident)?;
     }
-    Step { fn_path: fn_path.clone(), type_path }
+    Ok(Step { fn_path: fn_path.clone(), type_path })
 }
 
 #[cfg(test)]
