@@ -9,7 +9,8 @@
 //! what they were before.
 //!
 //! Run: `REDIS_URL=redis://127.0.0.1:6390 N=50000 cargo bench -p worker-utils --features redis --bench redis`
-//! (`STATUS=0` turns the status events off, to see what they cost).
+//! (`STATUS=0` turns the status events off, to see what they cost; `BATCH=n` sets the reserve
+//! batch of the concurrency phases, default 256).
 //! (`scripts/bench_redis.sh` starts that private Redis and the BullMQ probe beside it).
 #![allow(missing_docs, reason = "a bench binary")]
 
@@ -97,6 +98,7 @@ fn main() {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6390".to_owned());
     let n: u64 = env("N", 50_000);
     let runs: usize = env("RUNS", 3);
+    let batch: usize = env("BATCH", 256);
     let concurrencies: Vec<usize> =
         env("CONCURRENCIES", "8,32".to_owned()).split(',').filter_map(|c| c.parse().ok()).collect();
     let runtime =
@@ -108,7 +110,7 @@ fn main() {
         let mut process: Vec<(String, Vec<f64>)> = Vec::new();
         for run in 0..runs {
             for &c in &concurrencies {
-                let (e, p) = cycle(&url, n, c, 256, &format!("r{run}c{c}")).await;
+                let (e, p) = cycle(&url, n, c, batch, &format!("r{run}c{c}")).await;
                 enqueue.push(e);
                 match process.iter_mut().find(|(name, _)| *name == format!("c={c}")) {
                     Some((_, rates)) => rates.push(p),
