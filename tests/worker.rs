@@ -358,7 +358,8 @@ async fn a_panic_in_the_call_to_execute_fails_the_job_not_the_slot() {
     assert_eq!(report.slot_restarts, 0);
     assert!(queue.is_empty());
 
-    // The same behind error handling: its guard catches it and makes it a System error.
+    // The same behind error handling, which guards only the future's polls: the runner's
+    // guard catches it and makes it a System error.
     let queue = Arc::new(MemoryQueue::builder("numbers").build().unwrap());
     queue.enqueue_batch((0..100).collect()).await.unwrap();
     let guarded = Arc::new(PanicsWhenCalled.error_handling());

@@ -166,59 +166,69 @@ pub struct RunReport {
 /// A slot's current batch, shared with the runner and the heartbeat: which jobs it holds
 /// (their leases are extended), which it has not started (given back at once when shutdown
 /// begins), and which it started and did not finish (given back when the slot dies or the
-/// grace period ends). Locked once per batch; one atomic step per job.
+/// grace period ends). Locked once per batch; per job, one atomic add and one plain store.
 #[derive(Debug, Default)]
 struct SlotProgress {
-    batch: Mutex<Vec<Receipt>>,
+    batch: Mutex<Batch>,
     /// Jobs of the batch the slot started, with [`CLAIMED`] set once the rest was taken from
     /// it: whoever sets the bit first (the slot or the runner) gives those back.
     started: AtomicUsize,
-    /// Jobs of the batch finished.
+    /// Jobs of the batch finished; written by the slot alone.
     done: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct Batch {
+    receipts: Vec<Receipt>,
+    /// Where the jobs not started began when they were claimed.
+    claimed_from: Option<usize>,
 }
 
 /// The bit of [`SlotProgress::started`] that says the jobs not started were taken away.
 const CLAIMED: usize = 1 << (usize::BITS - 1);
 
 impl SlotProgress {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Batch> {
+        self.batch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn start(&self, receipts: Vec<Receipt>) {
-        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
-        *batch = receipts;
+        let mut batch = self.lock();
+        *batch = Batch { receipts, claimed_from: None };
         self.done.store(0, Ordering::Release);
         self.started.store(0, Ordering::Release);
     }
 
-    /// Takes the next job of the batch for the slot; `false` once the rest was claimed.
+    /// Takes the next job of the batch for the slot; `false` once the rest was claimed (the
+    /// slot then stops, so the count past the claim is never read).
     fn try_start(&self) -> bool {
-        self.started
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |started| {
-                (started & CLAIMED == 0).then_some(started + 1)
-            })
-            .is_ok()
+        self.started.fetch_add(1, Ordering::AcqRel) & CLAIMED == 0
     }
 
     fn finish_one(&self) {
-        self.done.fetch_add(1, Ordering::Release);
+        // Only the slot writes it: a plain store, not a read-modify-write.
+        self.done.store(self.done.load(Ordering::Relaxed) + 1, Ordering::Release);
     }
 
     /// Takes the jobs of the batch not started yet, to give them back; whoever claims second
     /// gets none.
     fn claim_unstarted(&self) -> Vec<Receipt> {
-        let batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut batch = self.lock();
         let started = self.started.fetch_or(CLAIMED, Ordering::AcqRel);
         if started & CLAIMED != 0 {
             return Vec::new();
         }
-        batch.get(started..).unwrap_or_default().to_vec()
+        let from = started.min(batch.receipts.len());
+        batch.claimed_from = Some(from);
+        batch.receipts[from..].to_vec()
     }
 
     /// The jobs the slot still holds: started and not finished, and not started unless
     /// claimed.
     fn unfinished(&self) -> Vec<Receipt> {
-        let batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
-        let started = self.started.load(Ordering::Acquire);
-        let end = if started & CLAIMED == 0 { batch.len() } else { (started & !CLAIMED).min(batch.len()) };
-        batch.get(self.done.load(Ordering::Acquire)..end).unwrap_or_default().to_vec()
+        let batch = self.lock();
+        let end = batch.claimed_from.unwrap_or(batch.receipts.len());
+        batch.receipts.get(self.done.load(Ordering::Acquire)..end).unwrap_or_default().to_vec()
     }
 }
 
@@ -519,20 +529,26 @@ where
         // Events wait in the outbox, and outcomes in `pending`, while the job runs without
         // waiting; once it waits, they go out, so PROCESSING is visible for as long as the job
         // is in flight and earlier jobs' outcomes are not held up by a long one.
-        // `execute` is called inside the future, at its first poll, so that a panic in the call
-        // itself (eager work before the future is built) is caught like one in the future.
-        let call = async { self.pipeline.execute(job, &self.deps, &ctx).await };
-        let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
-        let outcome = std::future::poll_fn(|cx| {
-            let poll = call.as_mut().poll(cx);
-            if poll.is_pending() {
-                drop_superseded(state);
-                self.flush(&mut state.outbox);
-                self.settle_in_background(state);
-            }
-            poll
-        })
-        .await;
+        // The call to `execute` is guarded as well as its future: a panic in eager work before
+        // the future exists fails the job like one inside it.
+        let outcome =
+            match std::panic::catch_unwind(AssertUnwindSafe(|| self.pipeline.execute(job, &self.deps, &ctx)))
+            {
+                Ok(call) => {
+                    let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
+                    std::future::poll_fn(|cx| {
+                        let poll = call.as_mut().poll(cx);
+                        if poll.is_pending() {
+                            drop_superseded(state);
+                            self.flush(&mut state.outbox);
+                            self.settle_in_background(state);
+                        }
+                        poll
+                    })
+                    .await
+                }
+                Err(payload) => Err(payload),
+            };
         self.stats.retries.fetch_add(u64::from(ctx.retries()), Ordering::Relaxed);
         let result = outcome.unwrap_or_else(|payload| {
             Err(ActionError::system(Panicked::from_payload(payload)).in_context(self.pipeline.name(), &ctx))
