@@ -198,10 +198,12 @@ async fn plain_http_gets_an_http_answer_on_every_path() {
     let addr = server.local_addr();
 
     let root = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    assert_eq!(root.status, 404, "{root:?}");
-    assert!(root.body.contains("/ws"), "the 404 names the feed's path: {root:?}");
+    assert_eq!(root.status, 200, "the dashboard: {root:?}");
+    let elsewhere = exchange(addr, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(elsewhere.status, 404, "{elsewhere:?}");
+    assert!(elsewhere.body.contains("/ws"), "the 404 names the feed's path: {elsewhere:?}");
     assert_eq!(exchange(addr, b"GET /nope?x=1 HTTP/1.0\r\n\r\n").await.status, 404);
-    assert_eq!(exchange(addr, upgrade("/", "").as_bytes()).await.status, 404, "an upgrade elsewhere");
+    assert_eq!(exchange(addr, upgrade("/nope", "").as_bytes()).await.status, 404, "an upgrade elsewhere");
 
     let post = exchange(addr, b"POST /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello").await;
     assert_eq!((post.status, post.header("allow")), (405, Some("GET")), "{post:?}");

@@ -99,3 +99,38 @@ pub(crate) fn publish(broadcaster: &Broadcaster, job: u64, queue: &str, status: 
 pub(crate) fn job_status(json: &Value) -> (u64, String) {
     (json["job_id"].as_u64().expect("job_id"), json["status"].as_str().expect("status").to_owned())
 }
+
+/// A plain HTTP answer: status, headers (lower-case names), body.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: std::collections::BTreeMap<String, String>,
+    pub(crate) body: String,
+}
+
+/// Sends `method path` with `headers` (each ending in CRLF) and `body` over a new loopback
+/// connection, and reads the answer until the server closes.
+pub(crate) async fn http_request(
+    server: &StatusServerHandle,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> Answer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n{headers}\r\n{body}", server.local_addr());
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(READ_LIMIT, stream.read_to_end(&mut bytes)).await.expect("answer in time").unwrap();
+    let text = String::from_utf8(bytes).expect("UTF-8 answer");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .map(|line| {
+            let (name, value) = line.split_once(':').unwrap();
+            (name.to_ascii_lowercase(), value.trim().to_owned())
+        })
+        .collect();
+    Answer { status, headers, body: body.to_owned() }
+}

@@ -47,6 +47,7 @@ fn check(request: &Request, server: &StatusServer) {
             }
         }
         Ok(Route::Health) => {}
+        Ok(Route::Asset(asset)) => drop(asset.response().encode()),
         Err(rejection) => drop(super::refusal::Refusal::from(rejection).response().encode()),
     }
 }

@@ -155,10 +155,23 @@ impl Response {
     }
 
     fn with_body(status: u16, content_type: &'static str, body: Vec<u8>) -> Self {
+        Self::with_cow_body(status, content_type, body.into())
+    }
+
+    /// A response whose body is a file embedded in the binary (no copy).
+    pub(crate) fn with_static_body(status: u16, content_type: &'static str, body: &'static [u8]) -> Self {
+        Self::with_cow_body(status, content_type, Cow::Borrowed(body))
+    }
+
+    fn with_cow_body(status: u16, content_type: &'static str, body: Cow<'static, [u8]>) -> Self {
         Self {
             status,
-            headers: vec![("Content-Type", content_type.into()), ("Cache-Control", "no-store".into())],
-            body: body.into(),
+            headers: vec![
+                ("Content-Type", content_type.into()),
+                ("Cache-Control", "no-store".into()),
+                ("X-Content-Type-Options", "nosniff".into()),
+            ],
+            body,
         }
     }
 
@@ -166,6 +179,11 @@ impl Response {
     pub(crate) fn header(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
         self.headers.push((name, value.into()));
         self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.body
     }
 
     #[cfg(test)]
@@ -239,7 +257,11 @@ fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         426 => "Upgrade Required",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "",
     }

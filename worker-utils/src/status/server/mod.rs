@@ -4,6 +4,7 @@
 mod builder;
 mod client;
 mod coalesce;
+mod dashboard;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 mod handshake;
@@ -53,8 +54,9 @@ use refusal::{Refusal, RefusalLog, Rejection};
 /// | `GET /ws` with a WebSocket upgrade (`?queues=…&job_ids=…`) | the status feed, once admitted: Origin (403), token (401), query (400), capacity (503) |
 /// | `GET /ws` without an upgrade, or `Sec-WebSocket-Version` other than 13 | 426, with `Sec-WebSocket-Version: 13` |
 /// | `GET /healthz` | 200, `{"status":"ok","clients":…,"max_clients":…,"pending_handshakes":…,"subscribers":…,"last_seq":…}`, no token needed |
-/// | another path (`/` included) | 404 |
-/// | another method on `/ws` or `/healthz` | 405, with `Allow: GET` |
+/// | `GET /`, `/app.js`, `/app.css` | the live dashboard (see [`dashboard_url`](StatusServerHandle::dashboard_url)), embedded in the binary, with a Content-Security-Policy that forbids inline script and `eval` |
+/// | another path | 404 |
+/// | another method on those paths | 405, with `Allow: GET` |
 /// | a malformed request / one above 8 KiB / one not sent within the handshake timeout | 400 / 431 / 408 |
 ///
 /// Every answer other than the upgrade carries `Content-Length` and `Connection: close`,
@@ -194,6 +196,26 @@ impl StatusServerHandle {
     /// ```
     pub fn ws_url(&self) -> String {
         format!("ws://{}{WS_PATH}", self.local_addr)
+    }
+
+    /// The URL of the live dashboard: `http://` + [`local_addr`](Self::local_addr) + `/`.
+    ///
+    /// The page is self-contained (no CDN, no build step) and reads the same feed as any
+    /// client, on [`ws_url`](Self::ws_url). When the server requires a token, a browser
+    /// cannot send the `Authorization` header on a WebSocket: build the server with
+    /// [`allow_query_token(true)`](StatusServerBuilder::allow_query_token) and open
+    /// `…/#token=SECRET` (the fragment never leaves the browser; the page passes it as the
+    /// `token` query parameter of `/ws`).
+    ///
+    /// ```
+    /// # use worker_utils::status::{Broadcaster, StatusServer};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let server = StatusServer::builder(Broadcaster::new()).build().unwrap().start().await.unwrap();
+    /// assert_eq!(server.dashboard_url(), format!("http://{}/", server.local_addr()));
+    /// # }
+    /// ```
+    pub fn dashboard_url(&self) -> String {
+        format!("http://{}/", self.local_addr)
     }
 
     /// How many clients are connected now (handshake done, not yet gone).
@@ -403,6 +425,7 @@ async fn front(
     let Head { request, rest } = head;
     let response = match route(&request) {
         Ok(Route::Health) => health(shared),
+        Ok(Route::Asset(asset)) => asset.response(),
         Ok(Route::WebSocket) => match admit(shared, &request) {
             Ok((key, filter, slot)) => {
                 *answered = true;
@@ -429,14 +452,16 @@ async fn front(
 enum Route {
     WebSocket,
     Health,
+    /// A file of the dashboard.
+    Asset(&'static dashboard::Asset),
 }
 
-/// Path first (404), then method (405): `/` stays free for a dashboard.
+/// Path first (404), then method (405).
 fn route(request: &Request) -> Result<Route, Rejection> {
     let route = match &*request.path {
         WS_PATH => Route::WebSocket,
         HEALTH_PATH => Route::Health,
-        _ => return Err(Rejection::NotFound),
+        path => Route::Asset(dashboard::asset(path).ok_or(Rejection::NotFound)?),
     };
     if &*request.method != "GET" {
         return Err(Rejection::Method);

@@ -1,0 +1,88 @@
+// TypeScript types of the worker-utils status feed (docs/protocol.md). Every text message
+// the server sends on /ws is a `ServerMessage`; the one a client may send is a
+// `SubscribeMessage`. The JSON Schema (status-event.schema.json) is the reference; a test
+// (tests/status_types.rs) checks that these types match it, property by property.
+//
+//   const ws = new WebSocket("ws://127.0.0.1:9001/ws");
+//   ws.onmessage = (m) => {
+//     const msg = JSON.parse(m.data) as ServerMessage;
+//     if (msg.type === "status") console.log(msg.job_id, msg.status);
+//   };
+
+/** A job's status. */
+export type JobStatus = "PENDING" | "PROCESSING" | "COMPLETED" | "FAILED";
+
+/** How an error is classified. */
+export type ErrorKind = "transient" | "permanent" | "system" | "business_logic";
+
+/** Why a client message was refused. */
+export type ErrorCode = "invalid_message" | "too_many_entries";
+
+/** Why a job failed: on FAILED, and on the PENDING of a redelivery. */
+export interface StatusError {
+  kind: ErrorKind;
+  /** The error chain, at most 512 bytes plus an ellipsis when cut. */
+  message: string;
+}
+
+/** One change of a job's status (a snapshot entry or a live event). */
+export interface StatusMessage {
+  type: "status";
+  /** Per-server sequence number, increasing in publish order (from 1). */
+  seq: number;
+  job_id: number;
+  queue: string;
+  /** The worker instance; empty for PENDING. */
+  worker: string;
+  status: JobStatus;
+  previous: JobStatus | null;
+  /** Delivery number, 1 on first delivery; on the PENDING of a redelivery, the delivery to come. */
+  attempt: number;
+  /** RFC 3339, UTC, milliseconds: 2024-05-01T12:00:00.123Z. */
+  timestamp: string;
+  /** The same instant in milliseconds since the Unix epoch. */
+  timestamp_ms: number;
+  /** How long the job ran; set on COMPLETED and FAILED. */
+  duration_ms: number | null;
+  /** On the PENDING of a redelivery: when that delivery may start (Unix milliseconds). */
+  due_at_ms: number | null;
+  error: StatusError | null;
+}
+
+/** The snapshot is complete; every later status event has a seq above this one. */
+export interface ReadyMessage {
+  type: "ready";
+  seq: number;
+  /** How many status events the snapshot held. */
+  snapshot: number;
+}
+
+/** The reply to a subscribe message; a filtered snapshot and ready follow. */
+export interface SubscribedMessage {
+  type: "subscribed";
+  queues: string[];
+  job_ids: number[];
+}
+
+/** The client fell behind and this many events were skipped; send a subscribe to resync. */
+export interface LaggedMessage {
+  type: "lagged";
+  missed: number;
+}
+
+/** A client message was refused; the connection stays open. */
+export interface ErrorMessage {
+  type: "error";
+  code: ErrorCode;
+  message: string;
+}
+
+/** Every message the server sends, told apart by `type`. */
+export type ServerMessage = StatusMessage | ReadyMessage | SubscribedMessage | LaggedMessage | ErrorMessage;
+
+/** The one message a client may send (at most 256 entries per list; empty means everything). */
+export interface SubscribeMessage {
+  type: "subscribe";
+  queues?: string[];
+  job_ids?: number[];
+}
