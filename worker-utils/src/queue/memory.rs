@@ -294,6 +294,32 @@ impl<J> MemoryQueue<J> {
         self.lock().evicted
     }
 
+    /// Deletes the dead letters with the given ids (and releases their idempotency keys), or
+    /// every one when `ids` is empty, like `RedisQueue::purge_dead`. Returns how many were
+    /// deleted.
+    ///
+    /// ```
+    /// # use worker_utils::JobId;
+    /// # use worker_utils::queue::MemoryQueue;
+    /// let queue = MemoryQueue::<u32>::builder("q").build().unwrap();
+    /// assert_eq!(queue.purge_dead(&[JobId::new(7)]), 0);
+    /// ```
+    pub fn purge_dead(&self, ids: &[JobId]) -> usize {
+        let wanted: rustc_hash::FxHashSet<JobId> = ids.iter().copied().collect();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let before = state.dead.len();
+        let (keys, dead_keys) = (&mut state.keys, &mut state.dead_keys);
+        state.dead.retain(|letter| {
+            let purge = wanted.is_empty() || wanted.contains(&letter.id);
+            if purge && let Some(key) = dead_keys.remove(&letter.id) {
+                keys.remove(&key);
+            }
+            !purge
+        });
+        before - state.dead.len()
+    }
+
     /// Adds a job now, or fails with [`QueueError::Full`] instead of waiting for room.
     pub fn try_enqueue(&self, job: J) -> Result<JobId, QueueError> {
         self.try_push(job, &EnqueueOptions::default()).map_err(|_| self.full())

@@ -27,6 +27,7 @@
 //! - Which failures are redelivered and after how long is the runner's decision (its
 //!   [`RedeliveryPolicy`](crate::worker::RedeliveryPolicy)); the queue only carries it out.
 
+mod admin;
 mod failure;
 mod memory;
 #[cfg(feature = "redis")]
@@ -35,6 +36,7 @@ mod redis;
 use std::future::Future;
 use std::time::Duration;
 
+pub use admin::{AdminFuture, DeadLetterAdmin};
 pub use failure::{AttemptFailure, DeadLetter, Failure};
 pub use memory::{MemoryQueue, MemoryQueueBuilder};
 #[cfg(feature = "redis")]

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::StatusServer;
+use super::admin::Admin;
 use crate::config::{ConfigError, MAX_CLIENTS, MAX_RATE_LIMIT, WEBSOCKET_DEFAULTS, WebSocketDefaults};
+use crate::queue::DeadLetterAdmin;
 use crate::status::Broadcaster;
 
 /// The validated settings every connection reads.
@@ -25,6 +27,7 @@ pub(crate) struct Settings {
     pub(crate) write_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_lags: u32,
+    pub(crate) admin: Option<Admin>,
 }
 
 impl fmt::Debug for Settings {
@@ -44,6 +47,7 @@ impl fmt::Debug for Settings {
             .field("write_timeout", &self.write_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_lags", &self.max_lags)
+            .field("admin", &self.admin)
             .finish()
     }
 }
@@ -75,6 +79,7 @@ const MAX_ORIGIN_LEN: usize = 1024;
 /// | [`write_timeout`](Self::write_timeout) | 10 s | 1 ms ..= 1 h |
 /// | [`handshake_timeout`](Self::handshake_timeout) | 5 s | 1 ms ..= 60 s |
 /// | [`max_lags`](Self::max_lags) | 3 | 0 ..= 1000 |
+/// | [`admin`](Self::admin) | none (no admin API) | a token like `auth_token`'s, not equal to it |
 ///
 /// ```
 /// use std::time::Duration;
@@ -114,6 +119,7 @@ impl StatusServerBuilder {
                 write_timeout: Duration::from_secs(10),
                 handshake_timeout: Duration::from_secs(5),
                 max_lags: 3,
+                admin: None,
             },
         }
     }
@@ -342,6 +348,38 @@ impl StatusServerBuilder {
         self
     }
 
+    /// Serves the admin API for `backend`'s dead letters to clients that present `token` as
+    /// `Authorization: Bearer <token>`: `GET /api/dead-letters` lists them (with their
+    /// whole failure history), `POST /api/dead-letters/requeue` and
+    /// `POST /api/dead-letters/delete` take `{"ids":[…]}` (see `docs/protocol.md`). The
+    /// dashboard shows its admin actions only to a page given this token.
+    ///
+    /// The token must differ from the read token ([`auth_token`](Self::auth_token)), is
+    /// accepted only in the header (never from the query or a cookie, so a cross-site
+    /// request cannot carry it), and is compared in constant time. A browser request must
+    /// also come from the server's own origin or an [allowed](Self::allowed_origins) one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use worker_utils::queue::MemoryQueue;
+    /// use worker_utils::status::{Broadcaster, StatusServer};
+    ///
+    /// let queue = Arc::new(MemoryQueue::<String>::builder("mail").build().unwrap());
+    /// let server = StatusServer::builder(Broadcaster::new())
+    ///     .auth_token("read-token")
+    ///     .admin("admin-token", queue.clone())
+    ///     .build();
+    /// assert!(server.is_ok());
+    ///
+    /// let same = StatusServer::builder(Broadcaster::new()).auth_token("t").admin("t", queue).build();
+    /// assert_eq!(same.unwrap_err().field(), "admin");
+    /// ```
+    pub fn admin(mut self, token: impl Into<String>, backend: impl DeadLetterAdmin) -> Self {
+        let token = token.into().into_boxed_str();
+        self.settings.admin = Some(Admin { token, backend: Arc::new(backend) });
+        self
+    }
+
     /// Checks every setting against its range (see the table above).
     ///
     /// ```
@@ -391,6 +429,16 @@ impl StatusServerBuilder {
                 format!("must be 1 to {MAX_TOKEN_LEN} characters without whitespace"),
             ));
         }
+        if let Some(admin) = &s.admin
+            && (!valid_token(&admin.token) || s.auth_token.as_deref() == Some(&*admin.token))
+        {
+            return Err(ConfigError::new(
+                "admin",
+                format!(
+                    "the admin token must be 1 to {MAX_TOKEN_LEN} characters without whitespace, and not the read token"
+                ),
+            ));
+        }
         if let Some(origins) = &s.allowed_origins
             && (origins.is_empty()
                 || origins.len() > MAX_ORIGINS
@@ -403,6 +451,13 @@ impl StatusServerBuilder {
         }
         Ok(StatusServer { broadcaster: self.broadcaster, settings: Arc::new(self.settings) })
     }
+}
+
+/// Whether `token` is 1 to 1024 characters without whitespace or control characters.
+fn valid_token(token: &str) -> bool {
+    !token.is_empty()
+        && token.chars().count() <= MAX_TOKEN_LEN
+        && !token.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// A bound as the table writes it: `1 ms`, `60 s`, `10 min`, `1 h`.

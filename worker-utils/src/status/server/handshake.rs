@@ -65,7 +65,7 @@ fn check_origin(settings: &Settings, request: &Request) -> Result<(), Refusal> {
 
 /// Whether an `Authorization: Bearer` header, or (only if allowed) a `token` query
 /// parameter, carries `token`. Every candidate is compared in full.
-fn presents_token(request: &Request, token: &[u8], allow_query: bool) -> bool {
+pub(crate) fn presents_token(request: &Request, token: &[u8], allow_query: bool) -> bool {
     let mut found = false;
     for value in request.headers("authorization") {
         if let Some(at) = value.iter().position(|&b| b == b' ') {

@@ -132,6 +132,19 @@ pub(crate) async fn read_head(stream: &mut TcpStream) -> Result<Head, HeadError>
     }
 }
 
+/// Reads a request body of `len` bytes, starting with `read`, the bytes read past the head
+/// (any beyond `len` are dropped). The caller bounds `len` and the time.
+pub(crate) async fn read_body(stream: &mut TcpStream, mut read: Vec<u8>, len: usize) -> io::Result<Vec<u8>> {
+    if read.len() >= len {
+        read.truncate(len);
+        return Ok(read);
+    }
+    let start = read.len();
+    read.resize(len, 0);
+    stream.read_exact(&mut read[start..]).await?;
+    Ok(read)
+}
+
 /// One response, always with `Connection: close` and a `Content-Length`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Response {

@@ -1,6 +1,7 @@
 //! The status server: a small HTTP/1.1 front (routing, health report, refusals) and the
 //! WebSocket clients it admits.
 
+mod admin;
 mod builder;
 mod client;
 mod coalesce;
@@ -55,6 +56,7 @@ use refusal::{Refusal, RefusalLog, Rejection};
 /// | `GET /ws` without an upgrade, or `Sec-WebSocket-Version` other than 13 | 426, with `Sec-WebSocket-Version: 13` |
 /// | `GET /healthz` | 200, `{"status":"ok","clients":…,"max_clients":…,"pending_handshakes":…,"subscribers":…,"last_seq":…}`, no token needed |
 /// | `GET /`, `/app.js`, `/app.css` | the live dashboard (see [`dashboard_url`](StatusServerHandle::dashboard_url)), embedded in the binary, with a Content-Security-Policy that forbids inline script and `eval` |
+/// | `GET /api/dead-letters`, `POST /api/dead-letters/requeue`, `POST /api/dead-letters/delete` | the admin API, only when configured with [`admin`](StatusServerBuilder::admin): the admin token as `Authorization: Bearer` (401), a same-origin or allowed `Origin` (403), a JSON body of at most 64 KiB |
 /// | another path | 404 |
 /// | another method on those paths | 405, with `Allow: GET` |
 /// | a malformed request / one above 8 KiB / one not sent within the handshake timeout | 400 / 431 / 408 |
@@ -423,9 +425,12 @@ async fn front(
         }
     };
     let Head { request, rest } = head;
-    let response = match route(&request) {
+    let response = match route(&request, settings) {
         Ok(Route::Health) => health(shared),
         Ok(Route::Asset(asset)) => asset.response(),
+        Ok(Route::Admin(config, endpoint)) => {
+            admin::serve(shared, config, stream, peer, &request, rest, endpoint).await
+        }
         Ok(Route::WebSocket) => match admit(shared, &request) {
             Ok((key, filter, slot)) => {
                 *answered = true;
@@ -449,19 +454,24 @@ async fn front(
 }
 
 /// What a request asks for.
-enum Route {
+enum Route<'s> {
     WebSocket,
     Health,
     /// A file of the dashboard.
     Asset(&'static dashboard::Asset),
+    /// The admin API (which checks its own methods).
+    Admin(&'s admin::Admin, admin::Endpoint),
 }
 
-/// Path first (404), then method (405).
-fn route(request: &Request) -> Result<Route, Rejection> {
+/// Path first (404), then method (405); the admin API exists only when configured.
+fn route<'s>(request: &Request, settings: &'s Settings) -> Result<Route<'s>, Rejection> {
     let route = match &*request.path {
         WS_PATH => Route::WebSocket,
         HEALTH_PATH => Route::Health,
-        path => Route::Asset(dashboard::asset(path).ok_or(Rejection::NotFound)?),
+        path => match (admin::Endpoint::at(path), &settings.admin) {
+            (Some(endpoint), Some(admin)) => return Ok(Route::Admin(admin, endpoint)),
+            _ => Route::Asset(dashboard::asset(path).ok_or(Rejection::NotFound)?),
+        },
     };
     if &*request.method != "GET" {
         return Err(Rejection::Method);
