@@ -5,8 +5,13 @@
 //! cargo run --release --example quickstart -- --jobs 2000 --ws-addr 127.0.0.1:9001 --linger 30
 //! ```
 //!
-//! Connect any WebSocket client to the printed URL to watch PENDING → PROCESSING →
+//! Open the printed dashboard URL (`http://…/`) in a browser to watch the queue live, or
+//! connect any WebSocket client to the printed `ws://…/ws` to watch PENDING → PROCESSING →
 //! COMPLETED / FAILED events; send `{"type":"subscribe","job_ids":[7]}` to follow one job.
+//! With `--admin-token SECRET`, a dashboard given that token (typed in, or opened as
+//! `http://…/#admin=SECRET`) can requeue and delete dead letters; with `--linger`, a worker
+//! keeps working the queue meanwhile, so a requeued job runs again. The environment's
+//! `WORKER_UTILS_WS_MAX_CLIENTS` and `WORKER_UTILS_WS_RATE_LIMIT_MS` configure the server.
 //! Ctrl-C shuts the worker down gracefully.
 //!
 //! On Redis, each part can run in a process of its own, on any machine:
@@ -28,8 +33,9 @@ use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::{Deps, ImageJob, ThumbnailWorker};
 use tokio_util::sync::CancellationToken;
+use worker_utils::config::WebSocketDefaults;
 use worker_utils::prelude::*;
-use worker_utils::queue::{DeadLetter, MemoryQueue, Queue, QueueError, RedisQueue};
+use worker_utils::queue::{DeadLetter, DeadLetterAdmin, MemoryQueue, Queue, QueueError, RedisQueue};
 use worker_utils::status::{RedisStatusFeed, RedisStatusSink, StatusServer, StatusServerHandle};
 use worker_utils::worker::{RunReport, RunStats, Runner};
 
@@ -43,9 +49,14 @@ struct Options {
     /// Where the status server listens; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0")]
     ws_addr: SocketAddr,
-    /// Seconds the status server stays up after the last job, for a last look.
+    /// Seconds the status server stays up after the last job, for a last look (a worker
+    /// keeps working the queue meanwhile, for dead letters requeued from the dashboard).
     #[arg(long, default_value_t = 0)]
     linger: u64,
+    /// Enables the dashboard's admin actions (requeue, delete dead letters) for a page given
+    /// this token; without it the dashboard is read-only.
+    #[arg(long)]
+    admin_token: Option<String>,
     /// Where jobs wait: this process's memory, or a Redis shared by many processes.
     #[arg(long, value_enum, default_value_t = Backend::Memory)]
     backend: Backend,
@@ -114,15 +125,15 @@ const QUEUE: &str = "thumbnails";
 /// Everything in one process, on the in-memory queue.
 async fn run_in_memory(options: &Options) -> Result<(), Failure> {
     let broadcaster = Broadcaster::new();
-    let server = serve(broadcaster.clone(), options.ws_addr).await?;
     let queue = Arc::new(MemoryQueue::builder(QUEUE).status(broadcaster.clone()).build()?);
+    let server = serve(broadcaster.clone(), options, queue.clone()).await?;
     // A producer enqueues while the worker runs, as a real one would: a bounded queue makes
     // it wait for room rather than hold every job in memory at once.
     let producer = tokio::spawn(produce(queue.clone(), options.jobs));
-    let report = work(queue.clone(), broadcaster, Some(options.jobs), false).await?;
+    let report = work(queue.clone(), broadcaster.clone(), Some(options.jobs), false).await?;
     producer.abort();
     summarize(&report, &queue.dead_letters().await?);
-    linger(&server, options.linger).await;
+    linger(&server, options.linger, queue, broadcaster).await?;
     server.shutdown().await;
     Ok(())
 }
@@ -156,7 +167,8 @@ async fn run_on_redis(options: &Options) -> Result<(), Failure> {
                 .queue(QUEUE)
                 .start(broadcaster.clone())
                 .await?;
-            let server = serve(broadcaster, options.ws_addr).await?;
+            let (queue, _) = connect().await?;
+            let server = serve(broadcaster, options, queue).await?;
             let _ = tokio::signal::ctrl_c().await;
             server.shutdown().await;
         }
@@ -169,21 +181,38 @@ async fn run_on_redis(options: &Options) -> Result<(), Failure> {
                 .replay(0)
                 .start(broadcaster.clone())
                 .await?;
-            let server = serve(broadcaster, options.ws_addr).await?;
+            let server = serve(broadcaster, options, queue.clone()).await?;
             let producer = tokio::spawn(produce(queue.clone(), options.jobs));
-            let report = work(queue.clone(), sink, Some(options.jobs), false).await?;
+            let report = work(queue.clone(), sink.clone(), Some(options.jobs), false).await?;
             producer.abort();
             summarize(&report, &queue.dead_letters().await?);
-            linger(&server, options.linger).await;
+            linger(&server, options.linger, queue, sink).await?;
             server.shutdown().await;
         }
     }
     Ok(())
 }
 
-async fn serve(broadcaster: Broadcaster, addr: SocketAddr) -> Result<StatusServerHandle, Failure> {
-    let server = StatusServer::builder(broadcaster).bind(addr).build()?.start().await?;
+/// Starts the status server (and its dashboard) on `--ws-addr`, with the admin API for
+/// `queue`'s dead letters when `--admin-token` is given.
+async fn serve(
+    broadcaster: Broadcaster,
+    options: &Options,
+    queue: impl DeadLetterAdmin,
+) -> Result<StatusServerHandle, Failure> {
+    let mut builder =
+        StatusServer::builder(broadcaster).bind(options.ws_addr).defaults(WebSocketDefaults::from_env()?);
+    if let Some(token) = &options.admin_token {
+        builder = builder.admin(token.as_str(), queue);
+    }
+    let server = builder.build()?.start().await?;
     println!("live status: {}", server.ws_url());
+    let admin = if options.admin_token.is_some() {
+        " (for admin actions, give the page the --admin-token value)"
+    } else {
+        ""
+    };
+    println!("dashboard:   {}{admin}", server.dashboard_url());
     Ok(server)
 }
 
@@ -299,13 +328,27 @@ fn summarize(report: &RunReport, dead: &[DeadLetter<ImageJob>]) {
     }
 }
 
-async fn linger(server: &StatusServerHandle, linger: u64) {
+/// Keeps the status server up for `linger` seconds, with a worker on the queue so that dead
+/// letters requeued from the dashboard run again.
+async fn linger<Q: Queue<ImageJob>>(
+    server: &StatusServerHandle,
+    linger: u64,
+    queue: Arc<Q>,
+    status: impl StatusSink,
+) -> Result<(), Failure> {
     if linger == 0 {
-        return;
+        return Ok(());
     }
-    println!("status server stays up for {linger} s at {} (ctrl-c to stop)", server.ws_url());
+    println!("status server stays up for {linger} s at {} (ctrl-c to stop)", server.dashboard_url());
+    let deps = Deps { cdn: "https://cdn.example".to_owned() };
+    let runner = Runner::builder(ThumbnailWorker, queue, deps).status(status).build()?;
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(runner.run(shutdown.clone()));
     tokio::select! {
         () = tokio::time::sleep(Duration::from_secs(linger)) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+    shutdown.cancel();
+    let _lingered = worker.await?;
+    Ok(())
 }

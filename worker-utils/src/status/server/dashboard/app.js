@@ -583,7 +583,7 @@
       document.body.classList.add('admin');
       $('admin-lock').hidden = false;
       $('dead-section').hidden = false;
-      $('admin-state').textContent = 'admin';
+      $('admin-state').textContent = 'admin mode';
     }
     invalidate('dead', 'detail');
   }

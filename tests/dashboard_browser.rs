@@ -1,0 +1,131 @@
+//! The dashboard in a real browser: the quickstart (built binary) runs with its status
+//! server and `--linger`; headless Chromium (the system's, driven by Python Playwright in
+//! `tests/python/dashboard_check.py`) opens the page, waits until every job is terminal,
+//! checks the page's counters against the quickstart's printed summary, requeues a dead
+//! letter from the UI with the admin token and watches it run again, checks that a page
+//! without the token has no admin control and is refused, and saves a screenshot under
+//! `target/tmp/`.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{ChildStdout, Command};
+use worker_utils_tests::external_missing;
+
+const JOBS: u32 = 400;
+const ADMIN_TOKEN: &str = "dashboard-test-admin";
+const LIMIT: Duration = Duration::from_secs(180);
+
+fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned())
+}
+
+fn playwright_present() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import playwright.sync_api"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// The number after `label` at the start of a summary line (`completed     397`).
+fn count(line: &str, label: &str) -> Option<u64> {
+    let rest = line.strip_prefix(label)?;
+    if !rest.starts_with(' ') {
+        return None;
+    }
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// The quickstart's next line of output.
+async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> Option<String> {
+    tokio::time::timeout(LIMIT, lines.next_line()).await.expect("the quickstart prints in time").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_in_chromium_matches_the_quickstart_and_requeues_a_dead_letter() {
+    let present = std::path::Path::new(&chromium()).exists();
+    if external_missing(&format!("Chromium at {}", chromium()), present)
+        || external_missing(
+            "python3 with the `playwright` package (pip, no browser download)",
+            playwright_present(),
+        )
+    {
+        return;
+    }
+    let mut quickstart = Command::new(env!("CARGO_BIN_EXE_quickstart"))
+        .args(["--jobs", &JOBS.to_string(), "--linger", "300", "--admin-token", ADMIN_TOKEN])
+        .args(["--ws-addr", "127.0.0.1:0"])
+        // Every event reaches the page, so a requeued job's PROCESSING is seen however short.
+        .env("WORKER_UTILS_WS_RATE_LIMIT_MS", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run the quickstart");
+    let mut lines = BufReader::new(quickstart.stdout.take().unwrap()).lines();
+
+    let url = loop {
+        let line = next_line(&mut lines).await.expect("the quickstart prints the dashboard URL");
+        if let Some(rest) = line.strip_prefix("dashboard:") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with('/'), "{url}");
+
+    let screenshot = format!("{}/dashboard.png", env!("CARGO_TARGET_TMPDIR"));
+    let _ = std::fs::remove_file(&screenshot);
+    let mut check = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/dashboard_check.py"))
+        .args([&url, ADMIN_TOKEN, &JOBS.to_string(), &screenshot])
+        .env("CHROMIUM", chromium())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run python3");
+
+    // The quickstart's summary.
+    let (mut completed, mut failed, mut redelivered, mut kinds) = (None, None, None, None);
+    while kinds.is_none() || redelivered.is_none() {
+        let line = next_line(&mut lines).await.expect("the quickstart prints its summary");
+        completed = completed.or(count(&line, "completed"));
+        failed = failed.or(count(&line, "failed"));
+        redelivered = redelivered.or(count(&line, "redelivered"));
+        if let Some(rest) = line.strip_prefix("dead letters by kind: ") {
+            let by_kind: serde_json::Map<String, serde_json::Value> = rest
+                .split(", ")
+                .map(|pair| {
+                    let (kind, n) = pair.rsplit_once(' ').unwrap();
+                    (kind.to_owned(), n.parse::<u64>().unwrap().into())
+                })
+                .collect();
+            kinds = Some(by_kind);
+        }
+    }
+    let (completed, failed) = (completed.unwrap(), failed.unwrap());
+    assert_eq!(completed + failed, u64::from(JOBS), "every job finished");
+    assert!(failed > 0, "the quickstart makes dead letters");
+    let summary = serde_json::json!({
+        "completed": completed, "failed": failed, "redelivered": redelivered.unwrap(), "kinds": kinds.unwrap(),
+    });
+
+    let mut out = BufReader::new(check.stdout.take().unwrap()).lines();
+    let terminal =
+        tokio::time::timeout(LIMIT, out.next_line()).await.expect("the page sees every job in time");
+    assert_eq!(terminal.unwrap().as_deref(), Some("TERMINAL"), "the browser check failed (see its stderr)");
+    let mut stdin = check.stdin.take().unwrap();
+    stdin.write_all(format!("{summary}\n").as_bytes()).await.unwrap();
+    stdin.flush().await.unwrap();
+    let ok = tokio::time::timeout(LIMIT, out.next_line()).await.expect("the browser check ends in time");
+    let status = tokio::time::timeout(LIMIT, check.wait()).await.expect("python3 exits").unwrap();
+    assert!(
+        status.success() && ok.unwrap().as_deref() == Some("OK"),
+        "the browser check failed (see its stderr)"
+    );
+    assert!(std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 10_000), "a screenshot at {screenshot}");
+    eprintln!("dashboard screenshot: {screenshot}");
+    quickstart.kill().await.unwrap();
+}
