@@ -4,13 +4,17 @@
 //! checks the page's counters against the quickstart's printed summary, requeues a dead
 //! letter from the UI with the admin token and watches it run again, checks that a page
 //! without the token has no admin control and is refused, and saves a screenshot under
-//! `target/tmp/`.
+//! `target/tmp/`. A second test restarts the server under an open page: the page shows the
+//! lost feed, reconnects and counts every job once.
 
+use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{ChildStdout, Command};
+use worker_utils::JobId;
+use worker_utils::status::{Broadcaster, JobStatus, StatusEvent, StatusServer, StatusSink};
 use worker_utils_tests::external_missing;
 
 const JOBS: u32 = 400;
@@ -128,4 +132,73 @@ async fn the_dashboard_in_chromium_matches_the_quickstart_and_requeues_a_dead_le
     assert!(std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 10_000), "a screenshot at {screenshot}");
     eprintln!("dashboard screenshot: {screenshot}");
     quickstart.kill().await.unwrap();
+}
+
+/// Publishes a job that completed on delivery `deliveries` (so `deliveries - 1`
+/// redeliveries): PENDING, PROCESSING, COMPLETED.
+fn complete(broadcaster: &Broadcaster, job: u64, deliveries: u32) {
+    for status in [JobStatus::Pending, JobStatus::Processing, JobStatus::Completed] {
+        let mut event = StatusEvent::new(JobId::new(job), "q", status);
+        event.attempt = deliveries;
+        broadcaster.publish(event);
+    }
+}
+
+/// The page loses its server, which comes back on the same address with the same
+/// broadcaster: the page shows it reconnects, takes the new snapshot, counts the jobs
+/// finished meanwhile and none of the others twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_reconnects_after_a_server_restart_without_counting_twice() {
+    let present = std::path::Path::new(&chromium()).exists();
+    if external_missing(&format!("Chromium at {}", chromium()), present)
+        || external_missing(
+            "python3 with the `playwright` package (pip, no browser download)",
+            playwright_present(),
+        )
+    {
+        return;
+    }
+    let broadcaster = Broadcaster::new();
+    let start = |addr: SocketAddr| {
+        let server = StatusServer::builder(broadcaster.clone()).bind(addr).rate_limit(Duration::ZERO);
+        async move { server.build().unwrap().start().await.expect("bind") }
+    };
+    let server = start("127.0.0.1:0".parse().unwrap()).await;
+    let addr = server.local_addr();
+    for job in 1..=40 {
+        complete(&broadcaster, job, if job <= 10 { 2 } else { 1 });
+    }
+    let mut check = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/dashboard_reconnect.py"))
+        .args([&server.dashboard_url(), "40", "60"])
+        .env("CHROMIUM", chromium())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run python3");
+    let mut out = BufReader::new(check.stdout.take().unwrap()).lines();
+    let mut expect = async |line: &str| {
+        let got =
+            tokio::time::timeout(LIMIT, out.next_line()).await.expect("the page answers in time").unwrap();
+        assert_eq!(got.as_deref(), Some(line), "the reconnect check failed (see its stderr)");
+    };
+    expect("SEEN").await;
+    server.shutdown().await;
+    expect("DISCONNECTED").await;
+    // While the page is away: 20 more jobs finish, 5 of them redelivered once.
+    for job in 41..=60 {
+        complete(&broadcaster, job, if job <= 45 { 2 } else { 1 });
+    }
+    let server = start(addr).await;
+    let counts =
+        tokio::time::timeout(LIMIT, out.next_line()).await.expect("the page resumes in time").unwrap();
+    let counts: serde_json::Value = serde_json::from_str(&counts.expect("the page's counts")).unwrap();
+    assert_eq!(
+        counts,
+        serde_json::json!({"pending": 0, "processing": 0, "completed": 60, "failed": 0, "redelivered": 15,
+                           "connection": "live"}),
+        "every job once, the snapshot's and the live ones"
+    );
+    assert!(tokio::time::timeout(LIMIT, check.wait()).await.unwrap().unwrap().success());
+    server.shutdown().await;
 }
