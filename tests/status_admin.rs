@@ -1,9 +1,13 @@
 //! The admin API over loopback: refused without the admin token, with the read token, with
 //! a wrong one, from a cookie or from another origin; bodies bounded and checked; requeue
-//! and delete carried out on a `MemoryQueue`; absent when not configured.
+//! and delete carried out on a `MemoryQueue` and on a `RedisQueue` (skipped without a
+//! Redis); absent when not configured.
 
 #[path = "status_support.rs"]
 mod support;
+
+#[path = "redis_support.rs"]
+mod redis_support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::*;
 use worker_utils::prelude::*;
-use worker_utils::queue::{Failure, MemoryQueue, Queue};
+use worker_utils::queue::{Failure, MemoryQueue, Queue, RedisQueue};
 use worker_utils::status::{StatusServer, StatusServerHandle};
 
 const ADMIN: &str = "Authorization: Bearer adm1n\r\n";
@@ -201,4 +205,44 @@ async fn without_an_admin_backend_there_is_no_admin_api() {
         .build()
         .unwrap_err();
     assert_eq!(err.field(), "admin");
+}
+
+/// The same API on a `RedisQueue` (when a Redis is there): the dead letters are listed with
+/// their history, requeued as new jobs and deleted; an empty id list (which the backend
+/// reads as "every one") is refused before it gets there.
+#[tokio::test]
+async fn the_admin_api_acts_on_a_redis_queue_too() {
+    if redis_support::redis_missing().await {
+        return;
+    }
+    let ns = redis_support::namespace("admin");
+    let url = redis_support::redis_url();
+    let queue = RedisQueue::<u32>::builder("q").url(&url).namespace(&ns).connect().await.expect("connect");
+    let queue = Arc::new(queue);
+    let ids = queue.enqueue_batch(vec![10, 20, 30]).await.unwrap();
+    let failure = Failure::from_error(&ActionError::permanent(std::io::Error::other("no such image")), 1);
+    for job in queue.reserve(3, Duration::ZERO).await.unwrap() {
+        queue.dead_letter(job.receipt(), failure.clone(), None).await.unwrap();
+    }
+    let broadcaster = Broadcaster::new();
+    let server = start(&broadcaster, |b| b.admin("adm1n", queue.clone())).await;
+
+    let listing = json(&list(&server, ADMIN).await);
+    let listed: Vec<u64> =
+        listing["dead_letters"].as_array().unwrap().iter().map(|l| l["id"].as_u64().unwrap()).collect();
+    assert_eq!(listed, ids.iter().map(|id| id.get()).collect::<Vec<_>>());
+    assert_eq!(listing["dead_letters"][0]["failure"]["kind"], "permanent");
+    assert_eq!(post(&server, "delete", ADMIN, r#"{"ids":[]}"#).await.status, 400);
+    assert_eq!(queue.dead_letters().await.unwrap().len(), 3, "an empty list deleted nothing");
+
+    let requeued = json(&post(&server, "requeue", ADMIN, &format!(r#"{{"ids":[{}]}}"#, ids[0].get())).await);
+    let pair = requeued["requeued"][0].as_array().unwrap();
+    assert_eq!(pair[0].as_u64(), Some(ids[0].get()));
+    assert!(pair[1].as_u64().unwrap() > ids[2].get(), "a new job");
+    let deleted = json(&post(&server, "delete", ADMIN, &format!(r#"{{"ids":[{}]}}"#, ids[1].get())).await);
+    assert_eq!(deleted["deleted"], 1);
+    let left: Vec<JobId> = queue.dead_letters().await.unwrap().iter().map(|l| l.id).collect();
+    assert_eq!(left, [ids[2]]);
+    server.shutdown().await;
+    redis_support::delete_namespace(&url, &ns).await;
 }
