@@ -202,3 +202,54 @@ async fn the_page_reconnects_after_a_server_restart_without_counting_twice() {
     assert!(tokio::time::timeout(LIMIT, check.wait()).await.unwrap().unwrap().success());
     server.shutdown().await;
 }
+
+/// 100 000 jobs' events at 5 000 a second: the page keeps up (never told it lagged), counts
+/// every job, and stays usable (a filter answers within a second; the table keeps its
+/// window).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_keeps_up_with_5000_events_a_second_and_100000_jobs() {
+    const JOBS: u64 = 100_000;
+    const PER_TICK: u64 = 500; // every 100 ms: 5 000 events a second
+    let present = std::path::Path::new(&chromium()).exists();
+    if external_missing(&format!("Chromium at {}", chromium()), present)
+        || external_missing(
+            "python3 with the `playwright` package (pip, no browser download)",
+            playwright_present(),
+        )
+    {
+        return;
+    }
+    let broadcaster = Broadcaster::new();
+    let server = StatusServer::builder(broadcaster.clone()).build().unwrap().start().await.unwrap();
+    let mut check = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/dashboard_load.py"))
+        .args([&server.dashboard_url(), &JOBS.to_string()])
+        .env("CHROMIUM", chromium())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run python3");
+    let mut out = BufReader::new(check.stdout.take().unwrap()).lines();
+    let ready =
+        tokio::time::timeout(LIMIT, out.next_line()).await.expect("the page is live in time").unwrap();
+    assert_eq!(ready.as_deref(), Some("READY"), "the load check failed (see its stderr)");
+
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    for first in (1..=JOBS).step_by(PER_TICK as usize) {
+        tick.tick().await;
+        let mut events: Vec<StatusEvent> = (first..first + PER_TICK)
+            .map(|job| {
+                let mut event = StatusEvent::new(JobId::new(job), "load", JobStatus::Completed);
+                event.duration_ms = Some(job % 50);
+                event
+            })
+            .collect();
+        broadcaster.publish_all(&mut events);
+    }
+    let measured =
+        tokio::time::timeout(LIMIT, out.next_line()).await.expect("the page catches up in time").unwrap();
+    let status = tokio::time::timeout(LIMIT, check.wait()).await.expect("python3 exits").unwrap();
+    assert!(status.success(), "the load check failed (see its stderr)");
+    eprintln!("dashboard under load: {}", measured.unwrap_or_default());
+    server.shutdown().await;
+}
