@@ -144,9 +144,9 @@ fn complete(broadcaster: &Broadcaster, job: u64, deliveries: u32) {
     }
 }
 
-/// The page loses its server, which comes back on the same address with the same
-/// broadcaster: the page shows it reconnects, takes the new snapshot, counts the jobs
-/// finished meanwhile and none of the others twice.
+/// The page (given the read token as `#token=`) loses its server, which comes back on the
+/// same address with the same broadcaster: the page shows it reconnects, takes the new
+/// snapshot, counts the jobs finished meanwhile and none of the others twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_reconnects_after_a_server_restart_without_counting_twice() {
     let present = std::path::Path::new(&chromium()).exists();
@@ -160,7 +160,12 @@ async fn the_page_reconnects_after_a_server_restart_without_counting_twice() {
     }
     let broadcaster = Broadcaster::new();
     let start = |addr: SocketAddr| {
-        let server = StatusServer::builder(broadcaster.clone()).bind(addr).rate_limit(Duration::ZERO);
+        // A feed that needs a token: the page reads it from its URL's fragment.
+        let server = StatusServer::builder(broadcaster.clone())
+            .bind(addr)
+            .rate_limit(Duration::ZERO)
+            .auth_token("r3ad")
+            .allow_query_token(true);
         async move { server.build().unwrap().start().await.expect("bind") }
     };
     let server = start("127.0.0.1:0".parse().unwrap()).await;
@@ -170,7 +175,7 @@ async fn the_page_reconnects_after_a_server_restart_without_counting_twice() {
     }
     let mut check = Command::new("python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/dashboard_reconnect.py"))
-        .args([&server.dashboard_url(), "40", "60"])
+        .args([&format!("{}#token=r3ad", server.dashboard_url()), "40", "60"])
         .env("CHROMIUM", chromium())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
