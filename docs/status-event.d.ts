@@ -86,3 +86,58 @@ export interface SubscribeMessage {
   queues?: string[];
   job_ids?: number[];
 }
+
+// The admin API (docs/protocol.md, "Admin API"): requests carry
+// `Authorization: Bearer ADMIN_TOKEN`; these are the JSON bodies.
+
+/** Why a retry loop stopped before the last failure. */
+export type GiveUpReason = "max_attempts" | "not_retryable" | "deadline_reached" | "cancelled" | "budget_exhausted";
+
+/** One failed attempt within a delivery. */
+export interface AttemptFailure {
+  attempt: number;
+  kind: ErrorKind;
+  message: string;
+}
+
+/** One failed delivery of a job. */
+export interface DeliveryFailure {
+  delivery: number;
+  kind: ErrorKind;
+  action: string;
+  message: string;
+  attempts: AttemptFailure[];
+  gave_up: GiveUpReason | null;
+  failed_at_ms: number;
+}
+
+/** A dead letter: the job's payload and every delivery's failure, oldest first. */
+export interface DeadLetter<Job = unknown> {
+  id: number;
+  job: Job;
+  deliveries: number;
+  earlier: DeliveryFailure[];
+  failure: DeliveryFailure;
+}
+
+/** `GET /api/dead-letters`: the newest 5 000 dead letters, oldest first. */
+export interface DeadLetterList<Job = unknown> {
+  queue: string;
+  total: number;
+  dead_letters: DeadLetter<Job>[];
+}
+
+/** The body of `POST /api/dead-letters/requeue` and `POST /api/dead-letters/delete`. */
+export interface DeadLetterIds {
+  ids: number[];
+}
+
+/** The answer to a requeue: `[old_id, new_id]` for each dead letter found. */
+export interface RequeueReply {
+  requeued: [number, number][];
+}
+
+/** The answer to a delete. */
+export interface DeleteReply {
+  deleted: number;
+}
