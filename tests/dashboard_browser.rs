@@ -43,6 +43,17 @@ fn count(line: &str, label: &str) -> Option<u64> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
+/// Whether Chromium or Python's `playwright` is absent (printing the notice, or failing
+/// under `WORKER_UTILS_REQUIRE_EXTERNAL=1`).
+fn browser_missing() -> bool {
+    let present = std::path::Path::new(&chromium()).exists();
+    external_missing(&format!("Chromium at {}", chromium()), present)
+        || external_missing(
+            "python3 with the `playwright` package (pip, no browser download)",
+            playwright_present(),
+        )
+}
+
 /// The quickstart's next line of output.
 async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> Option<String> {
     tokio::time::timeout(LIMIT, lines.next_line()).await.expect("the quickstart prints in time").unwrap()
@@ -50,13 +61,7 @@ async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> Option<String> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_chromium_matches_the_quickstart_and_requeues_a_dead_letter() {
-    let present = std::path::Path::new(&chromium()).exists();
-    if external_missing(&format!("Chromium at {}", chromium()), present)
-        || external_missing(
-            "python3 with the `playwright` package (pip, no browser download)",
-            playwright_present(),
-        )
-    {
+    if browser_missing() {
         return;
     }
     let mut quickstart = Command::new(env!("CARGO_BIN_EXE_quickstart"))
@@ -149,13 +154,7 @@ fn complete(broadcaster: &Broadcaster, job: u64, deliveries: u32) {
 /// snapshot, counts the jobs finished meanwhile and none of the others twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_reconnects_after_a_server_restart_without_counting_twice() {
-    let present = std::path::Path::new(&chromium()).exists();
-    if external_missing(&format!("Chromium at {}", chromium()), present)
-        || external_missing(
-            "python3 with the `playwright` package (pip, no browser download)",
-            playwright_present(),
-        )
-    {
+    if browser_missing() {
         return;
     }
     let broadcaster = Broadcaster::new();
@@ -215,13 +214,7 @@ async fn the_page_reconnects_after_a_server_restart_without_counting_twice() {
 async fn the_page_keeps_up_with_5000_events_a_second_and_100000_jobs() {
     const JOBS: u64 = 100_000;
     const PER_TICK: u64 = 500; // every 100 ms: 5 000 events a second
-    let present = std::path::Path::new(&chromium()).exists();
-    if external_missing(&format!("Chromium at {}", chromium()), present)
-        || external_missing(
-            "python3 with the `playwright` package (pip, no browser download)",
-            playwright_present(),
-        )
-    {
+    if browser_missing() {
         return;
     }
     let broadcaster = Broadcaster::new();

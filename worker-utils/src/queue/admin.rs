@@ -66,6 +66,13 @@ impl<A: DeadLetterAdmin + ?Sized> DeadLetterAdmin for Arc<A> {
     }
 }
 
+/// A queue's dead letters with their payloads as JSON: what every backend lists.
+async fn dead_letters_as_json<J: Serialize>(
+    queue: &impl Queue<J>,
+) -> Result<Vec<DeadLetter<serde_json::Value>>, QueueError> {
+    queue.dead_letters().await?.into_iter().map(to_json).collect()
+}
+
 /// A dead letter with its payload as JSON.
 fn to_json<J: Serialize>(letter: DeadLetter<J>) -> Result<DeadLetter<serde_json::Value>, QueueError> {
     let DeadLetter { id, job, deliveries, earlier, failure } = letter;
@@ -82,9 +89,7 @@ where
     }
 
     fn list(&self) -> AdminFuture<'_, Vec<DeadLetter<serde_json::Value>>> {
-        Box::pin(
-            async move { self.dead_letters().await?.into_iter().map(to_json).collect::<Result<Vec<_>, _>>() },
-        )
+        Box::pin(dead_letters_as_json(self))
     }
 
     fn requeue(&self, ids: Vec<JobId>) -> AdminFuture<'_, Vec<(JobId, JobId)>> {
@@ -116,9 +121,7 @@ where
     }
 
     fn list(&self) -> AdminFuture<'_, Vec<DeadLetter<serde_json::Value>>> {
-        Box::pin(
-            async move { self.dead_letters().await?.into_iter().map(to_json).collect::<Result<Vec<_>, _>>() },
-        )
+        Box::pin(dead_letters_as_json(self))
     }
 
     fn requeue(&self, ids: Vec<JobId>) -> AdminFuture<'_, Vec<(JobId, JobId)>> {
