@@ -50,6 +50,8 @@ pub mod error_handling;
 mod finish;
 mod macro_support;
 pub mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod pipeline;
 pub mod queue;
 #[cfg(feature = "redis")]
@@ -59,6 +61,7 @@ pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timeout;
+pub mod trace;
 pub mod worker;
 
 pub use action::{Action, ActionExt};
@@ -103,5 +106,6 @@ pub mod __private {
     pub use crate::pipeline::Then;
     pub use crate::retry::{Backoff, Jitter, Retry, RetryBudget, RetryConfig};
     pub use crate::timeout::Timeout;
+    pub use crate::trace::in_action_span;
     pub use crate::worker::{RedeliveryPolicy, Worker};
 }
