@@ -137,11 +137,11 @@ impl<J> State<J> {
                 break;
             }
             self.leases.pop_front();
-            if self.reserved.get(&id).is_some_and(|lease| lease.until == until) {
-                if let Some(lease) = self.reserved.remove(&id) {
-                    tracing::warn!(job_id = id.get(), "lease expired; the job goes back to the queue");
-                    self.ready.push_back(lease.entry);
-                }
+            if self.reserved.get(&id).is_some_and(|lease| lease.until == until)
+                && let Some(lease) = self.reserved.remove(&id)
+            {
+                tracing::warn!(job_id = id.get(), "lease expired; the job goes back to the queue");
+                self.ready.push_back(lease.entry);
             }
         }
     }
