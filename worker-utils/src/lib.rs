@@ -37,8 +37,8 @@
 //!
 //! Modules, one concern each: [`action`](mod@action), [`context`], [`error`], [`retry`],
 //! [`error_handling`], [`timeout`], [`circuit_breaker`], [`validate`], [`pipeline`],
-//! [`queue`], [`worker`](mod@worker), [`status`], [`config`], [`metrics`], and `testing`
-//! (test doubles, behind the `testing` feature).
+//! [`queue`], [`worker`](mod@worker), [`status`], [`config`], [`metrics`], [`profile`], and
+//! `testing` (test doubles, behind the `testing` feature).
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 
 pub mod action;
@@ -51,6 +51,7 @@ mod finish;
 mod macro_support;
 pub mod metrics;
 pub mod pipeline;
+pub mod profile;
 pub mod queue;
 #[cfg(feature = "redis")]
 mod redis_connection;
