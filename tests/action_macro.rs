@@ -347,7 +347,7 @@ fn classify_derive_kinds_and_hints() {
 #[test]
 fn the_type_is_debug_and_names_its_stack() {
     let debug = format!("{:?}", Fetch::new());
-    assert!(debug.starts_with("Fetch(ErrorHandling"), "{debug}");
+    assert!(debug.starts_with("fetch(ErrorHandling"), "{debug}");
     assert!(debug.contains("Retry") && debug.contains("Timeout"), "{debug}");
 }
 
@@ -438,10 +438,10 @@ fn breaker_keys_mirror_the_builder() {
         .consecutive_failures(3)
         .no_failure_ratio();
     let config = |breaker: &CircuitBreaker| format!("{:?}", breaker.config());
-    assert_eq!(config(Tuned::new().0.breaker()), format!("{:?}", by_hand.build().unwrap()));
-    assert_eq!(config(Counted::new().0.breaker()), format!("{:?}", counted_by_hand.build().unwrap()));
-    assert_eq!(config(Defaulted::new().0.breaker()), format!("{:?}", CircuitBreakerConfig::default()));
-    assert_eq!(Tuned::new().0.breaker().name(), "tuned");
+    assert_eq!(config(Tuned::new().stack().breaker()), format!("{:?}", by_hand.build().unwrap()));
+    assert_eq!(config(Counted::new().stack().breaker()), format!("{:?}", counted_by_hand.build().unwrap()));
+    assert_eq!(config(Defaulted::new().stack().breaker()), format!("{:?}", CircuitBreakerConfig::default()));
+    assert_eq!(Tuned::new().stack().breaker().name(), "tuned");
 }
 
 static UPSTREAM: LazyLock<CircuitBreaker> = LazyLock::new(|| {

@@ -12,6 +12,8 @@ use crate::error_handling::ErrorHandling;
 use crate::pipeline::Then;
 use crate::retry::{Retry, RetryConfig};
 use crate::timeout::Timeout;
+
+pub use crate::macro_support::FnAction;
 use crate::validate::Validate;
 
 /// One step of a job: takes an input, the shared dependencies `D` and the job's context,

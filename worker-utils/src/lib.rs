@@ -103,14 +103,13 @@ pub mod __private {
     pub use crate::error::{BoxError, Classify, ErrorKind};
     pub use crate::error_handling::{ErrorHandling, PassThrough};
     pub use crate::macro_support::{
-        ActionFn, Call, CleanupHook, Feeds, Handler, InputCheck, IntoActionError, Outcome, RetryAfter,
-        StepOutput, Validation, circuit_breaker, link, redelivery_policy, retry_budget, retry_config, step,
-        validated,
+        ActionFn, ActionStack, Call, CleanupHook, Feeds, FnAction, Handler, InputCheck, IntoActionError,
+        OkOf, Outcome, RetryAfter, Step, StepOutput, Validation, assert_clone, circuit_breaker, link,
+        redelivery_policy, retry_budget, retry_config, step, validated,
     };
     pub use crate::pipeline::Then;
     pub use crate::retry::{Backoff, Jitter, Retry, RetryBudget, RetryConfig};
     pub use crate::timeout::Timeout;
-    pub use crate::trace::in_action_span;
     pub use crate::validate::Validate;
     pub use crate::worker::{RedeliveryPolicy, Worker};
 }

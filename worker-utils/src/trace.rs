@@ -216,11 +216,9 @@ pub(crate) fn attempt_span(name: &'static str, attempt: u32) -> Span {
     )
 }
 
-/// Runs `stack`, the wrappers `#[action]` built, in an `action {name}` span; what the
-/// macro's `Action::execute` calls.
-#[doc(hidden)]
+/// Runs `stack`, the wrappers `#[action]` built, in an `action {name}` span.
 #[inline]
-pub fn in_action_span<D, A>(
+pub(crate) fn in_action_span<D, A>(
     stack: &A,
     name: &'static str,
     input: A::Input,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::spanned::Spanned as _;
-use syn::{FnArg, GenericArgument, ItemFn, LitStr, Path, PathArguments, ReturnType, Type, Visibility};
+use syn::{FnArg, ItemFn, LitStr, Path, ReturnType, Type, Visibility};
 
 use super::parse::{
     ActionArgs, BreakerArgs, BreakerConfigArgs, BudgetArgs, ErrorHandlingArgs, RetryArgs, WindowKind,
@@ -31,7 +31,9 @@ pub(crate) struct Signature {
     /// The fn's parameters in order.
     pub(crate) params: Vec<Role>,
     /// The return type.
-    pub(crate) output: Output,
+    /// The fn's return type: `Result<T, E>` or an alias of it (`io::Result<T>`), which the
+    /// runtime's `Outcome` trait takes apart.
+    pub(crate) output: Box<Type>,
 }
 
 /// What a parameter is for.
@@ -40,15 +42,6 @@ pub(crate) enum Role {
     Input,
     Deps,
     Ctx,
-}
-
-/// The fn's return type.
-pub(crate) enum Output {
-    /// Literally `Result<T, E>`: `T` and `E` are named in the generated code.
-    Split { ok: Box<Type>, err: Box<Type> },
-    /// Another path type, taken to be an alias of `Result<T, E>` (`io::Result<T>`); the
-    /// runtime's `Outcome` trait takes it apart.
-    Whole(Box<Type>),
 }
 
 /// The wrappers and settings the expansion builds.
@@ -351,23 +344,12 @@ fn is_context(ty: &Type) -> bool {
         && p.path.segments.last().is_some_and(|s| s.ident == "ActionContext" && s.arguments.is_none()))
 }
 
-/// `Result<T, E>` split in two; a path type named `…Result` (an alias such as
-/// `io::Result<T>`) whole; anything else is not a `Result`.
-fn output(ty: &Type) -> Option<Output> {
+/// The return type if it can be a `Result`: a path type named `Result` or `…Result` (an
+/// alias such as `io::Result<T>`).
+fn output(ty: &Type) -> Option<Box<Type>> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
-    if !last.ident.to_string().ends_with("Result") {
-        return None;
-    }
-    if last.ident == "Result"
-        && let PathArguments::AngleBracketed(args) = &last.arguments
-        && args.args.len() == 2
-        && let (Some(GenericArgument::Type(ok)), Some(GenericArgument::Type(err))) =
-            (args.args.first(), args.args.last())
-    {
-        return Some(Output::Split { ok: Box::new(ok.clone()), err: Box::new(err.clone()) });
-    }
-    Some(Output::Whole(Box::new(ty.clone())))
+    last.ident.to_string().ends_with("Result").then(|| Box::new(ty.clone()))
 }
 
 /// Checks the arguments against each other and builds the plan. Values that failed their
