@@ -54,6 +54,8 @@
 //! assert!(worker_utils::metrics::enabled());
 //! ```
 
+#[cfg(feature = "prometheus")]
+mod prometheus;
 mod sampler;
 
 use std::sync::OnceLock;
@@ -64,6 +66,10 @@ use tokio::time::Instant;
 
 use crate::circuit_breaker::CircuitState;
 use crate::error::{ActionError, ErrorKind};
+#[cfg(feature = "prometheus")]
+pub use metrics_exporter_prometheus::PrometheusHandle;
+#[cfg(feature = "prometheus")]
+pub use prometheus::install_prometheus;
 pub use sampler::QueueSampler;
 
 static SUCCESS_PATH: AtomicBool = AtomicBool::new(false);
