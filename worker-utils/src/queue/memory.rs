@@ -777,3 +777,23 @@ impl<J> fmt::Debug for MemoryQueueBuilder<J> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ready_stamp_fits_in_an_entrys_padding() {
+        // 8 (id) + 8 (job) + 4 (deliveries) + 4 (ready_at) + 8 (extra): as small as before.
+        assert_eq!(std::mem::size_of::<Entry<u64>>(), 32);
+    }
+
+    #[test]
+    fn ages_are_right_across_the_stamps_wrap() {
+        let (before, after) = (Stamp(u32::MAX - 499), Stamp(500));
+        assert_eq!(before.age(after), Duration::from_secs(1));
+        let epoch = Instant::now();
+        let stamp = Stamp::at(epoch, epoch + Duration::from_millis(1500));
+        assert_eq!(stamp.age(Stamp::at(epoch, epoch + Duration::from_secs(4))), Duration::from_millis(2500));
+    }
+}

@@ -148,6 +148,8 @@ impl<J> RedisQueue<J> {
     /// every one when `ids` is empty. Returns (old id, new id) pairs.
     pub async fn requeue_dead_many(&self, ids: &[JobId]) -> Result<Vec<(JobId, JobId)>, QueueError> {
         let pairs: Vec<u64> = self.dead_admin("requeue", ids).await?;
+        // A requeued dead letter is a new job, sent like an enqueue (as in `MemoryQueue`).
+        self.sent.add(SYSTEM, &self.name, pairs.len() as u64 / 2);
         Ok(pairs.chunks_exact(2).map(|pair| (JobId::new(pair[0]), JobId::new(pair[1]))).collect())
     }
 
