@@ -1,7 +1,7 @@
 //! Metrics: the runner's and queues' OpenTelemetry-named messaging metrics (sent, consumed,
 //! process duration with `error_type`), the queue lag and counts a sampler sets, the lag
-//! read of both backends, and every breaker's state gauge from its creation. Each test
-//! records into a `DebuggingRecorder` of its own thread, on a current-thread runtime.
+//! read of both backends, and every breaker's state gauge from its creation. The tests
+//! that record use a `DebuggingRecorder` of their own thread, on a current-thread runtime.
 
 #[path = "redis_support.rs"]
 mod redis_support;
@@ -47,9 +47,15 @@ fn recorded(snapshotter: &Snapshotter) -> Recorded {
         labels.sort();
         let name = format!("{}{{{}}}", key.key().name(), labels.join(","));
         match value {
-            DebugValue::Counter(n) => drop(recorded.counters.insert(name, n)),
-            DebugValue::Gauge(g) => drop(recorded.gauges.insert(name, g.into_inner())),
-            DebugValue::Histogram(samples) => drop(recorded.histograms.insert(name, samples.len())),
+            DebugValue::Counter(n) => {
+                recorded.counters.insert(name, n);
+            }
+            DebugValue::Gauge(g) => {
+                recorded.gauges.insert(name, g.into_inner());
+            }
+            DebugValue::Histogram(samples) => {
+                recorded.histograms.insert(name, samples.len());
+            }
         }
     }
     recorded

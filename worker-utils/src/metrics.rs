@@ -58,8 +58,8 @@
 mod prometheus;
 mod sampler;
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use ::metrics::{Counter, Gauge, Histogram, Label};
 use tokio::time::Instant;
@@ -130,14 +130,14 @@ fn messaging_labels(system: &'static str, queue: &str, operation: &'static str) 
 #[derive(Debug)]
 pub(crate) struct JobMetrics {
     system: &'static str,
-    queue: std::sync::Arc<str>,
+    queue: Arc<str>,
     consumed: OnceLock<Counter>,
     /// The duration of the jobs that succeeded; failures register theirs by error type.
     processed: OnceLock<Histogram>,
 }
 
 impl JobMetrics {
-    pub(crate) fn new(system: &'static str, queue: std::sync::Arc<str>) -> Self {
+    pub(crate) fn new(system: &'static str, queue: Arc<str>) -> Self {
         Self { system, queue, consumed: OnceLock::new(), processed: OnceLock::new() }
     }
 
