@@ -118,6 +118,14 @@ export interface DeadLetter<Job = unknown> {
   deliveries: number;
   earlier: DeliveryFailure[];
   failure: DeliveryFailure;
+  /** The W3C trace context of the span that enqueued the job (feature `otel`). */
+  trace?: TraceContext;
+}
+
+/** W3C trace context headers, as the producer's span wrote them. */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
 }
 
 /** `GET /api/dead-letters`: the newest 5 000 dead letters, oldest first. */

@@ -61,8 +61,9 @@ impl<
             ::worker_utils::__private::ActionError,
         >,
     > + ::core::marker::Send {
-        ::worker_utils::__private::Action::execute(
+        ::worker_utils::__private::in_action_span(
             &self.0,
+            "double",
             __worker_input,
             __worker_deps,
             __worker_ctx,

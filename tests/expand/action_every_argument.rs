@@ -123,8 +123,9 @@ where
             my_crate::worker_utils::__private::ActionError,
         >,
     > + ::core::marker::Send {
-        my_crate::worker_utils::__private::Action::execute(
+        my_crate::worker_utils::__private::in_action_span(
             &self.0,
+            "resize",
             __worker_input,
             __worker_deps,
             __worker_ctx,

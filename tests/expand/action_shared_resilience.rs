@@ -83,8 +83,9 @@ where
             ::worker_utils::__private::ActionError,
         >,
     > + ::core::marker::Send {
-        ::worker_utils::__private::Action::execute(
+        ::worker_utils::__private::in_action_span(
             &self.0,
+            "refund",
             __worker_input,
             __worker_deps,
             __worker_ctx,

@@ -37,8 +37,9 @@
 //!
 //! Modules, one concern each: [`action`](mod@action), [`context`], [`error`], [`retry`],
 //! [`error_handling`], [`timeout`], [`circuit_breaker`], [`pipeline`], [`queue`],
-//! [`worker`](mod@worker), [`status`], [`config`], [`metrics`], and `testing` (test doubles, behind
-//! the `testing` feature).
+//! [`worker`](mod@worker), [`status`], [`config`], [`metrics`], [`trace`], `otel` (export to
+//! OpenTelemetry, behind the `otel` feature) and `testing` (test doubles, behind the
+//! `testing` feature).
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 
 pub mod action;
@@ -50,6 +51,8 @@ pub mod error_handling;
 mod finish;
 mod macro_support;
 pub mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod pipeline;
 pub mod queue;
 #[cfg(feature = "redis")]
@@ -59,6 +62,7 @@ pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timeout;
+pub mod trace;
 pub mod worker;
 
 pub use action::{Action, ActionExt};
@@ -103,5 +107,6 @@ pub mod __private {
     pub use crate::pipeline::Then;
     pub use crate::retry::{Backoff, Jitter, Retry, RetryBudget, RetryConfig};
     pub use crate::timeout::Timeout;
+    pub use crate::trace::in_action_span;
     pub use crate::worker::{RedeliveryPolicy, Worker};
 }

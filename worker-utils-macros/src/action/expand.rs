@@ -130,7 +130,7 @@ pub(crate) fn action(func: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream
                 #ctx_arg: &#rt::ActionContext,
             ) -> impl ::core::future::Future<Output = ::core::result::Result<Self::Output, #rt::ActionError>>
                    + ::core::marker::Send {
-                #rt::Action::execute(&self.0, #input_arg, #deps_arg, #ctx_arg)
+                #rt::in_action_span(&self.0, #name, #input_arg, #deps_arg, #ctx_arg)
             }
         }
     }

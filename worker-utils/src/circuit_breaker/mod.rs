@@ -109,7 +109,10 @@ impl<D: ?Sized + Sync, A: Action<D>> Action<D> for Breaker<A> {
         ctx: &ActionContext,
     ) -> impl Future<Output = Result<A::Output, ActionError>> + Send {
         let acquire = move || {
-            self.breaker.try_acquire().map_err(|open| ActionError::from(open).in_context(self.name(), ctx))
+            self.breaker.try_acquire().map_err(|open| {
+                tracing::debug!(parent: ctx.span(), breaker = open.name(), "call rejected: the circuit breaker is open");
+                ActionError::from(open).in_context(self.name(), ctx)
+            })
         };
         Guarded::new(self.inner.execute(input, deps, ctx), acquire)
     }

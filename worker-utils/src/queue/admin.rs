@@ -75,9 +75,9 @@ async fn dead_letters_as_json<J: Serialize>(
 
 /// A dead letter with its payload as JSON.
 fn to_json<J: Serialize>(letter: DeadLetter<J>) -> Result<DeadLetter<serde_json::Value>, QueueError> {
-    let DeadLetter { id, job, deliveries, earlier, failure } = letter;
+    let DeadLetter { id, job, deliveries, earlier, failure, trace } = letter;
     let job = serde_json::to_value(job).map_err(|e| QueueError::Backend(Box::new(e)))?;
-    Ok(DeadLetter { id, job, deliveries, earlier, failure })
+    Ok(DeadLetter { id, job, deliveries, earlier, failure, trace })
 }
 
 impl<J> DeadLetterAdmin for MemoryQueue<J>

@@ -1,8 +1,10 @@
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::context::JobId;
 use crate::error::{ActionError, ErrorKind};
 use crate::retry::{AttemptsExhausted, GiveUpReason};
+use crate::trace::TraceContext;
 
 /// Why one delivery of a job failed: its final error and every attempt's. A job keeps one
 /// per failed delivery, and its dead letter shows them all.
@@ -87,6 +89,7 @@ impl Failure {
 ///     deliveries: 2,
 ///     earlier: vec![Failure::from_error(&flaky, 1)],
 ///     failure: Failure::from_error(&flaky, 2),
+///     trace: None,
 /// };
 /// let deliveries: Vec<u32> = letter.history().map(|f| f.delivery).collect();
 /// assert_eq!(deliveries, [1, 2]);
@@ -105,6 +108,9 @@ pub struct DeadLetter<J> {
     pub earlier: Vec<Failure>,
     /// Why the last delivery failed: the reason it is a dead letter.
     pub failure: Failure,
+    /// The trace context of the span that enqueued it, if one was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Arc<TraceContext>>,
 }
 
 impl<J> DeadLetter<J> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::{
     DeadLetter, EnqueueOptions, Failure, MAX_LEASE, Outcome, Queue, QueueCounts, QueueError, Receipt,
@@ -17,6 +18,7 @@ use crate::config::ConfigError;
 use crate::context::JobId;
 use crate::metrics::{self, SentCounter};
 use crate::status::{JobStatus, StatusEvent, StatusSink};
+use crate::trace::{self, TraceContext};
 
 /// The embedded default queue: in-process, bounded, no external service.
 ///
@@ -74,6 +76,8 @@ struct Extra {
     failures: Vec<Failure>,
     /// The idempotency key it holds, if any.
     key: Option<String>,
+    /// The trace context of the span that enqueued it, if one was recorded.
+    trace: Option<Arc<TraceContext>>,
 }
 
 impl<J> Entry<J> {
@@ -248,7 +252,7 @@ impl<J> State<J> {
                 wake.ready = true;
             }
             Outcome::DeadLetter { failure } => {
-                let Extra { failures, key } = entry.take_extra();
+                let Extra { failures, key, trace } = entry.take_extra();
                 if let Some(key) = key {
                     self.dead_keys.insert(receipt.id, key);
                 }
@@ -260,6 +264,7 @@ impl<J> State<J> {
                     deliveries,
                     earlier: failures,
                     failure,
+                    trace,
                 });
                 wake.room = true;
             }
@@ -372,7 +377,21 @@ impl<J> MemoryQueue<J> {
 
     /// Adds a job now, or fails with [`QueueError::Full`] instead of waiting for room.
     pub fn try_enqueue(&self, job: J) -> Result<JobId, QueueError> {
-        self.try_push(job, &EnqueueOptions::default()).map_err(|_| self.full())
+        let span = trace::send_span(&self.name, 1);
+        let _entered = span.enter();
+        self.try_push(job, &EnqueueOptions::default(), trace::capture(&span)).map_err(|_| self.full())
+    }
+
+    /// Adds `job`, waiting for room if the queue is full.
+    async fn push(&self, mut job: J, options: &EnqueueOptions, trace: Option<&Arc<TraceContext>>) -> JobId {
+        loop {
+            let room = self.room.notified();
+            match self.try_push(job, options, trace.cloned()) {
+                Ok(id) => return id,
+                Err(back) => job = back,
+            }
+            room.await;
+        }
     }
 
     fn full(&self) -> QueueError {
@@ -385,7 +404,12 @@ impl<J> MemoryQueue<J> {
 
     /// Adds `job` if there is room (or returns the id of the job holding its idempotency
     /// key); gives it back otherwise.
-    fn try_push(&self, job: J, options: &EnqueueOptions) -> Result<JobId, J> {
+    fn try_push(
+        &self,
+        job: J,
+        options: &EnqueueOptions,
+        trace: Option<Arc<TraceContext>>,
+    ) -> Result<JobId, J> {
         let id = {
             let mut state = self.lock();
             let key = options.idempotency_key_value();
@@ -400,7 +424,8 @@ impl<J> MemoryQueue<J> {
             if let Some(key) = key {
                 state.keys.insert(key.to_owned(), id);
             }
-            let extra = key.map(|key| Box::new(Extra { failures: Vec::new(), key: Some(key.to_owned()) }));
+            let extra = (key.is_some() || trace.is_some())
+                .then(|| Box::new(Extra { failures: Vec::new(), key: key.map(str::to_owned), trace }));
             let entry = Entry { id, job, deliveries: 0, ready_at: Stamp::default(), extra };
             state.push(entry, options.delay_value());
             id
@@ -456,23 +481,24 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
         SYSTEM
     }
 
-    async fn enqueue_with(&self, mut job: J, options: EnqueueOptions) -> Result<JobId, QueueError> {
-        loop {
-            let room = self.room.notified();
-            match self.try_push(job, &options) {
-                Ok(id) => return Ok(id),
-                Err(back) => job = back,
-            }
-            room.await;
-        }
+    async fn enqueue_with(&self, job: J, options: EnqueueOptions) -> Result<JobId, QueueError> {
+        let span = trace::send_span(&self.name, 1);
+        let trace = trace::capture(&span);
+        Ok(self.push(job, &options, trace.as_ref()).instrument(span).await)
     }
 
     async fn enqueue_batch(&self, jobs: Vec<J>) -> Result<Vec<JobId>, QueueError> {
-        let mut ids = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            ids.push(self.enqueue_with(job, EnqueueOptions::default()).await?);
-        }
-        Ok(ids)
+        let span = trace::send_span(&self.name, jobs.len());
+        let trace = trace::capture(&span);
+        let options = EnqueueOptions::default();
+        let push_all = async {
+            let mut ids = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                ids.push(self.push(job, &options, trace.as_ref()).await);
+            }
+            ids
+        };
+        Ok(push_all.instrument(span).await)
     }
 
     async fn reserve(&self, max: usize, wait: Duration) -> Result<Vec<Reserved<J>>, QueueError> {
@@ -498,6 +524,7 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
                             job: entry.job.clone(),
                             delivery: entry.deliveries,
                             token,
+                            trace: entry.extra.as_ref().and_then(|extra| extra.trace.clone()),
                         });
                         state.leases.push_back((lease_until, entry.id));
                         state.reserved.insert(entry.id, Lease { entry, until: lease_until, token });

@@ -34,6 +34,7 @@ mod memory;
 mod redis;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use admin::{AdminFuture, DeadLetterAdmin};
@@ -58,6 +59,7 @@ pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 use crate::context::JobId;
 use crate::error::BoxError;
 use crate::status::StatusEvent;
+use crate::trace::TraceContext;
 
 /// A job handed to a worker, leased until acked, nacked or dead-lettered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +72,9 @@ pub struct Reserved<J> {
     pub delivery: u32,
     /// Tells this reservation from every other of the same job (the fencing token).
     pub token: u64,
+    /// The trace context of the span that enqueued the job, if one was recorded (see
+    /// [`trace`](crate::trace)); shared, since every delivery carries the same.
+    pub trace: Option<Arc<TraceContext>>,
 }
 
 impl<J> Reserved<J> {

@@ -18,6 +18,7 @@ use crate::action::Action;
 use crate::context::ActionContext;
 use crate::error::ActionError;
 use crate::metrics;
+use crate::trace::{self, InSpan};
 
 /// Retries the inner action on retryable errors, waiting a backoff delay between attempts.
 ///
@@ -116,10 +117,11 @@ where
             budget.record_call();
         }
         ctx.set_attempt(1);
+        let span = trace::attempt_span(self.name(), 1);
         if self.config.max_attempts() == 1 {
-            return FirstAttempt::new(self.inner.execute(input, deps, ctx), None);
+            return FirstAttempt::new(InSpan::new(self.inner.execute(input, deps, ctx), span), None);
         }
-        let attempt = self.inner.execute(input.clone(), deps, ctx);
+        let attempt = InSpan::new(self.inner.execute(input.clone(), deps, ctx), span);
         // Built and boxed only once an attempt has failed, so that the retry loop's state
         // (backoff timer, error history) costs the success path nothing.
         let retry_loop = move |error, input| self.retry_after(error, input, deps, ctx);
@@ -147,7 +149,8 @@ impl<A> Retry<A> {
         while attempt < self.config.max_attempts() {
             metrics::count_attempt(&self.attempts, self.name());
             ctx.set_attempt(attempt);
-            match self.inner.execute(input.clone(), deps, ctx).await {
+            let span = trace::attempt_span(self.name(), attempt);
+            match InSpan::new(self.inner.execute(input.clone(), deps, ctx), span).await {
                 Ok(output) => return Ok(output),
                 Err(error) => history.wait_after(error, attempt, ctx).await?,
             }
@@ -155,7 +158,8 @@ impl<A> Retry<A> {
         }
         metrics::count_attempt(&self.attempts, self.name());
         ctx.set_attempt(attempt);
-        match self.inner.execute(input, deps, ctx).await {
+        let span = trace::attempt_span(self.name(), attempt);
+        match InSpan::new(self.inner.execute(input, deps, ctx), span).await {
             Ok(output) => Ok(output),
             Err(error) => Err(history.give_up(error, GiveUpReason::MaxAttempts)),
         }
@@ -195,6 +199,7 @@ impl<'a, A> History<'a, A> {
             && let Err(refilled_in) = budget.try_retry()
         {
             metrics::record_budget_exhausted(error.action());
+            tracing::debug!(parent: ctx.span(), action = error.action(), attempt, "retry refused by the retry budget");
             let error = error.with_retry_after(refilled_in);
             return Err(self.give_up(error, GiveUpReason::BudgetExhausted));
         }

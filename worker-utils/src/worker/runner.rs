@@ -21,6 +21,7 @@ use crate::metrics::{JobMetrics, QueueSampler};
 use crate::queue::{Failure, Outcome, Queue, QueueError, Receipt, Reserved, Settlement};
 use crate::status::{JobStatus, StatusEvent, StatusSink};
 use crate::timeout::millis;
+use crate::trace::{self, ProducerTrace};
 
 /// How long one `reserve` call waits for work before the slot checks for shutdown again.
 const RESERVE_WAIT: Duration = Duration::from_millis(250);
@@ -67,6 +68,7 @@ struct Shared<W: Worker, Q> {
     worker_id: Arc<str>,
     batch: usize,
     redelivery: RedeliveryPolicy,
+    producer_trace: ProducerTrace,
     stats: Arc<RunStats>,
     job_metrics: JobMetrics,
 }
@@ -258,6 +260,7 @@ where
             grace: RunnerBuilder::<W, Q>::DEFAULT_GRACE,
             worker_id: None,
             redelivery: None,
+            producer_trace: ProducerTrace::default(),
         }
     }
 
@@ -520,13 +523,13 @@ where
         state: &mut SlotState,
     ) {
         let receipt = reserved.receipt();
-        let Reserved { id, job, delivery, .. } = reserved;
+        let Reserved { id, job, delivery, trace, .. } = reserved;
+        let span = trace::process_span(&self.queue_name, id, delivery, trace.as_deref(), self.producer_trace);
         if delivery > self.redelivery.max_deliveries() {
             // Boxed, like every failure branch below: off the success path, so that the
             // job's future stays small and its poll inlines into the slot's.
-            return Box::pin(self.dead_letter_unrun(receipt, delivery, scope, state)).await;
+            return Box::pin(self.dead_letter_unrun(receipt, delivery, scope, &span, state)).await;
         }
-        let span = tracing::info_span!("job", job_id = id.get(), queue = &*self.queue_name, delivery);
         let ctx = ActionContext::in_scope(scope.clone(), id, delivery, span);
         let started = self.publish(&mut state.outbox, || {
             event(scope, id, delivery, JobStatus::Processing, JobStatus::Pending)
@@ -539,24 +542,30 @@ where
         // is in flight and earlier jobs' outcomes are not held up by a long one.
         // The call to `execute` is guarded as well as its future: a panic in eager work before
         // the future exists fails the job like one inside it.
-        let outcome =
-            match std::panic::catch_unwind(AssertUnwindSafe(|| self.pipeline.execute(job, &self.deps, &ctx)))
-            {
-                Ok(call) => {
-                    let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
-                    std::future::poll_fn(|cx| {
-                        let poll = call.as_mut().poll(cx);
-                        if poll.is_pending() {
-                            drop_superseded(state);
-                            self.flush(&mut state.outbox);
-                            self.settle_in_background(state);
-                        }
-                        poll
-                    })
-                    .await
-                }
-                Err(payload) => Err(payload),
-            };
+        // The job's span is entered while its call is built and polled, so that spans the
+        // actions open (and the user's own) nest under it.
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _entered = ctx.span().enter();
+            self.pipeline.execute(job, &self.deps, &ctx)
+        })) {
+            Ok(call) => {
+                let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
+                std::future::poll_fn(|cx| {
+                    let poll = {
+                        let _entered = ctx.span().enter();
+                        call.as_mut().poll(cx)
+                    };
+                    if poll.is_pending() {
+                        drop_superseded(state);
+                        self.flush(&mut state.outbox);
+                        self.settle_in_background(state);
+                    }
+                    poll
+                })
+                .await
+            }
+            Err(payload) => Err(payload),
+        };
         self.stats.retries.fetch_add(u64::from(ctx.retries()), Ordering::Relaxed);
         let result = outcome.unwrap_or_else(|payload| {
             Err(ActionError::system(Panicked::from_payload(payload)).in_context(self.pipeline.name(), &ctx))
@@ -578,7 +587,7 @@ where
             Err(error) if error.is_cancelled() => Box::pin(self.give_back(receipt, state)).await,
             Err(error) => {
                 let error = error.in_context(self.pipeline.name(), &ctx);
-                Box::pin(self.fail(receipt, delivery, error, (scope, started), state)).await;
+                Box::pin(self.fail(receipt, delivery, error, (scope, started, ctx.span()), state)).await;
             }
         }
     }
@@ -589,13 +598,15 @@ where
         receipt: Receipt,
         delivery: u32,
         error: ActionError,
-        (scope, started): (&Arc<Scope>, Option<u64>),
+        (scope, started, span): (&Arc<Scope>, Option<u64>, &tracing::Span),
         state: &mut SlotState,
     ) {
         let id = receipt.id;
         let failure = Failure::from_error(&error, delivery);
+        trace::record_failure(span, &error);
         match self.redelivery.decide(&error, delivery) {
             Redelivery::After(delay) => {
+                tracing::info!(parent: span, delay_ms = millis(delay), "job redelivery scheduled");
                 let event = || {
                     let mut event = event(scope, id, delivery + 1, JobStatus::Pending, JobStatus::Processing);
                     event.due_at_ms = Some(event.timestamp_ms.saturating_add(millis(delay)));
@@ -605,6 +616,7 @@ where
                 self.record(receipt, nack, event, state).await;
             }
             Redelivery::DeadLetter(cause) => {
+                tracing::info!(parent: span, cause = ?cause, "job dead-lettered");
                 if cause == DeadLetterCause::Panicked {
                     self.stats.panics.fetch_add(1, Ordering::Relaxed);
                 }
@@ -622,12 +634,15 @@ where
         receipt: Receipt,
         delivery: u32,
         scope: &Arc<Scope>,
+        span: &tracing::Span,
         state: &mut SlotState,
     ) {
         let id = receipt.id;
         let error =
             ActionError::system(DeliveriesExhausted { delivery, max: self.redelivery.max_deliveries() })
                 .stamped(self.pipeline.name(), 0, Some(id));
+        trace::record_failure(span, &error);
+        tracing::info!(parent: span, cause = ?DeadLetterCause::DeliveriesExhausted, "job dead-lettered");
         let failure = Outcome::DeadLetter { failure: Failure::from_error(&error, delivery) };
         let event = || event(scope, id, delivery, JobStatus::Failed, JobStatus::Pending).error(&error);
         self.record(receipt, failure, event, state).await;
@@ -863,6 +878,7 @@ pub struct RunnerBuilder<W: Worker, Q> {
     grace: Duration,
     worker_id: Option<String>,
     redelivery: Option<RedeliveryPolicy>,
+    producer_trace: ProducerTrace,
 }
 
 impl<W, Q> RunnerBuilder<W, Q>
@@ -906,6 +922,14 @@ where
     /// own [`Worker::redelivery`], which `#[worker(redeliver(..))]` sets).
     pub fn redelivery(mut self, policy: RedeliveryPolicy) -> Self {
         self.redelivery = Some(policy);
+        self
+    }
+
+    /// How each delivery's `process` span relates to the span that enqueued the job
+    /// (default: its child; see [`trace`](crate::trace)). Matters only with the `otel`
+    /// feature, which carries the producer's trace context with the job.
+    pub fn producer_trace(mut self, relation: ProducerTrace) -> Self {
+        self.producer_trace = relation;
         self
     }
 
@@ -953,6 +977,7 @@ where
                 worker_id: Arc::from(worker_id),
                 batch: self.batch,
                 redelivery,
+                producer_trace: self.producer_trace,
                 stats: Arc::default(),
                 job_metrics,
             }),

@@ -39,6 +39,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::redis_connection as connection;
 pub use crate::redis_connection::ConnectError;
@@ -56,6 +57,7 @@ use crate::error::ActionError;
 use crate::metrics::SentCounter;
 use crate::status::{Compact, JobStatus, REDIS_STREAM_CAP, StatusEvent};
 use crate::timeout::millis;
+use crate::trace::{self, TraceContext};
 
 /// A queue in Redis, shared by every process that opens it by the same name and namespace.
 ///
@@ -211,10 +213,26 @@ impl<J: Serialize + DeserializeOwned> RedisQueue<J> {
     /// Adds jobs with one delay and optional idempotency keys; returns each job's id (the
     /// existing job's for a key already taken).
     async fn add(&self, jobs: Vec<(J, Option<String>)>, delay: Duration) -> Result<Vec<JobId>, QueueError> {
+        let span = trace::send_span(&self.name, jobs.len());
+        let trace = match trace::capture(&span) {
+            Some(trace) => encode(&trace)?,
+            None => String::new(),
+        };
+        self.add_traced(jobs, delay, trace).instrument(span).await
+    }
+
+    /// [`add`](Self::add) inside its `send` span, with that span's context as JSON.
+    async fn add_traced(
+        &self,
+        jobs: Vec<(J, Option<String>)>,
+        delay: Duration,
+        trace: String,
+    ) -> Result<Vec<JobId>, QueueError> {
         let mut invocation = ENQUEUE.prepare_invoke();
         invocation.key(&self.keys.id).key(&self.keys.ready).key(&self.keys.delayed).key(&self.keys.marker);
         invocation.key(&self.keys.status);
         invocation.arg(&self.keys.prefix).arg(millis(delay)).arg(&self.name_json).arg(self.status_cap);
+        invocation.arg(trace);
         for (job, key) in &jobs {
             let payload = encode(job)?;
             invocation.arg(payload).arg(key.as_deref().unwrap_or(""));
@@ -246,14 +264,16 @@ impl<J: Serialize + DeserializeOwned> RedisQueue<J> {
         if let Ok(reclaimed @ 1..) = int(&head[1]) {
             tracing::warn!(queue = &*self.name, reclaimed, "leases expired; the jobs go back to the queue");
         }
-        let mut reserved = Vec::with_capacity(jobs.len() / 4);
-        for job in jobs.chunks_exact(4) {
-            let id = JobId::new(u64::try_from(int(&job[0])?).map_err(|_| malformed())?);
-            let delivery = u32::try_from(int(&job[1])?).unwrap_or(u32::MAX);
-            let token = u64::try_from(int(&job[2])?).map_err(|_| malformed())?;
-            let payload: Vec<u8> = redis::from_redis_value(&job[3]).map_err(|_| malformed())?;
+        let mut reserved = Vec::with_capacity(jobs.len() / 5);
+        for fields in jobs.chunks_exact(5) {
+            let id = JobId::new(u64::try_from(int(&fields[0])?).map_err(|_| malformed())?);
+            let delivery = u32::try_from(int(&fields[1])?).unwrap_or(u32::MAX);
+            let token = u64::try_from(int(&fields[2])?).map_err(|_| malformed())?;
+            let payload: Vec<u8> = redis::from_redis_value(&fields[3]).map_err(|_| malformed())?;
             match serde_json::from_slice(&payload) {
-                Ok(job) => reserved.push(Reserved { id, job, delivery, token }),
+                Ok(job) => {
+                    reserved.push(Reserved { id, job, delivery, token, trace: decode_trace(&fields[4]) })
+                }
                 Err(error) => self.dead_letter_undecodable(Receipt { id, token }, delivery, &error).await,
             }
         }
@@ -471,8 +491,8 @@ where
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter<J>>, QueueError> {
         let reply: Vec<redis::Value> = self.dead_admin("list", &[]).await?;
-        let mut letters = Vec::with_capacity(reply.len() / 5);
-        for letter in reply.chunks_exact(5) {
+        let mut letters = Vec::with_capacity(reply.len() / 6);
+        for letter in reply.chunks_exact(6) {
             match decode_dead_letter(letter) {
                 Ok(letter) => letters.push(letter),
                 Err(error) => {
@@ -490,7 +510,7 @@ where
 }
 
 /// One dead letter from the `list` reply: id, payload, deliveries, earlier failures, final
-/// failure.
+/// failure, trace context.
 fn decode_dead_letter<J: DeserializeOwned>(
     fields: &[redis::Value],
 ) -> Result<DeadLetter<J>, Box<dyn std::error::Error + Send + Sync>> {
@@ -505,7 +525,18 @@ fn decode_dead_letter<J: DeserializeOwned>(
         deliveries,
         earlier: serde_json::from_str(&format!("[{earlier}]"))?,
         failure: serde_json::from_slice(&failure)?,
+        trace: decode_trace(&fields[5]),
     })
+}
+
+/// A job's stored trace context; one that cannot be read is dropped, as a trace is not
+/// worth failing a job for.
+fn decode_trace(field: &redis::Value) -> Option<Arc<TraceContext>> {
+    let json: Vec<u8> = redis::from_redis_value(field).ok()?;
+    if json.is_empty() {
+        return None;
+    }
+    serde_json::from_slice(&json).ok().map(Arc::new)
 }
 
 /// JSON for Redis; a value serde cannot encode is the caller's bug, reported as an error.

@@ -4,7 +4,7 @@
 --       string, 4 status stream cap (0: no status events), then job ids ("list": none,
 --       every dead letter; "requeue" / "purge": the ids, or none for all)
 -- Returns for "list": (id, payload, deliveries, earlier failures JSON or "", final failure
--- JSON) per dead letter, oldest first; for "requeue", (old id, new id) per job; for
+-- JSON, trace context JSON or "") per dead letter, oldest first; for "requeue", (old id, new id) per job; for
 -- "purge", the ids purged.
 local prefix, op, queue, stream_cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local now = now_ms()
@@ -20,12 +20,13 @@ local out = {}
 for _, id in ipairs(ids) do
   local job = prefix .. 'j:' .. id
   if op == 'list' then
-    local f = redis.call('HMGET', job, 'p', 't', 'r', 'f', 'x')
+    local f = redis.call('HMGET', job, 'p', 't', 'r', 'f', 'x', 'c')
     out[#out + 1] = tonumber(id)
     out[#out + 1] = f[1] or ''
     out[#out + 1] = tonumber(f[2] or 0) - tonumber(f[3] or 0)
     out[#out + 1] = f[4] or ''
     out[#out + 1] = f[5] or ''
+    out[#out + 1] = f[6] or ''
   else
     redis.call('ZREM', KEYS[1], id)
     local f = redis.call('HMGET', job, 'p', 'k', 'e')

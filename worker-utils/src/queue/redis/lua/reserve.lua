@@ -3,7 +3,7 @@
 -- KEYS: 1 ready list, 2 delayed zset, 3 leased zset, 4 marker list
 -- ARGV: 1 key prefix, 2 max jobs, 3 lease in ms
 -- Returns: { ms until the next delayed job or lease falls due (-1: none; only when no job
--- was leased), reclaimed lease count, then (id, delivery, token, payload) per job }.
+-- was leased), reclaimed lease count, then (id, delivery, token, payload, trace context JSON or "") per job }.
 local now = now_ms()
 local prefix, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
@@ -27,7 +27,7 @@ if ids then
   local leases = {}
   for _, id in ipairs(ids) do
     local job = prefix .. 'j:' .. id
-    local fields = redis.call('HMGET', job, 'p', 'r')
+    local fields = redis.call('HMGET', job, 'p', 'r', 'c')
     if fields[1] then
       -- The token counts reservations; a release counts one back as no delivery.
       local token = redis.call('HINCRBY', job, 't', 1)
@@ -37,6 +37,7 @@ if ids then
       out[#out + 1] = token - tonumber(fields[2] or 0)
       out[#out + 1] = token
       out[#out + 1] = fields[1]
+      out[#out + 1] = fields[3] or ''
     end
   end
   if #leases > 0 then redis.call('ZADD', KEYS[3], unpack(leases)) end
