@@ -77,7 +77,7 @@ fn record<F: Future<Output = ()>>(paused: bool, test: impl FnOnce() -> F) -> Rec
 }
 
 const MEMORY: &str = "messaging_destination_name=mail,messaging_operation_name";
-const SYSTEM: &str = "messaging_system=worker_utils_memory";
+const SYSTEM: &str = "messaging_system=worker_utils";
 
 #[test]
 fn a_runner_records_the_messaging_metrics_and_samples_its_queue() {
@@ -272,7 +272,7 @@ fn a_redis_queue_counts_the_jobs_it_sends() {
     });
     if present {
         let sent = "messaging_client_sent_messages_total{messaging_destination_name=sent,\
-                    messaging_operation_name=send,messaging_system=worker_utils_redis}";
+                    messaging_operation_name=send,messaging_system=worker_utils}";
         assert_eq!(recorded.counters.get(sent), Some(&4), "{recorded:#?}");
     }
 }

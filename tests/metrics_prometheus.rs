@@ -70,7 +70,7 @@ async fn a_scrape_shows_the_jobs_queue_and_breakers() {
     assert_eq!(answer.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
     let text = &answer.body;
 
-    let mail = [("messaging_system", "worker_utils_memory"), ("messaging_destination_name", "mail")];
+    let mail = [("messaging_system", "worker_utils"), ("messaging_destination_name", "mail")];
     let with = |operation| [mail[0], mail[1], ("messaging_operation_name", operation)];
     assert_eq!(sample(text, "messaging_client_sent_messages_total", &with("send")), Some(3.0), "{text}");
     assert_eq!(sample(text, "messaging_client_consumed_messages_total", &with("receive")), Some(3.0));

@@ -3,9 +3,8 @@
 //!
 //! The per-job metrics follow OpenTelemetry's messaging conventions in their Prometheus
 //! form (dots become underscores, the unit and `_total` are suffixed), with the labels
-//! `messaging_system` (the backend: `worker_utils_memory` or `worker_utils_redis`, see
-//! [`Queue::messaging_system`](crate::queue::Queue::messaging_system)),
-//! `messaging_destination_name` (the queue), `messaging_operation_name` and, on a failed
+//! `messaging_system` (`worker_utils`, the spans' [`MESSAGING_SYSTEM`], whatever the
+//! backend), `messaging_destination_name` (the queue), `messaging_operation_name` and, on a failed
 //! job, `error_type` (the [`ErrorKind`]):
 //!
 //! | name | type | labels | recorded |
@@ -66,6 +65,7 @@ use tokio::time::Instant;
 
 use crate::circuit_breaker::CircuitState;
 use crate::error::{ActionError, ErrorKind};
+use crate::trace::MESSAGING_SYSTEM;
 #[cfg(feature = "prometheus")]
 pub use metrics_exporter_prometheus::PrometheusHandle;
 #[cfg(feature = "prometheus")]
@@ -116,10 +116,11 @@ pub(crate) fn record_error(action: &'static str, kind: ErrorKind) {
         .increment(1);
 }
 
-/// The messaging labels of a queue's metrics: backend, queue, operation.
-fn messaging_labels(system: &'static str, queue: &str, operation: &'static str) -> Vec<Label> {
+/// The messaging labels of a queue's metrics: system, queue, operation (the spans'
+/// attributes, so that metrics and traces of a queue line up).
+fn messaging_labels(queue: &str, operation: &'static str) -> Vec<Label> {
     vec![
-        Label::from_static_parts("messaging_system", system),
+        Label::from_static_parts("messaging_system", MESSAGING_SYSTEM),
         Label::new("messaging_destination_name", queue.to_owned()),
         Label::from_static_parts("messaging_operation_name", operation),
     ]
@@ -129,7 +130,6 @@ fn messaging_labels(system: &'static str, queue: &str, operation: &'static str) 
 /// handles registered at first use.
 #[derive(Debug)]
 pub(crate) struct JobMetrics {
-    system: &'static str,
     queue: Arc<str>,
     consumed: OnceLock<Counter>,
     /// The duration of the jobs that succeeded; failures register theirs by error type.
@@ -137,8 +137,8 @@ pub(crate) struct JobMetrics {
 }
 
 impl JobMetrics {
-    pub(crate) fn new(system: &'static str, queue: Arc<str>) -> Self {
-        Self { system, queue, consumed: OnceLock::new(), processed: OnceLock::new() }
+    pub(crate) fn new(queue: Arc<str>) -> Self {
+        Self { queue, consumed: OnceLock::new(), processed: OnceLock::new() }
     }
 
     /// Counts `jobs` reserved jobs, if metrics are on.
@@ -146,7 +146,7 @@ impl JobMetrics {
     pub(crate) fn consumed(&self, jobs: usize) {
         if enabled() && jobs > 0 {
             let counter = self.consumed.get_or_init(|| {
-                let labels = messaging_labels(self.system, &self.queue, "receive");
+                let labels = messaging_labels(&self.queue, "receive");
                 ::metrics::counter!("messaging_client_consumed_messages_total", labels)
             });
             counter.increment(jobs as u64);
@@ -173,7 +173,7 @@ impl JobMetrics {
 
     #[cold]
     fn process_histogram(&self, error: Option<ErrorKind>) -> Histogram {
-        let mut labels = messaging_labels(self.system, &self.queue, "process");
+        let mut labels = messaging_labels(&self.queue, "process");
         if let Some(kind) = error {
             labels.push(Label::from_static_parts("error_type", kind.as_str()));
         }
@@ -186,12 +186,12 @@ impl JobMetrics {
 pub(crate) struct SentCounter(OnceLock<Counter>);
 
 impl SentCounter {
-    /// Counts `jobs` jobs added to `queue` of backend `system`, if metrics are on.
+    /// Counts `jobs` jobs added to `queue`, if metrics are on.
     #[inline]
-    pub(crate) fn add(&self, system: &'static str, queue: &str, jobs: u64) {
+    pub(crate) fn add(&self, queue: &str, jobs: u64) {
         if enabled() && jobs > 0 {
             let counter = self.0.get_or_init(|| {
-                let labels = messaging_labels(system, queue, "send");
+                let labels = messaging_labels(queue, "send");
                 ::metrics::counter!("messaging_client_sent_messages_total", labels)
             });
             counter.increment(jobs);

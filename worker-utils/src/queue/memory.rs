@@ -430,7 +430,7 @@ impl<J> MemoryQueue<J> {
             state.push(entry, options.delay_value());
             id
         };
-        self.sent.add(SYSTEM, &self.name, 1);
+        self.sent.add(&self.name, 1);
         self.ready.notify_one();
         self.publish(id, JobStatus::Pending);
         Ok(id)
@@ -475,10 +475,6 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
 
     fn lease(&self) -> Duration {
         self.lease
-    }
-
-    fn messaging_system(&self) -> &'static str {
-        SYSTEM
     }
 
     async fn enqueue_with(&self, job: J, options: EnqueueOptions) -> Result<JobId, QueueError> {
@@ -716,8 +712,6 @@ pub struct MemoryQueueBuilder<J> {
     job: PhantomData<fn(J) -> J>,
 }
 
-/// The memory backend's `messaging.system`.
-const SYSTEM: &str = "worker_utils_memory";
 /// Live jobs at most, unless told otherwise.
 const DEFAULT_CAPACITY: usize = 100_000;
 /// How long a reservation lasts, unless told otherwise.

@@ -262,19 +262,6 @@ pub trait Queue<J>: Send + Sync + 'static {
     /// How long a reservation lasts before the job is handed out again.
     fn lease(&self) -> Duration;
 
-    /// The backend, as OpenTelemetry's `messaging.system` names it in metrics and traces:
-    /// `worker_utils_memory` for [`MemoryQueue`], `worker_utils_redis` for `RedisQueue`;
-    /// `worker_utils` unless a backend says otherwise.
-    ///
-    /// ```
-    /// use worker_utils::queue::{MemoryQueue, Queue};
-    /// let queue = MemoryQueue::<u32>::builder("q").build().unwrap();
-    /// assert_eq!(queue.messaging_system(), "worker_utils_memory");
-    /// ```
-    fn messaging_system(&self) -> &'static str {
-        "worker_utils"
-    }
-
     /// Whether this queue publishes outcome events itself (see
     /// [Outcome events](Self#outcome-events)); `false` unless a backend says otherwise.
     fn publishes_outcomes(&self) -> bool {

@@ -965,7 +965,7 @@ where
         let redelivery = self.redelivery.unwrap_or_else(|| self.worker.redelivery());
         check_lease(&pipeline, queue_name, self.queue.lease())?;
         let queue_name: Arc<str> = Arc::from(queue_name);
-        let job_metrics = JobMetrics::new(self.queue.messaging_system(), queue_name.clone());
+        let job_metrics = JobMetrics::new(queue_name.clone());
         let worker_id = self.worker_id.unwrap_or_else(|| unique_worker_id(&queue_name));
         Ok(Runner {
             shared: Arc::new(Shared {

@@ -151,7 +151,7 @@ impl<J> RedisQueue<J> {
     pub async fn requeue_dead_many(&self, ids: &[JobId]) -> Result<Vec<(JobId, JobId)>, QueueError> {
         let pairs: Vec<u64> = self.dead_admin("requeue", ids).await?;
         // A requeued dead letter is a new job, sent like an enqueue (as in `MemoryQueue`).
-        self.sent.add(SYSTEM, &self.name, pairs.len() as u64 / 2);
+        self.sent.add(&self.name, pairs.len() as u64 / 2);
         Ok(pairs.chunks_exact(2).map(|pair| (JobId::new(pair[0]), JobId::new(pair[1]))).collect())
     }
 
@@ -240,7 +240,7 @@ impl<J: Serialize + DeserializeOwned> RedisQueue<J> {
         let mut connection = self.commands.clone();
         let added: Vec<u64> = self.observe("enqueue", invocation.invoke_async(&mut connection).await)?;
         let new = added.chunks_exact(2).filter(|pair| pair[1] == 1).count();
-        self.sent.add(SYSTEM, &self.name, new as u64);
+        self.sent.add(&self.name, new as u64);
         Ok(added.chunks_exact(2).map(|pair| JobId::new(pair[0])).collect())
     }
 
@@ -359,10 +359,6 @@ where
     /// when status events are off (the runner must not publish them elsewhere then).
     fn publishes_outcomes(&self) -> bool {
         true
-    }
-
-    fn messaging_system(&self) -> &'static str {
-        SYSTEM
     }
 
     async fn enqueue_with(&self, job: J, options: EnqueueOptions) -> Result<JobId, QueueError> {
@@ -567,8 +563,6 @@ impl Health {
     }
 }
 
-/// The Redis backend's `messaging.system`.
-const SYSTEM: &str = "worker_utils_redis";
 /// The Redis a builder connects to unless told otherwise.
 const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 /// The first part of every key unless told otherwise.
