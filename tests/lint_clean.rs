@@ -61,7 +61,8 @@ pub enum Never {}
 #[action(
     retry(max_attempts = 3, base_delay = "10ms", max_delay = "1s", jitter = "none"),
     error_handling,
-    timeout = "5s"
+    timeout = "5s",
+    validate = below_limit
 )]
 pub async fn full(input: u32, deps: &Deps, ctx: &ActionContext) -> Result<u32, StepError> {
     tokio::task::yield_now().await;
@@ -71,17 +72,30 @@ pub async fn full(input: u32, deps: &Deps, ctx: &ActionContext) -> Result<u32, S
     Ok(input)
 }
 
-/// Hooks and a predicate.
+/// Hooks, a predicate and a validator.
 ///
 /// # Errors
 /// Never.
 #[action(
+    validate = not_empty,
     retry(backoff = linear, on = [Transient], when = always),
     error_handling(handler = recover, cleanup = clean_up)
 )]
 pub async fn hooked(input: String) -> Result<usize, ActionError> {
     tokio::task::yield_now().await;
     Ok(input.len())
+}
+
+fn not_empty(input: &str) -> Result<(), &'static str> {
+    if input.is_empty() { Err("empty") } else { Ok(()) }
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "a validator takes the input by reference, whatever its type"
+)]
+fn below_limit(input: &u32, deps: &Deps) -> Result<(), String> {
+    if *input < 1000 + deps.failures { Ok(()) } else { Err(format!("{input} is too large")) }
 }
 
 fn always(_: &ActionError) -> bool {

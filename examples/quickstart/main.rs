@@ -12,7 +12,8 @@
 //! `http://…/#admin=SECRET`) can requeue and delete dead letters; with `--linger`, a worker
 //! keeps working the queue meanwhile, so a requeued job runs again. The environment's
 //! `WORKER_UTILS_WS_MAX_CLIENTS` and `WORKER_UTILS_WS_RATE_LIMIT_MS` configure the server.
-//! Ctrl-C shuts the worker down gracefully.
+//! Ctrl-C shuts the worker down gracefully. With `--profile` it ends with a table of where
+//! the time went: each action's share, calls, p50, p95 and max.
 //!
 //! On Redis, each part can run in a process of its own, on any machine:
 //!
@@ -35,6 +36,7 @@ use pipeline::{Deps, ImageJob, ThumbnailWorker};
 use tokio_util::sync::CancellationToken;
 use worker_utils::config::WebSocketDefaults;
 use worker_utils::prelude::*;
+use worker_utils::profile::Profile;
 use worker_utils::queue::{DeadLetter, DeadLetterAdmin, MemoryQueue, Queue, QueueError, RedisQueue};
 use worker_utils::status::{RedisStatusFeed, RedisStatusSink, StatusServer, StatusServerHandle};
 use worker_utils::worker::{RunReport, RunStats, Runner};
@@ -74,6 +76,10 @@ struct Options {
     /// delayed or reserved) for a second.
     #[arg(long)]
     exit_when_idle: bool,
+    /// Print, at the end, each action's share of the time with its calls, p50, p95 and max
+    /// (from the duration metrics, which stay off without this flag).
+    #[arg(long)]
+    profile: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -104,10 +110,19 @@ async fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    // Off, nothing is installed and the success path records nothing.
+    let profile = options.profile.then(Profile::new);
+    if let Some(Err(error)) = profile.as_ref().map(Profile::install) {
+        eprintln!("error: --profile: {error}");
+        return ExitCode::FAILURE;
+    }
     let run = match options.backend {
         Backend::Memory => run_in_memory(&options).await,
         Backend::Redis => run_on_redis(&options).await,
     };
+    if let Some(profile) = profile {
+        println!("\ntime per action (every call through its error handling):\n{}", profile.report());
+    }
     match run {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -52,9 +52,20 @@ pub(crate) struct StorageBusy {
     retry_after: Duration,
 }
 
+/// Rejects a job that a fetch could never serve before anything is tried: a rejection is
+/// dead-lettered at once, never retried or redelivered.
+fn https_only(job: &ImageJob) -> Result<(), String> {
+    if job.url.starts_with("https://") { Ok(()) } else { Err(format!("{} is not an https URL", job.url)) }
+}
+
 /// Simulated I/O: on a job's first delivery, times out on the first two attempts for every
 /// 9th image (a retry, or a later delivery, gets through); never finds every 47th.
-#[action(retry(max_attempts = 4, base_delay = "5ms", max_delay = "50ms"), error_handling, timeout = "2s")]
+#[action(
+    validate = https_only,
+    retry(max_attempts = 4, base_delay = "5ms", max_delay = "50ms"),
+    error_handling,
+    timeout = "2s"
+)]
 pub(crate) async fn fetch_image(job: ImageJob, ctx: &ActionContext) -> Result<Image, FetchError> {
     tokio::time::sleep(Duration::from_millis(2)).await;
     if job.id.is_multiple_of(47) {

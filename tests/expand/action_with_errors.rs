@@ -82,7 +82,7 @@ where
     "invalid duration \"soon\": expected an integer followed by a unit (`ms`, `s`, `m` or `h`), e.g. \"250ms\" or \"30s\", or an integer of milliseconds"
 }
 ::core::compile_error! {
-    "unknown `#[action]` argument `colour`; expected one of: `retry`, `error_handling`, `circuit_breaker`, `timeout`, `total_timeout`, `name`, `crate`"
+    "unknown `#[action]` argument `colour`; expected one of: `retry`, `error_handling`, `circuit_breaker`, `timeout`, `total_timeout`, `validate`, `name`, `crate`"
 }
 ::core::compile_error! {
     "`max_attempts` must be at least 1 (it counts the first call)"

@@ -113,6 +113,19 @@ fn action_shared_resilience() {
 }
 
 #[test]
+fn action_validate() {
+    action(
+        "action_validate",
+        quote!(retry, validate = checks::image_url, error_handling),
+        quote! {
+            async fn fetch_image(url: String, deps: &Deps) -> Result<Vec<u8>, FetchError> {
+                deps.client.get(&url).await
+            }
+        },
+    );
+}
+
+#[test]
 fn action_with_errors() {
     action(
         "action_with_errors",

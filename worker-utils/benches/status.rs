@@ -127,7 +127,7 @@ fn wait_until(received: &Received, at_least: u64) {
 fn event(template: &StatusEvent, i: u64) -> StatusEvent {
     let mut event = template.clone();
     event.job_id = JobId::new(i / 2);
-    event.status = if i % 2 == 0 { JobStatus::Processing } else { JobStatus::Completed };
+    event.status = if i.is_multiple_of(2) { JobStatus::Processing } else { JobStatus::Completed };
     event
 }
 

@@ -12,6 +12,7 @@ use crate::error_handling::ErrorHandling;
 use crate::pipeline::Then;
 use crate::retry::{Retry, RetryConfig};
 use crate::timeout::Timeout;
+use crate::validate::Validate;
 
 /// One step of a job: takes an input, the shared dependencies `D` and the job's context,
 /// and produces an output or an [`ActionError`].
@@ -164,6 +165,14 @@ pub trait ActionExt: Sized {
     /// call's outcome in it.
     fn circuit_breaker(self, breaker: CircuitBreaker) -> Breaker<Self> {
         Breaker::new(self, breaker)
+    }
+
+    /// Checks each input with `validator` (`Fn(&Input, &D) -> Result<(), E>`) before this
+    /// action runs; a rejection is a `Permanent` [`ValidationFailed`](crate::validate::ValidationFailed),
+    /// never retried or redelivered. Put it outside `.retry(..)`, so it runs once per call.
+    /// (Not `validate`, which would clash with the `validator` crate's method.)
+    fn validate_with<V>(self, validator: V) -> Validate<Self, V> {
+        Validate::new(self, validator)
     }
 }
 

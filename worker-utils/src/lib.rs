@@ -36,10 +36,10 @@
 //! writable by hand through the traits below.
 //!
 //! Modules, one concern each: [`action`](mod@action), [`context`], [`error`], [`retry`],
-//! [`error_handling`], [`timeout`], [`circuit_breaker`], [`pipeline`], [`queue`],
-//! [`worker`](mod@worker), [`status`], [`config`], [`metrics`], [`trace`], `otel` (export to
-//! OpenTelemetry, behind the `otel` feature) and `testing` (test doubles, behind the
-//! `testing` feature).
+//! [`error_handling`], [`timeout`], [`circuit_breaker`], [`validate`], [`pipeline`],
+//! [`queue`], [`worker`](mod@worker), [`status`], [`config`], [`metrics`], [`profile`],
+//! [`trace`], `otel` (export to OpenTelemetry, behind the `otel` feature) and `testing`
+//! (test doubles, behind the `testing` feature).
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 
 pub mod action;
@@ -54,6 +54,7 @@ pub mod metrics;
 #[cfg(feature = "otel")]
 pub mod otel;
 pub mod pipeline;
+pub mod profile;
 pub mod queue;
 #[cfg(feature = "redis")]
 mod redis_connection;
@@ -63,6 +64,7 @@ pub mod status;
 pub mod testing;
 pub mod timeout;
 pub mod trace;
+pub mod validate;
 pub mod worker;
 
 pub use action::{Action, ActionExt};
@@ -98,15 +100,17 @@ pub mod __private {
     pub use crate::circuit_breaker::{Breaker, CircuitBreaker, CircuitBreakerConfig, SlidingWindow};
     pub use crate::context::ActionContext;
     pub use crate::error::ActionError;
-    pub use crate::error::{Classify, ErrorKind};
+    pub use crate::error::{BoxError, Classify, ErrorKind};
     pub use crate::error_handling::{ErrorHandling, PassThrough};
     pub use crate::macro_support::{
-        ActionFn, Call, CleanupHook, Feeds, Handler, IntoActionError, Outcome, RetryAfter, StepOutput,
-        circuit_breaker, link, redelivery_policy, retry_budget, retry_config, step,
+        ActionFn, Call, CleanupHook, Feeds, Handler, InputCheck, IntoActionError, Outcome, RetryAfter,
+        StepOutput, Validation, circuit_breaker, link, redelivery_policy, retry_budget, retry_config, step,
+        validated,
     };
     pub use crate::pipeline::Then;
     pub use crate::retry::{Backoff, Jitter, Retry, RetryBudget, RetryConfig};
     pub use crate::timeout::Timeout;
     pub use crate::trace::in_action_span;
+    pub use crate::validate::Validate;
     pub use crate::worker::{RedeliveryPolicy, Worker};
 }

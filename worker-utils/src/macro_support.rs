@@ -126,10 +126,11 @@ use std::time::Duration;
 use crate::action::Action;
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfigBuilder};
 use crate::context::ActionContext;
-use crate::error::ActionError;
+use crate::error::{ActionError, BoxError};
 use crate::error_handling::{Cleanup, ErrorHandler};
 use crate::finish::Finish;
 use crate::retry::{RetryBudget, RetryConfig, RetryConfigBuilder};
+use crate::validate::Validator;
 use crate::worker::{RedeliveryPolicy, RedeliveryPolicyBuilder};
 
 /// How an `#[action]` type calls its fn: implemented by the generated type.
@@ -169,6 +170,12 @@ pub trait ActionFn<D: ?Sized> {
     /// The `error_handling(cleanup = ..)` hook; does nothing by default.
     fn cleanup(error: &ActionError, deps: &D, ctx: &ActionContext) {
         let _ = (error, deps, ctx);
+    }
+
+    /// The `validate = ..` hook; accepts every input by default.
+    fn validate(input: &Self::Input, deps: &D) -> Result<(), BoxError> {
+        let _ = (input, deps);
+        Ok(())
     }
 }
 
@@ -305,6 +312,58 @@ impl<M> fmt::Debug for CleanupHook<M> {
 impl<D: ?Sized, M: ActionFn<D>> Cleanup<D> for CleanupHook<M> {
     fn cleanup(&self, error: &ActionError, deps: &D, ctx: &ActionContext) {
         M::cleanup(error, deps, ctx);
+    }
+}
+
+/// The validator of a `validate = ..` action: calls [`ActionFn::validate`].
+pub struct InputCheck<M>(PhantomData<fn() -> M>);
+
+impl<M> InputCheck<M> {
+    /// The validator of `M`.
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<M> Default for InputCheck<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M> fmt::Debug for InputCheck<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InputCheck")
+    }
+}
+
+impl<D: ?Sized, M: ActionFn<D>> Validator<M::Input, D> for InputCheck<M> {
+    fn validate(&self, input: &M::Input, deps: &D) -> Result<(), BoxError> {
+        M::validate(input, deps)
+    }
+}
+
+/// The result of the user's validator, its error boxed; generated code calls it spanned on
+/// the `validate = path`, so a validator of the wrong type is an error there.
+pub fn validated(result: impl Validation) -> Result<(), BoxError> {
+    result.into_result()
+}
+
+/// What a `validate = ..` fn returns: `Result<(), E>` with an error that boxes.
+#[diagnostic::on_unimplemented(
+    message = "a `validate` fn must return `Result<(), E>`, not `{Self}`",
+    label = "this validator returns `{Self}`",
+    note = "a validator is a sync `fn(&Input, &Deps) -> Result<(), E>` (without `&Deps` when the action takes \
+            no deps); `E` is an error type, a `String` or a `&'static str`"
+)]
+pub trait Validation {
+    /// The result with its error boxed.
+    fn into_result(self) -> Result<(), BoxError>;
+}
+
+impl<E: Into<BoxError>> Validation for Result<(), E> {
+    fn into_result(self) -> Result<(), BoxError> {
+        self.map_err(Into::into)
     }
 }
 

@@ -24,7 +24,11 @@ async fn through_alias(input: u32) -> Result<u32, Flaky> {
     Ok(input)
 }
 
-#[reexport::action(error_handling, crate = "crate::reexport")]
+fn odd(input: &u32) -> Result<(), &'static str> {
+    if input % 2 == 1 { Ok(()) } else { Err("even") }
+}
+
+#[reexport::action(error_handling, validate = odd, crate = "crate::reexport")]
 async fn through_module(input: u32) -> Result<u32, ActionError> {
     Ok(input)
 }
@@ -33,5 +37,5 @@ async fn through_module(input: u32) -> Result<u32, ActionError> {
 async fn main() {
     let ctx = ActionContext::detached();
     assert_eq!(ThroughAlias::new().execute(1, &(), &ctx).await.unwrap(), 1);
-    assert_eq!(ThroughModule::new().execute(2, &(), &ctx).await.unwrap(), 2);
+    assert_eq!(ThroughModule::new().execute(3, &(), &ctx).await.unwrap(), 3);
 }

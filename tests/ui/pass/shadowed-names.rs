@@ -54,9 +54,18 @@ async fn step(input: u32, ctx: &::worker_utils::ActionContext) -> ::core::result
     ::core::result::Result::Ok(input)
 }
 
-#[::worker_utils::action(error_handling(handler = recover), circuit_breaker = BREAKER, retry(budget = false))]
+#[::worker_utils::action(
+    error_handling(handler = recover),
+    circuit_breaker = BREAKER,
+    retry(budget = false),
+    validate = positive
+)]
 async fn other(input: u32) -> ::core::result::Result<u32, ActionError> {
     ::core::result::Result::Ok(input)
+}
+
+fn positive(input: &u32) -> ::core::result::Result<(), &'static str> {
+    if *input > 0 { ::core::result::Result::Ok(()) } else { ::core::result::Result::Err("zero") }
 }
 
 fn recover<D: ?::core::marker::Sized>(

@@ -64,7 +64,7 @@ pub(crate) fn action(func: &ItemFn, sig: &Signature, plan: &Plan) -> TokenStream
         .iter()
         .any(|l| matches!(l, Layer::Retry(_)))
         .then(|| quote_spanned!(input.span()=> where #input: ::core::clone::Clone));
-    let hooks = hooks(plan, &deps_ty);
+    let hooks = hooks(plan, &deps_ty, sig.deps.is_some());
 
     quote! {
         #func
@@ -175,6 +175,10 @@ fn wrap(
             }
             (quote!(#rt::ErrorHandling<#inner_ty #(, #params)*>), value)
         }
+        Layer::Validate(_) => (
+            quote!(#rt::Validate<#inner_ty, #rt::InputCheck<Self>>),
+            quote!(#rt::Validate::new(#inner, #rt::InputCheck::new())),
+        ),
         Layer::CircuitBreaker(breaker_plan) => {
             let breaker = match breaker_plan {
                 BreakerPlan::Own(config) => own_breaker(config, &plan.name, rt),
@@ -282,11 +286,25 @@ fn retry_config(retry: &RetryPlan, rt: &TokenStream) -> TokenStream {
     }
 }
 
-/// `handle` and `cleanup` of `ActionFn`, calling the user's hooks.
-fn hooks(plan: &Plan, deps_ty: &TokenStream) -> TokenStream {
+/// `handle`, `cleanup` and `validate` of `ActionFn`, calling the user's hooks. The validator
+/// takes the fn's input and, if the fn takes them, its deps.
+fn hooks(plan: &Plan, deps_ty: &TokenStream, takes_deps: bool) -> TokenStream {
     let rt = &plan.runtime;
     let mut out = TokenStream::new();
     for layer in &plan.layers {
+        if let Layer::Validate(validator) = layer {
+            let deps = takes_deps.then(|| quote!(, __worker_deps));
+            // Spanned on the path, so a validator of the wrong type is an error there.
+            let check = quote_spanned!(validator.span()=> #rt::validated(#validator(__worker_input #deps)));
+            out.extend(quote! {
+                fn validate(
+                    __worker_input: &Self::Input,
+                    __worker_deps: &#deps_ty,
+                ) -> ::core::result::Result<(), #rt::BoxError> {
+                    #check
+                }
+            });
+        }
         if let Layer::ErrorHandling { handler, cleanup } = layer {
             if let Some(handler) = handler {
                 out.extend(quote! {
@@ -314,15 +332,16 @@ fn hooks(plan: &Plan, deps_ty: &TokenStream) -> TokenStream {
 /// "error handling → circuit breaker (shared `PAYMENTS`) → total timeout (2m) → retry (up
 /// to 3 attempts) → timeout (30s per attempt) → `fetch_image`": the layers, outermost first.
 fn describe(plan: &Plan, fn_ident: &Ident) -> String {
-    let shared = |path: &syn::Path| path.to_token_stream().to_string().replace(' ', "");
+    let path_text = |path: &syn::Path| path.to_token_stream().to_string().replace(' ', "");
     let mut parts: Vec<String> = plan
         .layers
         .iter()
         .map(|layer| match layer {
             Layer::ErrorHandling { .. } => "error handling".to_owned(),
+            Layer::Validate(path) => format!("validation (`{}`)", path_text(path)),
             Layer::CircuitBreaker(BreakerPlan::Own(_)) => "circuit breaker".to_owned(),
             Layer::CircuitBreaker(BreakerPlan::Shared(path)) => {
-                format!("circuit breaker (shared `{}`)", shared(path))
+                format!("circuit breaker (shared `{}`)", path_text(path))
             }
             Layer::TotalTimeout(limit) => format!("total timeout ({limit:?})"),
             Layer::Retry(retry) => {
@@ -331,7 +350,7 @@ fn describe(plan: &Plan, fn_ident: &Ident) -> String {
                     Some(BudgetPlan::Own { ratio, per_second }) => {
                         format!(", budget {ratio} per call + {per_second}/s")
                     }
-                    Some(BudgetPlan::Shared(path)) => format!(", shared budget `{}`", shared(path)),
+                    Some(BudgetPlan::Shared(path)) => format!(", shared budget `{}`", path_text(path)),
                     None => String::new(),
                 };
                 format!("retry (up to {} attempts{budget})", retry.attempts())

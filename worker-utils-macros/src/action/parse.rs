@@ -22,6 +22,7 @@ pub(crate) struct ActionArgs {
     pub(crate) circuit_breaker: Once<BreakerArgs>,
     pub(crate) timeout: Once<Spanned<Duration>>,
     pub(crate) total_timeout: Once<Spanned<Duration>>,
+    pub(crate) validate: Once<Path>,
     pub(crate) name: Once<LitStr>,
     pub(crate) krate: Once<Path>,
 }
@@ -96,8 +97,16 @@ const FUNCTION: &str = "a path to a function";
 
 impl ActionArgs {
     /// Every top-level key.
-    pub(crate) const KEYS: &[&str] =
-        &["retry", "error_handling", "circuit_breaker", "timeout", "total_timeout", "name", "crate"];
+    pub(crate) const KEYS: &[&str] = &[
+        "retry",
+        "error_handling",
+        "circuit_breaker",
+        "timeout",
+        "total_timeout",
+        "validate",
+        "name",
+        "crate",
+    ];
 
     /// Parses the attribute's tokens, recording every problem in `errors`.
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
@@ -144,6 +153,15 @@ impl ActionArgs {
                         duration::parse("total_timeout", t)
                     })
                 }
+                "validate" => set(&mut args.validate, &item, errors, "validate = check_input", |t, _| {
+                    value::path(
+                        "validate",
+                        t,
+                        "a path to a fn `fn(&Input, &Deps) -> Result<(), E>` (without `&Deps` when the action \
+                         takes no deps)",
+                        "check_input",
+                    )
+                }),
                 "name" => set(&mut args.name, &item, errors, "name = \"fetch_image\"", |t, _| {
                     value::str_("name", t, "\"fetch_image\"")
                 }),

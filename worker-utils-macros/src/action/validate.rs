@@ -64,13 +64,15 @@ pub(crate) struct Plan {
 }
 
 /// One wrapper. The declaration order is the canonical order, outermost first, whatever
-/// order the user wrote the arguments in: error handling sees the final outcome; the
-/// breaker counts whole calls (a retry loop is one call, and a rejected call is not
+/// order the user wrote the arguments in: error handling sees the final outcome; validation
+/// runs once per call and rejects a bad input before the breaker counts it or a retry
+/// repeats it; the breaker counts whole calls (a retry loop is one call, and a rejected call is not
 /// retried); the total timeout bounds every attempt and wait; retry runs attempts; the
 /// timeout bounds each attempt. A new wrapper is a new variant in its place here and an
 /// arm in `expand::wrap`.
 pub(crate) enum Layer {
     ErrorHandling { handler: Option<Path>, cleanup: Option<Path> },
+    Validate(Path),
     CircuitBreaker(BreakerPlan),
     TotalTimeout(Duration),
     Retry(RetryPlan),
@@ -81,10 +83,11 @@ impl Layer {
     fn rank(&self) -> u8 {
         match self {
             Layer::ErrorHandling { .. } => 0,
-            Layer::CircuitBreaker(_) => 1,
-            Layer::TotalTimeout(_) => 2,
-            Layer::Retry(_) => 3,
-            Layer::Timeout(_) => 4,
+            Layer::Validate(_) => 1,
+            Layer::CircuitBreaker(_) => 2,
+            Layer::TotalTimeout(_) => 3,
+            Layer::Retry(_) => 4,
+            Layer::Timeout(_) => 5,
         }
     }
 
@@ -104,7 +107,7 @@ impl Layer {
                         .saturating_add(retry.max_delay().saturating_mul(retries)),
                 )
             }
-            Layer::ErrorHandling { .. } | Layer::CircuitBreaker(_) => inner,
+            Layer::ErrorHandling { .. } | Layer::Validate(_) | Layer::CircuitBreaker(_) => inner,
         }
     }
 }
@@ -383,6 +386,7 @@ pub(crate) fn plan(args: &ActionArgs, fn_ident: &syn::Ident, errors: &mut Errors
     if let Some(eh) = args.error_handling.get() {
         layers.push(error_handling(eh));
     }
+    layers.extend(args.validate.get().cloned().map(Layer::Validate));
     if let Some(breaker) = args.circuit_breaker.get() {
         layers.push(Layer::CircuitBreaker(match breaker {
             BreakerArgs::Own(config) => BreakerPlan::Own(breaker_config(config, errors)),

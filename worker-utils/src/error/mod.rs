@@ -178,6 +178,20 @@ impl ActionError {
                 .is_some_and(|e| e.reason() == crate::retry::GiveUpReason::Cancelled)
     }
 
+    /// Whether this error reports an input that its action's pre-flight validator rejected
+    /// (a [`ValidationFailed`](crate::validate::ValidationFailed)): such a job is
+    /// dead-lettered on its first delivery.
+    ///
+    /// ```
+    /// use worker_utils::ActionError;
+    /// use worker_utils::validate::ValidationFailed;
+    /// assert!(ActionError::permanent(ValidationFailed::new("empty url")).failed_validation());
+    /// assert!(!ActionError::permanent(std::io::Error::other("gone")).failed_validation());
+    /// ```
+    pub fn failed_validation(&self) -> bool {
+        self.downcast_ref::<crate::validate::ValidationFailed>().is_some()
+    }
+
     /// Displays the whole chain of messages, outermost first, separated by `: `.
     ///
     /// ```

@@ -169,12 +169,12 @@ impl<J> State<J> {
                 break;
             }
             self.leases.pop_front();
-            if self.reserved.get(&id).is_some_and(|lease| lease.until == until) {
-                if let Some(mut lease) = self.reserved.remove(&id) {
-                    tracing::warn!(job_id = id.get(), "lease expired; the job goes back to the queue");
-                    lease.entry.ready_at = self.stamp(until);
-                    self.ready.push_back(lease.entry);
-                }
+            if self.reserved.get(&id).is_some_and(|lease| lease.until == until)
+                && let Some(mut lease) = self.reserved.remove(&id)
+            {
+                tracing::warn!(job_id = id.get(), "lease expired; the job goes back to the queue");
+                lease.entry.ready_at = self.stamp(until);
+                self.ready.push_back(lease.entry);
             }
         }
     }

@@ -18,6 +18,7 @@ use crate::retry::{AttemptsExhausted, Backoff, Jitter, KindSet};
 /// delay, and may run on another worker or process. A job is dead-lettered only when
 /// - its error's kind is not redelivered (`Permanent` and `BusinessLogic` by default),
 /// - or the pipeline panicked (a panic is a bug; running it again would only panic again),
+/// - or a step's validator rejected its input ([`ValidationFailed`](crate::validate::ValidationFailed)),
 /// - or this was its last allowed delivery.
 ///
 /// The delay before delivery `n + 1` is the error's retry-after hint if it has one
@@ -91,6 +92,9 @@ pub enum DeadLetterCause {
     NotRedelivered(ErrorKind),
     /// The pipeline panicked.
     Panicked,
+    /// A step's validator rejected its input (whatever kinds are redelivered: the same
+    /// input would be rejected again).
+    FailedValidation,
     /// It was the last delivery the policy allows.
     DeliveriesExhausted,
 }
@@ -157,6 +161,9 @@ impl RedeliveryPolicy {
     pub fn decide(&self, error: &ActionError, delivery: u32) -> Redelivery {
         if panicked(error) {
             return Redelivery::DeadLetter(DeadLetterCause::Panicked);
+        }
+        if error.failed_validation() {
+            return Redelivery::DeadLetter(DeadLetterCause::FailedValidation);
         }
         if !self.redeliver_on.contains(error.kind()) {
             return Redelivery::DeadLetter(DeadLetterCause::NotRedelivered(error.kind()));
@@ -341,6 +348,13 @@ mod tests {
             RedeliveryPolicy::default().decide(&panic, 1),
             Redelivery::DeadLetter(DeadLetterCause::Panicked)
         );
+    }
+
+    #[test]
+    fn a_rejected_input_is_dead_lettered_even_when_permanent_errors_are_redelivered() {
+        let policy = RedeliveryPolicy::builder().redeliver_on([ErrorKind::Permanent]).build().unwrap();
+        let rejected = ActionError::permanent(crate::validate::ValidationFailed::new("empty url"));
+        assert_eq!(policy.decide(&rejected, 1), Redelivery::DeadLetter(DeadLetterCause::FailedValidation));
     }
 
     #[test]

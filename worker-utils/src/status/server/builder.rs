@@ -498,8 +498,8 @@ fn show(bound: Duration) -> String {
     let secs = bound.as_secs();
     match secs {
         0 => format!("{} ms", bound.as_millis()),
-        _ if secs % 3600 == 0 => format!("{} h", secs / 3600),
-        _ if secs % 60 == 0 && secs > 60 => format!("{} min", secs / 60),
+        _ if secs.is_multiple_of(3600) => format!("{} h", secs / 3600),
+        _ if secs.is_multiple_of(60) && secs > 60 => format!("{} min", secs / 60),
         _ => format!("{secs} s"),
     }
 }
