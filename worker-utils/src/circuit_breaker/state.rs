@@ -10,6 +10,7 @@ use super::CircuitOpen;
 use super::config::CircuitBreakerConfig;
 use super::window::Window;
 use crate::error::ActionError;
+use crate::metrics;
 
 /// The state of a [`CircuitBreaker`].
 ///
@@ -38,6 +39,11 @@ impl CircuitState {
     }
 
     /// The value of the `worker_utils_circuit_state` gauge: 0 closed, 1 open, 2 half-open.
+    pub(crate) fn gauge_value(self) -> f64 {
+        self.code() as f64
+    }
+
+    /// The state's code in the breaker's word, and its gauge value.
     const fn code(self) -> u64 {
         match self {
             CircuitState::Closed => 0,
@@ -183,8 +189,9 @@ impl CircuitBreaker {
     pub fn new(name: &'static str, config: CircuitBreakerConfig) -> Self {
         let epoch = Instant::now();
         let window = Window::new(config.window(), epoch);
-        ::metrics::gauge!("worker_utils_circuit_state", "name" => name)
-            .set(CircuitState::Closed.code() as f64);
+        // Reported from creation, so that a scrape lists every breaker, not only those that
+        // changed state.
+        metrics::circuit_state_gauge(name).set(CircuitState::Closed.gauge_value());
         Self {
             shared: Arc::new(Shared {
                 name,
@@ -285,7 +292,7 @@ impl Shared {
         match admitted {
             Ok(probe) => Ok(ticket(generation, probe)),
             Err(open) => {
-                shared.rejected.get_or_init(|| rejected_counter(shared.name)).increment(1);
+                shared.rejected.get_or_init(|| metrics::circuit_rejected_counter(shared.name)).increment(1);
                 Err(open)
             }
         }
@@ -414,19 +421,8 @@ impl Shared {
                 "circuit breaker state changed"
             );
         }
-        ::metrics::gauge!("worker_utils_circuit_state", "name" => name).set(to.code() as f64);
-        ::metrics::counter!(
-            "worker_utils_circuit_transitions_total",
-            "name" => name,
-            "from" => from.as_str(),
-            "to" => to.as_str(),
-        )
-        .increment(1);
+        metrics::record_circuit_transition(name, from, to);
     }
-}
-
-fn rejected_counter(name: &'static str) -> ::metrics::Counter {
-    ::metrics::counter!("worker_utils_circuit_rejected_total", "name" => name)
 }
 
 impl Machine {

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::config::ConfigError;
 use crate::context::JobId;
+use crate::metrics::{self, SentCounter};
 use crate::status::{JobStatus, StatusEvent, StatusSink};
 use crate::trace::{self, TraceContext};
 
@@ -53,6 +54,7 @@ pub struct MemoryQueue<J> {
     ready: Notify,
     /// Signalled when live jobs leave (room for a waiting `enqueue`).
     room: Notify,
+    sent: SentCounter,
 }
 
 struct Entry<J> {
@@ -60,6 +62,8 @@ struct Entry<J> {
     job: J,
     /// Times handed out so far (a release takes one back).
     deliveries: u32,
+    /// Since when it can be reserved, once in the ready list: for the queue's lag.
+    ready_at: Stamp,
     /// What few jobs have, boxed so that the entries every job moves through stay small
     /// (a queue of small entries fits in the cache; 100 000 entries of 72 bytes did not).
     extra: Option<Box<Extra>>,
@@ -91,6 +95,24 @@ impl<J> Entry<J> {
     }
 }
 
+/// A moment as milliseconds since the queue was built, in 32 bits so that an [`Entry`]
+/// stays as small as it was (it fills the padding after `deliveries`). Ages are taken by
+/// wrapping subtraction: right for any age under 49 days.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stamp(u32);
+
+impl Stamp {
+    fn at(epoch: Instant, moment: Instant) -> Self {
+        // Truncating on purpose: see the type's docs.
+        Self(moment.saturating_duration_since(epoch).as_millis() as u32)
+    }
+
+    /// How long before `now` this moment was.
+    fn age(self, now: Stamp) -> Duration {
+        Duration::from_millis(u64::from(now.0.wrapping_sub(self.0)))
+    }
+}
+
 /// A reserved job: the entry, when its lease ends, and the reservation's token.
 struct Lease<J> {
     entry: Entry<J>,
@@ -99,6 +121,8 @@ struct Lease<J> {
 }
 
 struct State<J> {
+    /// When the queue was built: what [`Stamp`]s count from.
+    epoch: Instant,
     next_id: u64,
     /// The last reservation token handed out.
     next_token: u64,
@@ -124,13 +148,21 @@ impl<J> State<J> {
         self.ready.len() + self.delayed.len() + self.reserved.len()
     }
 
-    /// Moves due delayed jobs and expired leases to the ready list.
+    fn stamp(&self, moment: Instant) -> Stamp {
+        Stamp::at(self.epoch, moment)
+    }
+
+    /// Moves due delayed jobs and expired leases to the ready list, each reservable since
+    /// it fell due.
     fn promote(&mut self, now: Instant) {
         while let Some(entry) = self.delayed.first_entry() {
-            if entry.key().0 > now {
+            let due = entry.key().0;
+            if due > now {
                 break;
             }
-            self.ready.push_back(entry.remove());
+            let mut entry = entry.remove();
+            entry.ready_at = self.stamp(due);
+            self.ready.push_back(entry);
         }
         while let Some(&(until, id)) = self.leases.front() {
             if until > now {
@@ -138,12 +170,29 @@ impl<J> State<J> {
             }
             self.leases.pop_front();
             if self.reserved.get(&id).is_some_and(|lease| lease.until == until)
-                && let Some(lease) = self.reserved.remove(&id)
+                && let Some(mut lease) = self.reserved.remove(&id)
             {
                 tracing::warn!(job_id = id.get(), "lease expired; the job goes back to the queue");
+                lease.entry.ready_at = self.stamp(until);
                 self.ready.push_back(lease.entry);
             }
         }
+    }
+
+    /// See [`Queue::oldest_ready_age`]: the wait of the job next in line, or of the most
+    /// overdue delayed job or lease not yet promoted, if longer.
+    fn oldest_ready_age(&self, now: Instant) -> Option<Duration> {
+        let next_in_line = self.ready.front().map(|entry| entry.ready_at.age(self.stamp(now)));
+        let due = self.delayed.keys().next().map(|&(due, _)| due).filter(|&due| due <= now);
+        // Lease ends are queued in order; skip those of jobs settled or extended since.
+        let lapsed = self
+            .leases
+            .iter()
+            .take_while(|&&(until, _)| until <= now)
+            .find(|&&(until, id)| self.reserved.get(&id).is_some_and(|lease| lease.until == until))
+            .map(|&(until, _)| until);
+        let overdue = due.into_iter().chain(lapsed).min().map(|since| now.saturating_duration_since(since));
+        next_in_line.into_iter().chain(overdue).max()
     }
 
     /// When the next delayed job or lease falls due.
@@ -233,7 +282,7 @@ impl<J> State<J> {
             self.keys.remove(&key);
         }
         self.evicted += 1;
-        metrics::counter!("worker_utils_dead_letters_evicted_total").increment(1);
+        metrics::count_dead_letter_evicted();
         // The first eviction, then one line per thousand: a steady stream of failures must
         // not turn into a steady stream of log lines.
         if self.evicted % 1000 == 1 {
@@ -248,8 +297,9 @@ impl<J> State<J> {
 
     /// Makes `entry` ready now, or after `delay` (a delay past the clock's range parks it
     /// at the end of the range).
-    fn push(&mut self, entry: Entry<J>, delay: Duration) {
+    fn push(&mut self, mut entry: Entry<J>, delay: Duration) {
         if delay.is_zero() {
+            entry.ready_at = self.stamp(Instant::now());
             self.ready.push_back(entry);
         } else {
             let now = Instant::now();
@@ -376,10 +426,11 @@ impl<J> MemoryQueue<J> {
             }
             let extra = (key.is_some() || trace.is_some())
                 .then(|| Box::new(Extra { failures: Vec::new(), key: key.map(str::to_owned), trace }));
-            let entry = Entry { id, job, deliveries: 0, extra };
+            let entry = Entry { id, job, deliveries: 0, ready_at: Stamp::default(), extra };
             state.push(entry, options.delay_value());
             id
         };
+        self.sent.add(&self.name, 1);
         self.ready.notify_one();
         self.publish(id, JobStatus::Pending);
         Ok(id)
@@ -585,6 +636,10 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
         })
     }
 
+    async fn oldest_ready_age(&self) -> Result<Option<Duration>, QueueError> {
+        Ok(self.lock().oldest_ready_age(Instant::now()))
+    }
+
     async fn dead_letters(&self) -> Result<Vec<DeadLetter<J>>, QueueError> {
         Ok(self.lock().dead.iter().cloned().collect())
     }
@@ -712,6 +767,7 @@ impl<J> MemoryQueueBuilder<J> {
             lease: self.lease,
             status: self.status,
             state: Mutex::new(State {
+                epoch: Instant::now(),
                 next_id: 0,
                 next_token: 0,
                 ready: VecDeque::new(),
@@ -726,6 +782,7 @@ impl<J> MemoryQueueBuilder<J> {
             }),
             ready: Notify::new(),
             room: Notify::new(),
+            sent: SentCounter::default(),
         })
     }
 }
@@ -739,5 +796,25 @@ impl<J> fmt::Debug for MemoryQueueBuilder<J> {
             .field("dead_letter_cap", &self.dead_letter_cap)
             .field("status", &self.status.is_some())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ready_stamp_fits_in_an_entrys_padding() {
+        // 8 (id) + 8 (job) + 4 (deliveries) + 4 (ready_at) + 8 (extra): as small as before.
+        assert_eq!(std::mem::size_of::<Entry<u64>>(), 32);
+    }
+
+    #[test]
+    fn ages_are_right_across_the_stamps_wrap() {
+        let (before, after) = (Stamp(u32::MAX - 499), Stamp(500));
+        assert_eq!(before.age(after), Duration::from_secs(1));
+        let epoch = Instant::now();
+        let stamp = Stamp::at(epoch, epoch + Duration::from_millis(1500));
+        assert_eq!(stamp.age(Stamp::at(epoch, epoch + Duration::from_secs(4))), Duration::from_millis(2500));
     }
 }

@@ -356,6 +356,32 @@ pub trait Queue<J>: Send + Sync + 'static {
     /// How many jobs wait, run and failed, right now.
     fn counts(&self) -> impl Future<Output = Result<QueueCounts, QueueError>> + Send;
 
+    /// The queue's lag: how long the work at the head of the queue has waited, the longest
+    /// of
+    /// - how long the job next in line has been reservable (since its enqueue, since its
+    ///   redelivery delay or lease ran out, or since it was due; a job given back by
+    ///   [`release`](Self::release) keeps the time it had);
+    /// - how long ago the most overdue delayed job fell due, and the oldest lease ran out,
+    ///   if the queue has not moved them to the line yet (it does at the next `reserve`).
+    ///
+    /// `None` when no job can be reserved now. A few lookups (O(log n)), never a scan: a
+    /// [`QueueSampler`](crate::metrics::QueueSampler) reads it into
+    /// `worker_utils_queue_lag_seconds`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use worker_utils::queue::{MemoryQueue, Queue};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let queue = MemoryQueue::builder("q").build().unwrap();
+    /// assert_eq!(queue.oldest_ready_age().await.unwrap(), None);
+    /// queue.enqueue(1_u32).await.unwrap();
+    /// tokio::time::advance(Duration::from_secs(3)).await;
+    /// assert_eq!(queue.oldest_ready_age().await.unwrap(), Some(Duration::from_secs(3)));
+    /// # }
+    /// ```
+    fn oldest_ready_age(&self) -> impl Future<Output = Result<Option<Duration>, QueueError>> + Send;
+
     /// The dead letters, oldest first.
     fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter<J>>, QueueError>> + Send;
 

@@ -17,6 +17,7 @@ use crate::config::ConfigError;
 use crate::context::{ActionContext, JobId, Scope};
 use crate::error::ActionError;
 use crate::error_handling::Panicked;
+use crate::metrics::{JobMetrics, QueueSampler};
 use crate::queue::{Failure, Outcome, Queue, QueueError, Receipt, Reserved, Settlement};
 use crate::status::{JobStatus, StatusEvent, StatusSink};
 use crate::timeout::millis;
@@ -69,6 +70,7 @@ struct Shared<W: Worker, Q> {
     redelivery: RedeliveryPolicy,
     producer_trace: ProducerTrace,
     stats: Arc<RunStats>,
+    job_metrics: JobMetrics,
 }
 
 /// Live counters of a run; cheap to read while it goes on.
@@ -277,6 +279,8 @@ where
         let hard_stop = CancellationToken::new();
         let progress: Arc<[Arc<SlotProgress>]> = (0..self.concurrency).map(|_| Arc::default()).collect();
         let heartbeat = tokio::spawn(heartbeat(self.shared.queue.clone(), progress.clone()));
+        // Metrics: the queue's lag and counts, sampled while the runner runs (when enabled).
+        let _sampler = QueueSampler::if_enabled(&self.shared.queue);
         let start = |slots: &mut JoinSet<()>, index: usize| {
             let task =
                 slot(self.shared.clone(), shutdown.clone(), hard_stop.clone(), progress[index].clone());
@@ -401,6 +405,8 @@ async fn slot<W, Q>(
                 continue;
             }
         };
+        // Metrics: the jobs consumed (one relaxed load when metrics are off).
+        shared.job_metrics.consumed(batch.len());
         progress.start(batch.iter().map(Reserved::receipt).collect());
         for job in batch {
             if shutdown.is_cancelled() {
@@ -528,6 +534,8 @@ where
         let started = self.publish(&mut state.outbox, || {
             event(scope, id, delivery, JobStatus::Processing, JobStatus::Pending)
         });
+        // Metrics: the processing time starts (no clock read when metrics are off).
+        let timer = self.job_metrics.start();
 
         // Events wait in the outbox, and outcomes in `pending`, while the job runs without
         // waiting; once it waits, they go out, so PROCESSING is visible for as long as the job
@@ -562,6 +570,8 @@ where
         let result = outcome.unwrap_or_else(|payload| {
             Err(ActionError::system(Panicked::from_payload(payload)).in_context(self.pipeline.name(), &ctx))
         });
+        // Metrics: the processing time ends, labelled with the error kind of a failure.
+        self.job_metrics.processed(timer, &result);
         match result {
             Ok(_) => {
                 // The success path, spelled out rather than through `record`, so that the job's
@@ -955,6 +965,7 @@ where
         let redelivery = self.redelivery.unwrap_or_else(|| self.worker.redelivery());
         check_lease(&pipeline, queue_name, self.queue.lease())?;
         let queue_name: Arc<str> = Arc::from(queue_name);
+        let job_metrics = JobMetrics::new(queue_name.clone());
         let worker_id = self.worker_id.unwrap_or_else(|| unique_worker_id(&queue_name));
         Ok(Runner {
             shared: Arc::new(Shared {
@@ -968,6 +979,7 @@ where
                 redelivery,
                 producer_trace: self.producer_trace,
                 stats: Arc::default(),
+                job_metrics,
             }),
             concurrency: self.concurrency,
             grace: self.grace,

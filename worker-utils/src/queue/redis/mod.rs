@@ -6,7 +6,7 @@
 //! | key (`wu:{queue}:…`) | type | holds |
 //! |---|---|---|
 //! | `id` | string | the last job id handed out |
-//! | `j:<id>` | hash | a job: payload `p`, reservations `t` (the fencing token), releases `r` (deliveries are `t - r`), enqueue time `e`, idempotency key `k`, failed deliveries `f`, final failure `x` |
+//! | `j:<id>` | hash | a job: payload `p`, reservations `t` (the fencing token), releases `r` (deliveries are `t - r`), enqueue time `e`, when it was last made ready other than by its enqueue `w` (for the lag), idempotency key `k`, failed deliveries `f`, final failure `x` |
 //! | `ready` | list | ids ready to reserve |
 //! | `delayed` | sorted set | ids waiting for a time (score: when due, Redis server ms) |
 //! | `leased` | sorted set | reserved ids (score: when the lease ends) |
@@ -45,7 +45,7 @@ use crate::redis_connection as connection;
 pub use crate::redis_connection::ConnectError;
 
 use self::keys::Keys;
-use self::scripts::{DEAD, ENQUEUE, EXTEND, RESERVE};
+use self::scripts::{DEAD, ENQUEUE, EXTEND, LAG, RESERVE};
 use self::settle::{Caps, Op, Settler};
 use super::{
     DeadLetter, EnqueueOptions, Failure, Outcome, Queue, QueueCounts, QueueError, Receipt, Reserved,
@@ -54,6 +54,7 @@ use super::{
 use crate::config::ConfigError;
 use crate::context::JobId;
 use crate::error::ActionError;
+use crate::metrics::SentCounter;
 use crate::status::{Compact, JobStatus, REDIS_STREAM_CAP, StatusEvent};
 use crate::timeout::millis;
 use crate::trace::{self, TraceContext};
@@ -105,6 +106,7 @@ pub struct RedisQueue<J> {
     /// The status stream's cap; 0 when status events are off.
     status_cap: usize,
     health: Health,
+    sent: SentCounter,
     job: PhantomData<fn(J) -> J>,
 }
 
@@ -148,6 +150,8 @@ impl<J> RedisQueue<J> {
     /// every one when `ids` is empty. Returns (old id, new id) pairs.
     pub async fn requeue_dead_many(&self, ids: &[JobId]) -> Result<Vec<(JobId, JobId)>, QueueError> {
         let pairs: Vec<u64> = self.dead_admin("requeue", ids).await?;
+        // A requeued dead letter is a new job, sent like an enqueue (as in `MemoryQueue`).
+        self.sent.add(&self.name, pairs.len() as u64 / 2);
         Ok(pairs.chunks_exact(2).map(|pair| (JobId::new(pair[0]), JobId::new(pair[1]))).collect())
     }
 
@@ -235,6 +239,8 @@ impl<J: Serialize + DeserializeOwned> RedisQueue<J> {
         }
         let mut connection = self.commands.clone();
         let added: Vec<u64> = self.observe("enqueue", invocation.invoke_async(&mut connection).await)?;
+        let new = added.chunks_exact(2).filter(|pair| pair[1] == 1).count();
+        self.sent.add(&self.name, new as u64);
         Ok(added.chunks_exact(2).map(|pair| JobId::new(pair[0])).collect())
     }
 
@@ -470,6 +476,15 @@ where
         Ok(QueueCounts { ready, delayed, reserved, dead })
     }
 
+    async fn oldest_ready_age(&self) -> Result<Option<Duration>, QueueError> {
+        let mut invocation = LAG.prepare_invoke();
+        invocation.key(&self.keys.ready).key(&self.keys.delayed).key(&self.keys.leased);
+        invocation.arg(&self.keys.prefix);
+        let mut connection = self.commands.clone();
+        let lag: i64 = self.observe("oldest_ready_age", invocation.invoke_async(&mut connection).await)?;
+        Ok(u64::try_from(lag).ok().map(Duration::from_millis))
+    }
+
     async fn dead_letters(&self) -> Result<Vec<DeadLetter<J>>, QueueError> {
         let reply: Vec<redis::Value> = self.dead_admin("list", &[]).await?;
         let mut letters = Vec::with_capacity(reply.len() / 6);
@@ -540,8 +555,7 @@ impl Health {
     }
 
     fn failed(&self, queue: &str, operation: &'static str, error: crate::error::BoxError) -> QueueError {
-        ::metrics::counter!("worker_utils_queue_errors_total", "queue" => queue.to_owned(), "operation" => operation)
-            .increment(1);
+        crate::metrics::count_queue_error(queue, operation);
         if !self.failing.swap(true, Ordering::Relaxed) {
             tracing::error!(queue, operation, error = %error, "the Redis queue failed; retrying until it is back");
         }
@@ -641,6 +655,7 @@ impl<J> RedisQueueBuilder<J> {
             name_json,
             status_cap,
             health: Health::default(),
+            sent: SentCounter::default(),
             job: PhantomData,
         })
     }

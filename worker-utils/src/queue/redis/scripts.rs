@@ -20,3 +20,4 @@ script!(RESERVE, "lua/reserve.lua");
 script!(SETTLE, "lua/settle.lua");
 script!(EXTEND, "lua/extend.lua");
 script!(DEAD, "lua/dead.lua");
+script!(LAG, "lua/lag.lua");

@@ -28,12 +28,16 @@ pub(crate) struct Settings {
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_lags: u32,
     pub(crate) admin: Option<Admin>,
+    /// The recorder whose text `GET /metrics` serves.
+    #[cfg(feature = "prometheus")]
+    pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The token is a secret: only say whether one is set.
-        f.debug_struct("Settings")
+        let mut debug = f.debug_struct("Settings");
+        debug
             .field("bind", &self.bind)
             .field("max_clients", &self.max_clients)
             .field("max_pending_handshakes", &self.max_pending_handshakes)
@@ -47,8 +51,10 @@ impl fmt::Debug for Settings {
             .field("write_timeout", &self.write_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_lags", &self.max_lags)
-            .field("admin", &self.admin)
-            .finish()
+            .field("admin", &self.admin);
+        #[cfg(feature = "prometheus")]
+        debug.field("metrics", &self.metrics.is_some());
+        debug.finish()
     }
 }
 
@@ -80,6 +86,7 @@ const MAX_ORIGIN_LEN: usize = 1024;
 /// | [`handshake_timeout`](Self::handshake_timeout) | 5 s | 1 ms ..= 60 s |
 /// | [`max_lags`](Self::max_lags) | 3 | 0 ..= 1000 |
 /// | [`admin`](Self::admin) | none (no admin API) | a token like `auth_token`'s, not equal to it |
+/// | `metrics` (feature `prometheus`) | none (`/metrics` is 404) | a recorder's handle |
 ///
 /// ```
 /// use std::time::Duration;
@@ -120,6 +127,8 @@ impl StatusServerBuilder {
                 handshake_timeout: Duration::from_secs(5),
                 max_lags: 3,
                 admin: None,
+                #[cfg(feature = "prometheus")]
+                metrics: None,
             },
         }
     }
@@ -377,6 +386,30 @@ impl StatusServerBuilder {
     pub fn admin(mut self, token: impl Into<String>, backend: impl DeadLetterAdmin) -> Self {
         let token = token.into().into_boxed_str();
         self.settings.admin = Some(Admin { token, backend: Arc::new(backend) });
+        self
+    }
+
+    /// Serves `GET /metrics`: the text of `handle`, a Prometheus recorder's (e.g. from
+    /// [`install_prometheus`](crate::metrics::install_prometheus)), as
+    /// `text/plain; version=0.0.4`. Without it, `/metrics` is 404 (feature `prometheus`).
+    ///
+    /// A scrape is a reader like a feed client: when the server has an
+    /// [`auth_token`](Self::auth_token) it must present it as `Authorization: Bearer`
+    /// (Prometheus: `authorization: { credentials: … }`; never from the query), and an
+    /// `Origin`, if sent, must be [allowed](Self::allowed_origins). Prometheus sends none.
+    ///
+    /// ```
+    /// use metrics_exporter_prometheus::PrometheusBuilder;
+    /// use worker_utils::status::{Broadcaster, StatusServer};
+    ///
+    /// // A recorder of your own (not installed here); `install_prometheus` does it all.
+    /// let handle = PrometheusBuilder::new().build_recorder().handle();
+    /// let server = StatusServer::builder(Broadcaster::new()).auth_token("scrape-token").metrics(handle).build();
+    /// assert!(server.is_ok());
+    /// ```
+    #[cfg(feature = "prometheus")]
+    pub fn metrics(mut self, handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
+        self.settings.metrics = Some(handle);
         self
     }
 

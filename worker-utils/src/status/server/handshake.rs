@@ -50,7 +50,7 @@ pub(crate) fn admit(settings: &Settings, request: &Request) -> Result<Filter, Re
 
 /// More than one `Origin` header is always refused (a browser sends one; two could be read
 /// differently by a proxy and by us); a single one must be on the allow-list if there is one.
-fn check_origin(settings: &Settings, request: &Request) -> Result<(), Refusal> {
+pub(crate) fn check_origin(settings: &Settings, request: &Request) -> Result<(), Refusal> {
     match request.single_header("origin") {
         Err(0) => Ok(()),
         Err(_) => Err(Rejection::Origin.into()),

@@ -167,7 +167,7 @@ impl Response {
         Self::with_body(status, "application/json", body.into_bytes())
     }
 
-    fn with_body(status: u16, content_type: &'static str, body: Vec<u8>) -> Self {
+    pub(crate) fn with_body(status: u16, content_type: &'static str, body: Vec<u8>) -> Self {
         Self::with_cow_body(status, content_type, body.into())
     }
 

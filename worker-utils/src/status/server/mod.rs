@@ -11,6 +11,8 @@ pub mod fuzzing;
 mod handshake;
 mod http;
 mod limiter;
+#[cfg(feature = "prometheus")]
+mod metrics;
 mod pending;
 mod protocol;
 mod refusal;
@@ -56,6 +58,7 @@ use refusal::{Refusal, RefusalLog, Rejection};
 /// | `GET /ws` without an upgrade, or `Sec-WebSocket-Version` other than 13 | 426, with `Sec-WebSocket-Version: 13` |
 /// | `GET /healthz` | 200, `{"status":"ok","clients":…,"max_clients":…,"pending_handshakes":…,"subscribers":…,"last_seq":…}`, no token needed |
 /// | `GET /`, `/app.js`, `/app.css` | the live dashboard (see [`dashboard_url`](StatusServerHandle::dashboard_url)), embedded in the binary, with a Content-Security-Policy that forbids inline script and `eval` |
+/// | `GET /metrics` | the metrics in the Prometheus text format, only when configured with `metrics` (feature `prometheus`): the read token, if any, as `Authorization: Bearer` (401), an allowed `Origin` if one is sent (403) |
 /// | `GET /api/dead-letters`, `POST /api/dead-letters/requeue`, `POST /api/dead-letters/delete` | the admin API, only when configured with [`admin`](StatusServerBuilder::admin): the admin token as `Authorization: Bearer` (401), a same-origin or allowed `Origin` (403), a JSON body of at most 64 KiB |
 /// | another path | 404 |
 /// | another method on those paths | 405, with `Allow: GET` |
@@ -428,6 +431,11 @@ async fn front(
     let response = match route(&request, settings) {
         Ok(Route::Health) => health(shared),
         Ok(Route::Asset(asset)) => asset.response(),
+        #[cfg(feature = "prometheus")]
+        Ok(Route::Metrics(handle)) => match metrics::serve(settings, handle, &request) {
+            Ok(response) => response,
+            Err(refusal) => refuse(shared, peer, &refusal),
+        },
         Ok(Route::Admin(config, endpoint)) => {
             admin::serve(shared, config, stream, peer, &request, rest, endpoint).await
         }
@@ -461,13 +469,19 @@ enum Route<'s> {
     Asset(&'static dashboard::Asset),
     /// The admin API (which checks its own methods).
     Admin(&'s admin::Admin, admin::Endpoint),
+    /// The Prometheus text of this recorder.
+    #[cfg(feature = "prometheus")]
+    Metrics(&'s metrics_exporter_prometheus::PrometheusHandle),
 }
 
-/// Path first (404), then method (405); the admin API exists only when configured.
+/// Path first (404), then method (405); the admin API and the metrics exist only when
+/// configured.
 fn route<'s>(request: &Request, settings: &'s Settings) -> Result<Route<'s>, Rejection> {
     let route = match &*request.path {
         WS_PATH => Route::WebSocket,
         HEALTH_PATH => Route::Health,
+        #[cfg(feature = "prometheus")]
+        metrics::PATH => Route::Metrics(settings.metrics.as_ref().ok_or(Rejection::NotFound)?),
         path => match (admin::Endpoint::at(path), &settings.admin) {
             (Some(endpoint), Some(admin)) => return Ok(Route::Admin(admin, endpoint)),
             _ => Route::Asset(dashboard::asset(path).ok_or(Rejection::NotFound)?),

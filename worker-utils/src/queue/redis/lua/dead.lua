@@ -35,7 +35,7 @@ for _, id in ipairs(ids) do
     if op == 'requeue' then
       -- A fresh job with the same payload (and idempotency key): no deliveries, no history.
       local new = redis.call('INCR', KEYS[4])
-      redis.call('HSET', prefix .. 'j:' .. new, 'p', f[1], 'e', f[3] or 0, 'k', f[2] or '')
+      redis.call('HSET', prefix .. 'j:' .. new, 'p', f[1], 'e', f[3] or 0, 'w', now, 'k', f[2] or '')
       if f[2] and f[2] ~= '' then redis.call('SET', prefix .. 'idem:' .. f[2], new) end
       redis.call('LPUSH', KEYS[2], new)
       out[#out + 1] = new

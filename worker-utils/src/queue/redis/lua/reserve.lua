@@ -7,18 +7,21 @@
 local now = now_ms()
 local prefix, max, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
-local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(due) do
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('RPUSH', KEYS[1], id)
+-- Each moved job notes since when it is ready (`w`, the score: when it fell due), for the
+-- queue's lag.
+local function promote(from, to)
+  local due = redis.call('ZRANGEBYSCORE', from, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
+  for i = 1, #due, 2 do
+    redis.call('ZREM', from, due[i])
+    redis.call('HSET', prefix .. 'j:' .. due[i], 'w', due[i + 1])
+    redis.call('RPUSH', to, due[i])
+  end
+  return #due / 2
 end
-local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(expired) do
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('RPUSH', KEYS[1], id)
-end
+promote(KEYS[2], KEYS[1])
+local expired = promote(KEYS[3], KEYS[1])
 
-local out = { -1, #expired }
+local out = { -1, expired }
 local ids = redis.call('RPOP', KEYS[1], max)
 if ids then
   local leases = {}

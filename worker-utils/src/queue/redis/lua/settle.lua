@@ -31,6 +31,7 @@ for i = 4, #ARGV, 6 do
       if delay > 0 then
         redis.call('ZADD', KEYS[2], now + delay, id)
       else
+        redis.call('HSET', job, 'w', now)
         redis.call('RPUSH', KEYS[1], id)
         woke = true
       end
