@@ -42,6 +42,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 
 pub mod action;
+pub mod alert;
 pub mod circuit_breaker;
 pub mod config;
 pub mod context;

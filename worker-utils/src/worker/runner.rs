@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::redelivery::{DeadLetterCause, Redelivery, RedeliveryPolicy};
 use super::{JobOf, Worker};
 use crate::action::Action;
+use crate::alert::{AlertHandler, AlertMonitor, AlertRule, DynAlertHandler, Finished, Step};
 use crate::config::ConfigError;
 use crate::context::{ActionContext, JobId, Scope};
 use crate::error::ActionError;
@@ -67,6 +68,8 @@ struct Shared<W: Worker, Q> {
     batch: usize,
     redelivery: RedeliveryPolicy,
     stats: Arc<RunStats>,
+    /// `None` without alert rules: recording an outcome then checks only this.
+    alerts: Option<Arc<AlertMonitor>>,
 }
 
 /// Live counters of a run; cheap to read while it goes on.
@@ -256,6 +259,8 @@ where
             grace: RunnerBuilder::<W, Q>::DEFAULT_GRACE,
             worker_id: None,
             redelivery: None,
+            alerts: Vec::new(),
+            alert_handler: None,
         }
     }
 
@@ -274,6 +279,7 @@ where
         let hard_stop = CancellationToken::new();
         let progress: Arc<[Arc<SlotProgress>]> = (0..self.concurrency).map(|_| Arc::default()).collect();
         let heartbeat = tokio::spawn(heartbeat(self.shared.queue.clone(), progress.clone()));
+        let alerts = self.shared.alerts.as_ref().map(AlertMonitor::start);
         let start = |slots: &mut JoinSet<()>, index: usize| {
             let task =
                 slot(self.shared.clone(), shutdown.clone(), hard_stop.clone(), progress[index].clone());
@@ -334,6 +340,9 @@ where
             self.shared.give_back_all(held).await;
         }
         heartbeat.abort();
+        if let Some(alerts) = alerts {
+            alerts.stop(self.grace).await;
+        }
         let report = self.shared.stats.report(&self.shared.worker_id, unfinished);
         tracing::info!(worker = &*self.shared.worker_id, ?report, "worker stopped");
         report
@@ -473,18 +482,31 @@ struct Tally {
 #[derive(Clone, Copy)]
 enum Counter {
     Completed,
-    Redelivered,
-    DeadLettered,
+    /// With the step that failed, for alert rules that watch one action.
+    Redelivered(Step),
+    DeadLettered(Step),
     Returned,
 }
 
 impl Counter {
-    fn of(outcome: &Outcome) -> Self {
+    /// The counter of `outcome`; the failed step is looked up only when there are alerts.
+    fn of(outcome: &Outcome, alerts: Option<&AlertMonitor>) -> Self {
+        let step = |failure: &Failure| alerts.map_or(Step::UNKNOWN, |alerts| alerts.step_of(&failure.action));
         match outcome {
             Outcome::Ack => Counter::Completed,
-            Outcome::Nack { .. } => Counter::Redelivered,
-            Outcome::DeadLetter { .. } => Counter::DeadLettered,
+            Outcome::Nack { failure, .. } => Counter::Redelivered(step(failure)),
+            Outcome::DeadLetter { failure } => Counter::DeadLettered(step(failure)),
             Outcome::Release => Counter::Returned,
+        }
+    }
+
+    /// What it is to the alert rules; a job given back did not finish.
+    fn finished(self) -> Option<Finished> {
+        match self {
+            Counter::Completed => Some(Finished::Completed),
+            Counter::Redelivered(step) => Some(Finished::Redelivered(step)),
+            Counter::DeadLettered(step) => Some(Finished::DeadLettered(step)),
+            Counter::Returned => None,
         }
     }
 
@@ -492,8 +514,8 @@ impl Counter {
     fn operation(self) -> &'static str {
         match self {
             Counter::Completed => "ack",
-            Counter::Redelivered => "nack",
-            Counter::DeadLettered => "dead-letter",
+            Counter::Redelivered(_) => "nack",
+            Counter::DeadLettered(_) => "dead-letter",
             Counter::Returned => "release",
         }
     }
@@ -637,7 +659,7 @@ where
         if self.queue.publishes_outcomes() {
             return self.defer(receipt, outcome, event(), state);
         }
-        let (id, counter) = (receipt.id, Counter::of(&outcome));
+        let (id, counter) = (receipt.id, Counter::of(&outcome, self.alerts.as_deref()));
         let result = match outcome {
             Outcome::Ack => self.queue.ack(receipt, None).await,
             Outcome::Nack { failure, delay } => self.queue.nack(receipt, failure, delay, None).await,
@@ -653,7 +675,7 @@ where
     /// Keeps an outcome for the slot's next `settle` call (the slot makes it at the end of
     /// the batch, when a job waits, or when [`PENDING_LIMIT`] outcomes are kept).
     fn defer(&self, receipt: Receipt, outcome: Outcome, event: StatusEvent, state: &mut SlotState) {
-        let counter = Counter::of(&outcome);
+        let counter = Counter::of(&outcome, self.alerts.as_deref());
         state.pending.push(Settlement { receipt, outcome, event: Some(event) });
         state.tallies.push(Tally { id: receipt.id, counter, event: None });
     }
@@ -713,11 +735,16 @@ where
     fn count(&self, counter: Counter) {
         let stat = match counter {
             Counter::Completed => &self.stats.completed,
-            Counter::Redelivered => &self.stats.redelivered,
-            Counter::DeadLettered => &self.stats.dead_lettered,
+            Counter::Redelivered(_) => &self.stats.redelivered,
+            Counter::DeadLettered(_) => &self.stats.dead_lettered,
             Counter::Returned => &self.stats.returned,
         };
         stat.fetch_add(1, Ordering::Relaxed);
+        if let Some(alerts) = &self.alerts
+            && let Some(finished) = counter.finished()
+        {
+            alerts.record(finished);
+        }
     }
 
     /// Whether the queue took a job's outcome; logs the refusal if not. A refused outcome
@@ -853,6 +880,8 @@ pub struct RunnerBuilder<W: Worker, Q> {
     grace: Duration,
     worker_id: Option<String>,
     redelivery: Option<RedeliveryPolicy>,
+    alerts: Vec<AlertRule>,
+    alert_handler: Option<Arc<dyn DynAlertHandler>>,
 }
 
 impl<W, Q> RunnerBuilder<W, Q>
@@ -899,6 +928,20 @@ where
         self
     }
 
+    /// Watches the run with an alert rule (call once per rule; added to the worker's own
+    /// [`Worker::alerts`], which `#[worker(alert(..))]` sets). See [`crate::alert`].
+    pub fn alert(mut self, rule: AlertRule) -> Self {
+        self.alerts.push(rule);
+        self
+    }
+
+    /// Calls `handler` with every alert raised or resolved (default: none; alerts are
+    /// still logged and published on the status feed).
+    pub fn alert_handler(mut self, handler: impl AlertHandler) -> Self {
+        self.alert_handler = Some(Arc::new(handler));
+        self
+    }
+
     /// Names this worker instance (default: `{queue}-{pid}-{n}`, unique per instance).
     pub fn worker_id(mut self, id: impl Into<String>) -> Self {
         self.worker_id = Some(id.into());
@@ -931,7 +974,16 @@ where
         let redelivery = self.redelivery.unwrap_or_else(|| self.worker.redelivery());
         check_lease(&pipeline, queue_name, self.queue.lease())?;
         let queue_name: Arc<str> = Arc::from(queue_name);
-        let worker_id = self.worker_id.unwrap_or_else(|| unique_worker_id(&queue_name));
+        let worker_id: Arc<str> = Arc::from(self.worker_id.unwrap_or_else(|| unique_worker_id(&queue_name)));
+        let mut rules = self.worker.alerts();
+        rules.extend(self.alerts);
+        let alerts = AlertMonitor::new(
+            rules,
+            pipeline.step_names(),
+            (queue_name.clone(), worker_id.clone()),
+            self.status.clone(),
+            self.alert_handler,
+        )?;
         Ok(Runner {
             shared: Arc::new(Shared {
                 pipeline,
@@ -939,10 +991,11 @@ where
                 deps: self.deps,
                 status: self.status,
                 queue_name,
-                worker_id: Arc::from(worker_id),
+                worker_id,
                 batch: self.batch,
                 redelivery,
                 stats: Arc::default(),
+                alerts: alerts.map(Arc::new),
             }),
             concurrency: self.concurrency,
             grace: self.grace,
@@ -993,6 +1046,7 @@ impl<W: Worker, Q> fmt::Debug for RunnerBuilder<W, Q> {
             .field("grace", &self.grace)
             .field("worker_id", &self.worker_id)
             .field("redelivery", &self.redelivery)
+            .field("alerts", &self.alerts)
             .finish_non_exhaustive()
     }
 }
