@@ -37,6 +37,7 @@
 //! | `worker_utils_status_broadcast_failures_total` | counter | `reason` | failed serializations and writes (never propagated) |
 
 mod actions;
+mod alerts;
 mod broadcaster;
 mod event;
 #[cfg(feature = "redis")]
