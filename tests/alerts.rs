@@ -271,6 +271,14 @@ async fn a_status_client_receives_alerts_live_and_the_firing_ones_when_it_connec
         }
     };
     assert_eq!(alert["state"], "FIRING");
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../docs/status-event.schema.json")).unwrap();
+    let required = schema["$defs"]["alert"]["required"].as_array().unwrap();
+    let mut required: Vec<&str> = required.iter().filter_map(serde_json::Value::as_str).collect();
+    let mut sent: Vec<&str> = alert.as_object().unwrap().keys().map(String::as_str).collect();
+    required.sort_unstable();
+    sent.sort_unstable();
+    assert_eq!(sent, required, "the fields docs/status-event.schema.json lists");
     assert_eq!(
         (alert["rule"].as_str(), alert["metric"].as_str()),
         (Some("dead_letter_rate"), Some("dead_letter_rate"))
