@@ -55,6 +55,10 @@ async fn store(job: Job, ctx: &ActionContext) -> Result<(), ActionError> {
 #[worker(queue = "alerts", pipeline = [check, store])]
 struct Jobs;
 
+/// The same worker with its rule in the attribute.
+#[worker(queue = "alerts", pipeline = [check, store], alert(failure_rate = 0.5, min_calls = 4, action = store))]
+struct WatchedJobs;
+
 /// The alerts a hook received, in order.
 #[derive(Clone, Default)]
 struct Received(Arc<Mutex<Vec<Alert>>>);
@@ -243,6 +247,29 @@ async fn each_transition_is_logged_warn_when_firing_and_info_when_resolved() {
             ("INFO".to_owned(), "alert resolved".to_owned(), "0.2".to_owned()),
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rule_in_the_worker_attribute_watches_like_one_given_to_the_runner() {
+    let queue = Arc::new(MemoryQueue::builder("alerts").build().unwrap());
+    let received = Received::default();
+    let runner =
+        Runner::builder(WatchedJobs, queue.clone(), ()).alert_handler(received.clone()).build().unwrap();
+    let (stats, shutdown) = (runner.stats(), CancellationToken::new());
+    let run = tokio::spawn(runner.run(shutdown.clone()));
+    queue
+        .enqueue_batch(vec![Job::FailCheck, Job::Pass, Job::FailStore, Job::Pass, Job::FailStore])
+        .await
+        .unwrap();
+    while stats.finished() < 5 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    shutdown.cancel();
+    run.await.unwrap();
+    let alerts = received.all();
+    assert_eq!(received.states(), [AlertState::Firing]);
+    assert_eq!((&*alerts[0].rule, alerts[0].calls, alerts[0].failures), ("failure_rate:store", 4, 2));
 }
 
 #[tokio::test]

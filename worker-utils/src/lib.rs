@@ -92,6 +92,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::action::Action;
+    pub use crate::alert::AlertRule;
     pub use crate::circuit_breaker::{Breaker, CircuitBreaker, CircuitBreakerConfig, SlidingWindow};
     pub use crate::context::ActionContext;
     pub use crate::error::ActionError;
@@ -99,7 +100,7 @@ pub mod __private {
     pub use crate::error_handling::{ErrorHandling, PassThrough};
     pub use crate::macro_support::{
         ActionFn, Call, CleanupHook, Feeds, Handler, IntoActionError, Outcome, RetryAfter, StepOutput,
-        circuit_breaker, link, redelivery_policy, retry_budget, retry_config, step,
+        alert_rules, circuit_breaker, link, redelivery_policy, retry_budget, retry_config, step,
     };
     pub use crate::pipeline::Then;
     pub use crate::retry::{Backoff, Jitter, Retry, RetryBudget, RetryConfig};

@@ -395,3 +395,20 @@ where
 pub trait Feeds<Input, Prev, Next> {}
 
 impl<T, Prev, Next> Feeds<T, Prev, Next> for T {}
+
+/// Builds the rules of `#[worker(alert(..))]`, which the macro already checked. Should a
+/// future runtime check reject one anyway, it is left out with an error logged, rather than
+/// a panic in the worker's `alerts()`.
+pub fn alert_rules<const N: usize>(
+    builders: [crate::alert::AlertRuleBuilder; N],
+) -> Vec<crate::alert::AlertRule> {
+    builders
+        .into_iter()
+        .filter_map(|builder| {
+            builder
+                .build()
+                .map_err(|error| tracing::error!(%error, "an `alert(..)` of `#[worker]` is invalid; it is left out"))
+                .ok()
+        })
+        .collect()
+}
