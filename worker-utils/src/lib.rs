@@ -37,8 +37,8 @@
 //!
 //! Modules, one concern each: [`action`](mod@action), [`context`], [`error`], [`retry`],
 //! [`error_handling`], [`timeout`], [`circuit_breaker`], [`pipeline`], [`queue`],
-//! [`worker`](mod@worker), [`status`], [`config`], [`metrics`], and `testing` (test doubles, behind
-//! the `testing` feature).
+//! [`worker`](mod@worker), [`alert`], [`status`], [`config`], [`metrics`], and `testing` (test
+//! doubles, behind the `testing` feature).
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 
 pub mod action;
