@@ -17,13 +17,13 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::layer::SubscriberExt as _;
 use worker_utils::alert::{Alert, AlertMetric, AlertRule, AlertState};
 use worker_utils::prelude::*;
-use worker_utils::queue::{MemoryQueue, Queue};
+use worker_utils::queue::{MemoryQueue, Queue, RedisQueue};
 use worker_utils::status::{RedisStatusFeed, RedisStatusSink, StatusEvent, StatusSink};
 use worker_utils::worker::{RedeliveryPolicy, RunStats, Runner};
 use worker_utils_tests::Events;
 
 /// What a job does: pass both steps, or fail in one of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Job {
     Pass,
     FailCheck,
@@ -341,7 +341,7 @@ async fn a_status_client_receives_alerts_live_and_the_firing_ones_when_it_connec
 }
 
 #[tokio::test]
-async fn alerts_travel_over_the_redis_status_stream_to_another_process_feed() {
+async fn alerts_of_a_worker_on_redis_travel_over_the_status_stream_to_another_process_feed() {
     if redis_support::redis_missing().await {
         return;
     }
@@ -349,7 +349,9 @@ async fn alerts_travel_over_the_redis_status_stream_to_another_process_feed() {
     let namespace = redis_support::namespace("alerts");
     let sink = RedisStatusSink::connect(&url, &namespace).await.unwrap();
     let rule = AlertRule::failure_rate(0.5).min_calls(2).build().unwrap();
-    let queue = Arc::new(MemoryQueue::builder("alerts").build().unwrap());
+    // A queue that records outcomes in batches: the rule counts them once the batch is taken.
+    let queue =
+        Arc::new(RedisQueue::builder("alerts").url(&url).namespace(&namespace).connect().await.unwrap());
     let runner = Runner::builder(Jobs, queue.clone(), ()).status(sink.clone()).alert(rule).build().unwrap();
     let (stats, shutdown) = (runner.stats(), CancellationToken::new());
     let run = tokio::spawn(runner.run(shutdown.clone()));
