@@ -936,7 +936,8 @@ where
     }
 
     /// Calls `handler` with every alert raised or resolved (default: none; alerts are
-    /// still logged and published on the status feed).
+    /// still logged and published on the status feed). Unused without rules. At shutdown,
+    /// the alerts still waiting for it get the grace period.
     pub fn alert_handler(mut self, handler: impl AlertHandler) -> Self {
         self.alert_handler = Some(Arc::new(handler));
         self
