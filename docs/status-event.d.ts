@@ -77,8 +77,42 @@ export interface ErrorMessage {
   message: string;
 }
 
+/** What an alert rule measures. */
+export type AlertMetric = "failure_rate" | "dead_letter_rate";
+
+/** Whether an alert starts or ends an episode. */
+export type AlertState = "FIRING" | "RESOLVED";
+
+/** An alert rule of a worker fired or resolved. Not numbered: sent live, and those firing after each ready. */
+export interface AlertMessage {
+  type: "alert";
+  /** The rule's name. */
+  rule: string;
+  queue: string;
+  /** The worker instance that raised it; each watches its own deliveries. */
+  worker: string;
+  /** The action the rule watches; null for the whole queue. */
+  action: string | null;
+  metric: AlertMetric;
+  state: AlertState;
+  /** The rate when it changed state, from 0 to 1. */
+  rate: number;
+  /** Calls in the window then. */
+  calls: number;
+  /** Of those, failures by the rule's metric. */
+  failures: number;
+  /** Fires at this rate or above. */
+  threshold: number;
+  /** Resolves below this rate. */
+  resolve_below: number;
+  /** The rule's sliding window. */
+  window_ms: number;
+  /** When it changed state, in Unix milliseconds. */
+  timestamp_ms: number;
+}
+
 /** Every message the server sends, told apart by `type`. */
-export type ServerMessage = StatusMessage | ReadyMessage | SubscribedMessage | LaggedMessage | ErrorMessage;
+export type ServerMessage = StatusMessage | ReadyMessage | SubscribedMessage | LaggedMessage | ErrorMessage | AlertMessage;
 
 /** The one message a client may send (at most 256 entries per list; empty means everything). */
 export interface SubscribeMessage {

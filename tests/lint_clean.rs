@@ -171,7 +171,7 @@ pub async fn bare(input: ()) -> std::io::Result<()> {
     Ok(input)
 }
 
-/// A three-step worker with deps, a concurrency and a redelivery policy.
+/// A three-step worker with deps, a concurrency, a redelivery policy and alert rules.
 #[worker(
     queue = "lint",
     deps = Deps,
@@ -185,7 +185,9 @@ pub async fn bare(input: ()) -> std::io::Result<()> {
         factor = 1.5,
         jitter = full,
         on = [Transient, System]
-    )
+    ),
+    alert(failure_rate = 0.5, window = "2m", min_calls = 20),
+    alert(dead_letter_rate = 0.1, resolve_below = 0.05, action = to_text, name = "text-dead-letters")
 )]
 #[derive(Debug)]
 pub struct FullWorker;

@@ -9,12 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 /// The schema's message definitions and the interfaces that type them.
-const MESSAGES: [(&str, &str); 6] = [
+const MESSAGES: [(&str, &str); 7] = [
     ("status", "StatusMessage"),
     ("ready", "ReadyMessage"),
     ("subscribed", "SubscribedMessage"),
     ("lagged", "LaggedMessage"),
     ("error", "ErrorMessage"),
+    ("alert", "AlertMessage"),
     ("subscribe", "SubscribeMessage"),
 ];
 

@@ -25,7 +25,7 @@ const _: () = {
     >(::worker_utils::__private::step::<(), FetchImage>());
 };
 ::core::compile_error! {
-    "unknown `#[worker]` argument `retries`; expected one of: `queue`, `deps`, `pipeline`, `concurrency`, `redeliver`, `crate`"
+    "unknown `#[worker]` argument `retries`; expected one of: `queue`, `deps`, `pipeline`, `concurrency`, `redeliver`, `alert`, `crate`"
 }
 ::core::compile_error! {
     "`queue` must not be empty: name the queue this worker consumes"

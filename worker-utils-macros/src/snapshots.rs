@@ -195,6 +195,28 @@ fn worker_redeliver() {
 }
 
 #[test]
+fn worker_alert() {
+    worker(
+        "worker_alert",
+        quote!(
+            queue = "thumbnails",
+            deps = Deps,
+            pipeline = [fetch_image, steps::resize],
+            alert(failure_rate = 0.5, window = "2m", min_calls = 20),
+            alert(
+                dead_letter_rate = 0.1,
+                resolve_below = 0.02,
+                action = resize,
+                name = "resize-dead-letters"
+            )
+        ),
+        quote! {
+            pub struct Thumbnails;
+        },
+    );
+}
+
+#[test]
 fn worker_never_redeliver() {
     worker(
         "worker_never_redeliver",

@@ -37,12 +37,13 @@
 //!
 //! Modules, one concern each: [`action`](mod@action), [`context`], [`error`], [`retry`],
 //! [`error_handling`], [`timeout`], [`circuit_breaker`], [`validate`], [`pipeline`],
-//! [`queue`], [`worker`](mod@worker), [`status`], [`config`], [`metrics`], [`profile`],
-//! [`trace`], `otel` (export to OpenTelemetry, behind the `otel` feature) and `testing`
-//! (test doubles, behind the `testing` feature).
+//! [`queue`], [`worker`](mod@worker), [`alert`], [`status`], [`config`], [`metrics`],
+//! [`profile`], [`trace`], `otel` (export to OpenTelemetry, behind the `otel` feature) and
+//! `testing` (test doubles, behind the `testing` feature).
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub, rust_2018_idioms)]
 
 pub mod action;
+pub mod alert;
 pub mod circuit_breaker;
 pub mod config;
 pub mod context;
@@ -97,6 +98,7 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::action::Action;
+    pub use crate::alert::AlertRule;
     pub use crate::circuit_breaker::{Breaker, CircuitBreaker, CircuitBreakerConfig, SlidingWindow};
     pub use crate::context::ActionContext;
     pub use crate::error::ActionError;
@@ -104,8 +106,8 @@ pub mod __private {
     pub use crate::error_handling::{ErrorHandling, PassThrough};
     pub use crate::macro_support::{
         ActionFn, ActionStack, Call, CleanupHook, Feeds, FnAction, Handler, InputCheck, IntoActionError,
-        OkOf, Outcome, RetryAfter, Step, StepOutput, Validation, assert_clone, circuit_breaker, link,
-        redelivery_policy, retry_budget, retry_config, step, validated,
+        OkOf, Outcome, RetryAfter, Step, StepOutput, Validation, alert_rules, assert_clone, circuit_breaker,
+        link, redelivery_policy, retry_budget, retry_config, step, validated,
     };
     pub use crate::pipeline::Then;
     pub use crate::retry::{Backoff, Jitter, Retry, RetryBudget, RetryConfig};

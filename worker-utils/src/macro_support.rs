@@ -160,6 +160,9 @@ use crate::worker::{RedeliveryPolicy, RedeliveryPolicyBuilder};
 pub struct FnAction<M: ActionStack>(M::Stack);
 
 impl<M: ActionStack> FnAction<M> {
+    /// The action's name, for logs, metrics and errors (`Action::name` without an instance).
+    pub const NAME: &'static str = M::NAME;
+
     /// The longest one call can take, as [`Action::worst_case`] computes it: per-attempt
     /// `timeout` × attempts + `max_delay` per retry, capped by `total_timeout`; `None`
     /// without either.
@@ -598,3 +601,20 @@ impl<D: ?Sized, M: ActionFn<D>> Step<D> for FnAction<M> {
 pub trait Feeds<Input, Prev, Next> {}
 
 impl<T, Prev, Next> Feeds<T, Prev, Next> for T {}
+
+/// Builds the rules of `#[worker(alert(..))]`, which the macro already checked. Should a
+/// future runtime check reject one anyway, it is left out with an error logged, rather than
+/// a panic in the worker's `alerts()`.
+pub fn alert_rules<const N: usize>(
+    builders: [crate::alert::AlertRuleBuilder; N],
+) -> Vec<crate::alert::AlertRule> {
+    builders
+        .into_iter()
+        .filter_map(|builder| {
+            builder
+                .build()
+                .map_err(|error| tracing::error!(%error, "an `alert(..)` of `#[worker]` is invalid; it is left out"))
+                .ok()
+        })
+        .collect()
+}

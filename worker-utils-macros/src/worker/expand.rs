@@ -7,7 +7,8 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::Ident;
 use syn::spanned::Spanned as _;
 
-use super::validate::{Plan, RedeliveryPlan, Step};
+use super::validate::{AlertPlan, Plan, RedeliveryPlan, Step};
+use crate::common::duration;
 
 /// The struct and, when the pipeline is usable, its `impl Worker` and step assertions.
 pub(crate) fn worker(item: &TokenStream, ident: &Ident, plan: &Plan) -> TokenStream {
@@ -43,6 +44,14 @@ pub(crate) fn worker(item: &TokenStream, ident: &Ident, plan: &Plan) -> TokenStr
             }
         }
     });
+    let alerts = (!plan.alerts.is_empty()).then(|| {
+        let rules = plan.alerts.iter().map(|alert| alert_rule(alert, plan));
+        quote! {
+            fn alerts(&self) -> ::std::vec::Vec<#rt::AlertRule> {
+                #rt::alert_rules([#(#rules),*])
+            }
+        }
+    });
     let checks = checks(plan, &deps);
     // The pipeline type's `Action` bound, restated as a where clause that names a lifetime
     // so that the compiler checks it where the impl is used rather than here. A step that
@@ -68,6 +77,7 @@ pub(crate) fn worker(item: &TokenStream, ident: &Ident, plan: &Plan) -> TokenStr
             }
             #concurrency
             #redelivery
+            #alerts
         }
 
         #checks
@@ -90,6 +100,34 @@ fn redelivery_policy(redelivery: &RedeliveryPlan, rt: &TokenStream) -> TokenStre
     } else {
         quote!(#rt::redelivery_policy(#rt::RedeliveryPolicy::builder() #(#calls)*))
     }
+}
+
+/// The `AlertRuleBuilder` of one `alert(...)`: the constructor of its rate, then the
+/// settings the user gave. An action is named by its type's `NAME`, so a step renamed with
+/// `#[action(name = "..")]` is watched under the name its failures carry.
+fn alert_rule(alert: &AlertPlan, plan: &Plan) -> TokenStream {
+    let rt = &plan.runtime;
+    let constructor = Ident::new(alert.metric, Span::call_site());
+    let threshold = alert.threshold;
+    let mut calls = Vec::new();
+    if let Some(below) = alert.resolve_below {
+        calls.push(quote!(.resolve_below(#below)));
+    }
+    if let Some(window) = alert.window {
+        let window = duration::to_tokens(window);
+        calls.push(quote!(.window(#window)));
+    }
+    if let Some(min_calls) = alert.min_calls {
+        calls.push(quote!(.min_calls(#min_calls)));
+    }
+    if let Some(step) = alert.action.and_then(|index| plan.steps.get(index)) {
+        let ty = &step.type_path;
+        calls.push(quote!(.action(<#ty>::NAME)));
+    }
+    if let Some(name) = &alert.name {
+        calls.push(quote!(.name(#name)));
+    }
+    quote!(#rt::AlertRule::#constructor(#threshold) #(#calls)*)
 }
 
 /// `steps::FetchImage::new()`, spanned on the step.

@@ -1,16 +1,18 @@
 //! The argument model of `#[worker(...)]`: every key parses into a typed, spanned field.
 //! Only the shape and type of each value is checked here; what the values must satisfy
 //! (a non-empty queue name, at least one step, a concurrency in range, a redelivery
-//! schedule that holds together) is [`validate`](super::validate)'s job.
+//! schedule that holds together, alert rules in range) is [`validate`](super::validate)'s job.
 
-use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+use std::time::Duration;
+
+use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
 use syn::{LitBool, LitStr, Path, Type};
 
 use super::validate::REDELIVERY_BACKOFF;
 use crate::common::backoff::BackoffArgs;
 use crate::common::items::Form;
 use crate::common::once::set;
-use crate::common::{Errors, Item, Once, Spanned, items, unknown_key, value};
+use crate::common::{Errors, Item, Once, Spanned, duration, items, unknown_key, value};
 
 /// `#[worker(...)]`'s arguments.
 #[derive(Default)]
@@ -20,6 +22,9 @@ pub(crate) struct WorkerArgs {
     pub(crate) pipeline: Once<Pipeline>,
     pub(crate) concurrency: Once<Spanned<u32>>,
     pub(crate) redeliver: Once<RedeliverArgs>,
+    /// `alert(...)`, once per rule: the one key that may repeat, as each is a rule of its
+    /// own (each rule's keys still go through [`Once`]).
+    pub(crate) alerts: Vec<AlertArgs>,
     pub(crate) krate: Once<Path>,
     /// Every key written, valid value or not: a key given with a bad value was reported
     /// already and is not also "missing".
@@ -51,12 +56,32 @@ pub(crate) struct RedeliveryPolicyArgs {
     pub(crate) backoff: BackoffArgs,
 }
 
+/// The keys of one `alert(...)`, named like `AlertRule`'s builder.
+#[derive(Default)]
+pub(crate) struct AlertArgs {
+    /// The `alert` key, for errors about the rule as a whole.
+    pub(crate) key: Option<Ident>,
+    /// Whether a rate key was written, whatever its value: one given with a bad value was
+    /// reported already and is not also "missing".
+    pub(crate) rate_written: bool,
+    pub(crate) failure_rate: Once<Spanned<f64>>,
+    pub(crate) dead_letter_rate: Once<Spanned<f64>>,
+    pub(crate) resolve_below: Once<Spanned<f64>>,
+    pub(crate) window: Once<Spanned<Duration>>,
+    pub(crate) min_calls: Once<Spanned<u32>>,
+    /// A pipeline step, by the name it has in `pipeline = [...]`.
+    pub(crate) action: Once<Ident>,
+    pub(crate) name: Once<LitStr>,
+}
+
 const PIPELINE_EXAMPLE: &str = "pipeline = [fetch_image, make_thumbnail, upload]";
 const REDELIVER_EXAMPLE: &str = "redeliver(max_deliveries = 3, base_delay = \"30s\")";
+pub(crate) const ALERT_EXAMPLE: &str = "alert(failure_rate = 0.5, window = \"60s\", min_calls = 20)";
 
 impl WorkerArgs {
     /// Every key.
-    pub(crate) const KEYS: &[&str] = &["queue", "deps", "pipeline", "concurrency", "redeliver", "crate"];
+    pub(crate) const KEYS: &[&str] =
+        &["queue", "deps", "pipeline", "concurrency", "redeliver", "alert", "crate"];
 
     /// Parses the attribute's tokens, recording every problem in `errors`.
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
@@ -92,6 +117,13 @@ impl WorkerArgs {
                         args.redeliver.set(&item.key, redeliver, errors);
                     }
                 }
+                "alert" => match item.form(errors) {
+                    Form::Nested(list) => args.alerts.push(AlertArgs::parse(&item.key, list, errors)),
+                    Form::Assigned(tokens) => errors.push(syn::Error::new_spanned(
+                        tokens,
+                        format!("`alert` takes a list of settings, not a value: write `{ALERT_EXAMPLE}`"),
+                    )),
+                },
                 "crate" => {
                     set(&mut args.krate, &item, errors, "crate = \"my_crate::worker_utils\"", |t, _| {
                         value::crate_path(t)
@@ -132,6 +164,58 @@ impl RedeliveryPolicyArgs {
         }
         args
     }
+}
+
+impl AlertArgs {
+    /// Every `alert(...)` key.
+    pub(crate) const KEYS: &[&str] =
+        &["failure_rate", "dead_letter_rate", "resolve_below", "window", "min_calls", "action", "name"];
+
+    fn parse(key: &Ident, list: Vec<Item>, errors: &mut Errors) -> Self {
+        let mut args = Self { key: Some(key.clone()), ..Self::default() };
+        for item in list {
+            let rate = |key: &'static str| move |t: &TokenStream, _: &mut Errors| value::f64_(key, t, "0.5");
+            let name = item.name();
+            args.rate_written |= name == "failure_rate" || name == "dead_letter_rate";
+            match name.as_str() {
+                "failure_rate" => {
+                    set(&mut args.failure_rate, &item, errors, "failure_rate = 0.5", rate("failure_rate"))
+                }
+                "dead_letter_rate" => set(
+                    &mut args.dead_letter_rate,
+                    &item,
+                    errors,
+                    "dead_letter_rate = 0.1",
+                    rate("dead_letter_rate"),
+                ),
+                "resolve_below" => {
+                    set(&mut args.resolve_below, &item, errors, "resolve_below = 0.2", rate("resolve_below"))
+                }
+                "window" => set(&mut args.window, &item, errors, "window = \"60s\"", |t, _| {
+                    duration::parse("window", t)
+                }),
+                "min_calls" => set(&mut args.min_calls, &item, errors, "min_calls = 20", |t, _| {
+                    value::u32_("min_calls", t, "20")
+                }),
+                "action" => set(&mut args.action, &item, errors, "action = resize", |t, _| action(t)),
+                "name" => set(&mut args.name, &item, errors, "name = \"thumbnails-failing\"", |t, _| {
+                    value::str_("name", t, "\"thumbnails-failing\"")
+                }),
+                _ => errors.push(unknown_key(&item.key, "`alert`", Self::KEYS)),
+            }
+        }
+        args
+    }
+}
+
+/// `action = step`: one of the pipeline's steps, by its fn's name.
+fn action(tokens: &TokenStream) -> syn::Result<Ident> {
+    syn::parse2::<Ident>(tokens.clone()).map_err(|_| {
+        syn::Error::new_spanned(
+            tokens,
+            "`action` expects the name of a pipeline step as written in `pipeline = [...]`, e.g. `action = resize`",
+        )
+    })
 }
 
 /// `redeliver = false`. `true` would say nothing that `redeliver` alone does not, and any

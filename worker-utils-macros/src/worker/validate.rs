@@ -9,13 +9,16 @@ use std::time::Duration;
 use proc_macro2::{Span, TokenStream};
 use syn::{Generics, Ident, LitStr, Path, Type};
 
-use super::parse::{RedeliverArgs, RedeliveryPolicyArgs, WorkerArgs};
+use super::parse::{ALERT_EXAMPLE, AlertArgs, RedeliverArgs, RedeliveryPolicyArgs, WorkerArgs};
 use crate::common::backoff::{BackoffPlan, BackoffProfile};
-use crate::common::{Errors, naming};
+use crate::common::{Errors, backticked, naming};
 
 /// More concurrent jobs than this per worker is taken for a typo. A runner can still be
 /// given more with `Runner::builder(..).concurrency(n)`.
 pub(crate) const MAX_CONCURRENCY: u32 = 10_000;
+
+/// `AlertRule::MAX_WINDOW`: a day.
+pub(crate) const MAX_ALERT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// What `redeliver`'s backoff keys mean: `RedeliveryPolicy`'s defaults (10 s, 10 min) and
 /// its `MAX_DELAY_LIMIT` of 30 days.
@@ -48,6 +51,21 @@ pub(crate) struct Plan {
     pub(crate) concurrency: Option<u32>,
     /// `redeliver`, if given.
     pub(crate) redelivery: Option<RedeliveryPlan>,
+    /// The `alert(...)` rules that passed their checks.
+    pub(crate) alerts: Vec<AlertPlan>,
+}
+
+/// One `AlertRule`, decided; unset settings keep the runtime's defaults.
+pub(crate) struct AlertPlan {
+    /// `failure_rate` or `dead_letter_rate`: the `AlertRule` constructor, and its threshold.
+    pub(crate) metric: &'static str,
+    pub(crate) threshold: f64,
+    pub(crate) resolve_below: Option<f64>,
+    pub(crate) window: Option<Duration>,
+    pub(crate) min_calls: Option<u32>,
+    /// The index in `steps` of the step it watches.
+    pub(crate) action: Option<usize>,
+    pub(crate) name: Option<LitStr>,
 }
 
 /// `Worker::redelivery`, decided.
@@ -157,7 +175,131 @@ pub(crate) fn plan(args: &WorkerArgs, ident: &Ident, errors: &mut Errors) -> Pla
         RedeliverArgs::Never => RedeliveryPlan::Never,
         RedeliverArgs::Policy(policy) => self::policy(policy, errors),
     });
-    Plan { runtime, queue, deps: args.deps.get().cloned(), steps, concurrency, redelivery }
+    let alerts = self::alerts(&args.alerts, args.pipeline.get().map(|p| p.steps.as_slice()), errors);
+    Plan { runtime, queue, deps: args.deps.get().cloned(), steps, concurrency, redelivery, alerts }
+}
+
+/// Each `alert(...)`: one rate in (0, 1], the rest in range, its `action` a step of the
+/// pipeline (when the pipeline parsed), and no two rules of the same name. A rule with an
+/// error is left out.
+fn alerts(rules: &[AlertArgs], pipeline: Option<&[Path]>, errors: &mut Errors) -> Vec<AlertPlan> {
+    let mut plans: Vec<(String, AlertPlan)> = Vec::new();
+    for rule in rules {
+        let Some(plan) = alert(rule, pipeline, errors) else { continue };
+        let name = match (&plan.name, rule.action.get()) {
+            (Some(name), _) => name.value(),
+            (None, None) => plan.metric.to_owned(),
+            (None, Some(action)) => format!("{}:{action}", plan.metric),
+        };
+        if plans.iter().any(|(other, _)| *other == name) {
+            if let Some(key) = &rule.key {
+                errors.at(
+                    key.span(),
+                    format!("two `alert`s are named `{name}`: give one of them a `name = \"..\"`"),
+                );
+            }
+            continue;
+        }
+        plans.push((name, plan));
+    }
+    plans.into_iter().map(|(_, plan)| plan).collect()
+}
+
+/// One `alert(...)`, or `None` when any of its values failed a check.
+fn alert(rule: &AlertArgs, pipeline: Option<&[Path]>, errors: &mut Errors) -> Option<AlertPlan> {
+    let before = errors.count();
+    let (metric, threshold) = match (rule.failure_rate.get(), rule.dead_letter_rate.get()) {
+        (Some(rate), None) => ("failure_rate", *rate),
+        (None, Some(rate)) => ("dead_letter_rate", *rate),
+        (Some(_), Some(_)) => {
+            if let Some(second) = rule.dead_letter_rate.key() {
+                errors.at(
+                    second.span(),
+                    "an `alert` watches one rate: keep `failure_rate` or `dead_letter_rate`, and write a second \
+                     `alert(..)` for the other",
+                );
+            }
+            return None;
+        }
+        (None, None) => {
+            if !rule.rate_written
+                && let Some(key) = &rule.key
+            {
+                errors.at(
+                    key.span(),
+                    format!("`alert` needs the rate it watches: `failure_rate = 0.5` or `dead_letter_rate = 0.1`, e.g. `{ALERT_EXAMPLE}`"),
+                );
+            }
+            return None;
+        }
+    };
+    if !(threshold.value > 0.0 && threshold.value <= 1.0) {
+        errors.at(
+            threshold.span,
+            format!("`{metric}` must be above 0 and at most 1: it is a share of the calls, 0.5 is half"),
+        );
+    }
+    let resolve_below = rule.resolve_below.get().map(|below| {
+        if below.value >= threshold.value {
+            errors.at(
+                below.span,
+                format!(
+                    "`resolve_below` must be below the firing rate (`{metric} = {}`), or the alert would fire \
+                     and resolve at once",
+                    threshold.value
+                ),
+            );
+        }
+        below.value
+    });
+    let window = rule.window.get().map(|window| {
+        if window.value.is_zero() {
+            errors.at(window.span, "`window` must be longer than zero, e.g. `window = \"60s\"`");
+        } else if window.value > MAX_ALERT_WINDOW {
+            errors.at(window.span, "`window` must be at most a day (\"24h\")");
+        }
+        window.value
+    });
+    let min_calls = rule.min_calls.get().map(|min| {
+        if min.value == 0 {
+            errors.at(min.span, "`min_calls` must be at least 1");
+        }
+        min.value
+    });
+    let action = match (rule.action.get(), pipeline) {
+        (Some(action), Some(steps)) if !steps.is_empty() => {
+            let names: Vec<String> =
+                steps.iter().filter_map(|step| step.segments.last()).map(|s| s.ident.to_string()).collect();
+            let index = names.iter().position(|name| action == name);
+            if index.is_none() {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                errors.at(
+                    action.span(),
+                    format!(
+                        "`{action}` is not a step of this worker's pipeline; expected one of: {}",
+                        backticked(&names)
+                    ),
+                );
+            }
+            index
+        }
+        _ => None,
+    };
+    let name = rule.name.get().cloned();
+    if let Some(name) = &name
+        && name.value().is_empty()
+    {
+        errors.at(name.span(), "`name` must not be empty");
+    }
+    (errors.count() == before).then_some(AlertPlan {
+        metric,
+        threshold: threshold.value,
+        resolve_below,
+        window,
+        min_calls,
+        action,
+        name,
+    })
 }
 
 /// `redeliver(...)`: `max_deliveries` counts the first delivery; the rest is checked as in
@@ -202,5 +344,10 @@ mod tests {
             REDELIVERY_BACKOFF.max_delay_limit.map(|(limit, _)| limit),
             Some(RedeliveryPolicy::MAX_DELAY_LIMIT)
         );
+    }
+
+    #[test]
+    fn the_alert_window_limit_matches_the_runtime() {
+        assert_eq!(super::MAX_ALERT_WINDOW, worker_utils::alert::AlertRule::MAX_WINDOW);
     }
 }

@@ -9,8 +9,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::alerts::AlertBoard;
 use super::ring::{self, Cursor, Entry, Item, MAX_BATCH, Tail, Writer};
 use super::{StatusEvent, StatusSink};
+use crate::alert::Alert;
 use crate::config::ConfigError;
 use crate::context::JobId;
 
@@ -61,6 +63,8 @@ struct Shared {
     recent_jobs: usize,
     channel_capacity: usize,
     published: metrics::Counter,
+    /// Alerts, apart from the job events: not numbered, not in the ring.
+    alerts: AlertBoard,
 }
 
 struct State {
@@ -217,6 +221,7 @@ impl Broadcaster {
                 recent_jobs,
                 channel_capacity,
                 published: metrics::counter!("worker_utils_status_published_total"),
+                alerts: AlertBoard::new(),
             }),
         }
     }
@@ -392,6 +397,33 @@ impl Broadcaster {
     }
 
     /// The last published sequence number and the wake-up of whoever waits for the next.
+    /// The alerts firing now, oldest first: raised by a runner and not yet resolved (at
+    /// most 256; clients get them after each snapshot).
+    ///
+    /// ```
+    /// use worker_utils::alert::{Alert, AlertMetric, AlertState};
+    /// use worker_utils::status::{Broadcaster, StatusSink};
+    ///
+    /// let broadcaster = Broadcaster::new();
+    /// let mut alert = Alert {
+    ///     rule: "failure_rate".into(), queue: "images".into(), worker: "images-1".into(), action: None,
+    ///     metric: AlertMetric::FailureRate, state: AlertState::Firing, rate: 0.6, calls: 20, failures: 12,
+    ///     threshold: 0.5, resolve_below: 0.25, window_ms: 60_000, timestamp_ms: 0,
+    /// };
+    /// broadcaster.publish_alert(alert.clone());
+    /// assert_eq!(broadcaster.firing_alerts(), [alert.clone()]);
+    /// alert.state = AlertState::Resolved;
+    /// broadcaster.publish_alert(alert);
+    /// assert!(broadcaster.firing_alerts().is_empty());
+    /// ```
+    pub fn firing_alerts(&self) -> Vec<Alert> {
+        self.shared.alerts.firing()
+    }
+
+    pub(crate) fn alerts(&self) -> &AlertBoard {
+        &self.shared.alerts
+    }
+
     pub(crate) fn tail(&self) -> &Tail {
         &self.shared.tail
     }
@@ -457,6 +489,12 @@ impl StatusSink for Broadcaster {
             self.publish_locked(&mut state, frames);
         }
         self.shared.published.increment(count);
+    }
+
+    /// Sends the alert to the clients whose filter is everything or lists its queue, and
+    /// keeps it, while it fires, for clients that connect later.
+    fn publish_alert(&self, alert: Alert) {
+        self.shared.alerts.publish(alert);
     }
 }
 

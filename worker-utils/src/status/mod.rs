@@ -2,6 +2,10 @@
 //! they go to, the non-blocking [`Broadcaster`], the status actions, and the WebSocket
 //! [`StatusServer`].
 //!
+//! Beside job events, a sink takes the [`Alert`](crate::alert::Alert)s a runner raises
+//! ([`StatusSink::publish_alert`]); the broadcaster sends them to clients as
+//! `{"type":"alert",…}` and keeps the firing ones for clients that connect later.
+//!
 //! A worker publishes to a [`Broadcaster`] (directly, through [`WithStatus`] /
 //! [`StatusExt::with_status`], or with the [`BroadcastProcessing`]-style actions); a
 //! [`StatusServer`] streams the same broadcaster to dashboards:
@@ -37,6 +41,7 @@
 //! | `worker_utils_status_broadcast_failures_total` | counter | `reason` | failed serializations and writes (never propagated) |
 
 mod actions;
+mod alerts;
 mod broadcaster;
 mod event;
 #[cfg(feature = "redis")]

@@ -6,7 +6,9 @@
 //! slot, so that a [`RedisQueue`](crate::queue::RedisQueue) adds `PENDING`, `COMPLETED`,
 //! `FAILED` and redelivery events in the same script as the enqueue or outcome they report.
 //! Each entry holds one batch of events as a JSON array (field `e`), so a batch costs one
-//! `XADD`. The stream is capped (`MAXLEN ~`), and a feed that finds it has been trimmed past
+//! `XADD`. An [`Alert`] a runner raises goes to the same stream, as an entry of its own
+//! (field `a`, the alert's JSON), so a status-only process shows the alerts of every worker.
+//! The stream is capped (`MAXLEN ~`), and a feed that finds it has been trimmed past
 //! where it was reading logs and counts the gap.
 
 use std::fmt;
@@ -15,11 +17,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
+use redis::streams::{StreamId, StreamRangeReply, StreamReadOptions, StreamReadReply};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{Compact, StatusEvent, StatusSink};
+use crate::alert::Alert;
 use crate::redis_connection::{self, ConnectError};
 
 /// Events waiting to be written before new ones are dropped (and counted): status must
@@ -27,6 +30,8 @@ use crate::redis_connection::{self, ConnectError};
 const BACKLOG: usize = 65_536;
 /// Events written by one `XADD` at most.
 const MAX_BATCH: usize = 1024;
+/// Alerts waiting to be written before new ones are dropped (and counted).
+const ALERT_BACKLOG: usize = 1024;
 /// How long a failed write or read waits before it tries again.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
@@ -45,7 +50,7 @@ pub(crate) const DEFAULT_STREAM_CAP: usize = 2_000;
 /// queue adds the outcome events).
 ///
 /// `publish` only queues the event: a background task writes each batch with one `XADD`
-/// per queue.
+/// per queue. `publish_alert` queues the alert for one `XADD` of its own.
 /// When Redis is slow or away, up to 65 536 events wait; past that, new events are dropped
 /// and counted (`worker_utils_status_broadcast_failures_total{reason="redis_backlog"}`).
 ///
@@ -59,6 +64,7 @@ pub(crate) const DEFAULT_STREAM_CAP: usize = 2_000;
 #[derive(Clone)]
 pub struct RedisStatusSink {
     events: mpsc::Sender<StatusEvent>,
+    alerts: mpsc::Sender<Alert>,
     url: Arc<str>,
 }
 
@@ -68,14 +74,29 @@ impl RedisStatusSink {
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, ConnectError> {
         let connected = redis_connection::connect(url).await?;
         let (events, receiver) = mpsc::channel(BACKLOG);
-        tokio::spawn(write(receiver, connected.commands, namespace.to_owned(), DEFAULT_STREAM_CAP));
-        Ok(Self { events, url: Arc::from(connected.url) })
+        let (alerts, alert_receiver) = mpsc::channel(ALERT_BACKLOG);
+        let writer = Writer {
+            connection: connected.commands,
+            namespace: namespace.to_owned(),
+            cap: DEFAULT_STREAM_CAP,
+            failing: Arc::default(),
+        };
+        tokio::spawn(write_alerts(alert_receiver, writer.clone()));
+        tokio::spawn(write(receiver, writer));
+        Ok(Self { events, alerts, url: Arc::from(connected.url) })
     }
 }
 
 impl StatusSink for RedisStatusSink {
     fn publish(&self, event: StatusEvent) {
         if self.events.try_send(event).is_err() {
+            ::metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "redis_backlog")
+                .increment(1);
+        }
+    }
+
+    fn publish_alert(&self, alert: Alert) {
+        if self.alerts.try_send(alert).is_err() {
             ::metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "redis_backlog")
                 .increment(1);
         }
@@ -88,14 +109,72 @@ impl fmt::Debug for RedisStatusSink {
     }
 }
 
-/// Writes batches of events, one `XADD` per queue, until every sink is dropped.
-async fn write(
-    mut receiver: mpsc::Receiver<StatusEvent>,
-    mut connection: ConnectionManager,
+/// Where a sink's writer tasks write: the status streams of one namespace.
+#[derive(Clone)]
+struct Writer {
+    connection: ConnectionManager,
     namespace: String,
     cap: usize,
-) {
-    let failing = AtomicBool::new(false);
+    failing: Arc<AtomicBool>,
+}
+
+impl Writer {
+    /// Adds `XADD <stream of queue> MAXLEN ~ cap * <field> <value>` to `pipe`.
+    fn add(&self, pipe: &mut redis::Pipeline, queue: &str, field: &str, value: String) {
+        pipe.cmd("XADD")
+            .arg(stream_key(&self.namespace, queue))
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.cap)
+            .arg("*")
+            .arg(field)
+            .arg(value)
+            .ignore();
+    }
+
+    /// Runs `pipe` until it succeeds, logging an outage once when it starts and once when it
+    /// ends; gives up once `abandoned` says every sink is dropped.
+    async fn run(&mut self, pipe: &redis::Pipeline, abandoned: impl Fn() -> bool) {
+        let namespace = &*self.namespace;
+        loop {
+            let written: redis::RedisResult<()> = pipe.query_async(&mut self.connection).await;
+            match written {
+                Ok(()) => {
+                    if self.failing.swap(false, Ordering::Relaxed) {
+                        tracing::info!(namespace, "status events reach Redis again");
+                    }
+                    return;
+                }
+                Err(error) => {
+                    if !self.failing.swap(true, Ordering::Relaxed) {
+                        tracing::error!(namespace, error = %error, "cannot write status events to Redis; retrying");
+                    }
+                    if abandoned() {
+                        return;
+                    }
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+            }
+        }
+    }
+}
+
+/// Writes each alert as an entry of its own (field `a`), until every sink is dropped.
+async fn write_alerts(mut receiver: mpsc::Receiver<Alert>, mut writer: Writer) {
+    while let Some(alert) = receiver.recv().await {
+        match serde_json::to_string(&alert) {
+            Ok(json) => {
+                let mut pipe = redis::pipe();
+                writer.add(&mut pipe, &alert.queue, "a", json);
+                writer.run(&pipe, || receiver.is_closed()).await;
+            }
+            Err(error) => tracing::error!(error = %error, "cannot encode an alert; dropping it"),
+        }
+    }
+}
+
+/// Writes batches of events, one `XADD` per queue, until every sink is dropped.
+async fn write(mut receiver: mpsc::Receiver<StatusEvent>, mut writer: Writer) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut pipe = redis::pipe();
@@ -108,40 +187,11 @@ async fn write(
         }
         for (queue, events) in &by_queue {
             match serde_json::to_string(events) {
-                Ok(json) => {
-                    pipe.cmd("XADD")
-                        .arg(stream_key(&namespace, queue))
-                        .arg("MAXLEN")
-                        .arg("~")
-                        .arg(cap)
-                        .arg("*")
-                        .arg("e")
-                        .arg(json)
-                        .ignore();
-                }
+                Ok(json) => writer.add(&mut pipe, queue, "e", json),
                 Err(error) => tracing::error!(error = %error, "cannot encode status events; dropping them"),
             }
         }
-        loop {
-            let written: redis::RedisResult<()> = pipe.query_async(&mut connection).await;
-            match written {
-                Ok(()) => {
-                    if failing.swap(false, Ordering::Relaxed) {
-                        tracing::info!(namespace, "status events reach Redis again");
-                    }
-                    break;
-                }
-                Err(error) => {
-                    if !failing.swap(true, Ordering::Relaxed) {
-                        tracing::error!(namespace, error = %error, "cannot write status events to Redis; retrying");
-                    }
-                    if receiver.is_closed() {
-                        return;
-                    }
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                }
-            }
-        }
+        writer.run(&pipe, || receiver.is_closed()).await;
         batch.clear();
     }
 }
@@ -275,7 +325,7 @@ async fn replay(
     };
     if entries > 0 {
         for entry in newest.ids.iter().rev() {
-            deliver(sink, entry.get::<Vec<u8>>("e").as_deref());
+            deliver(sink, entry);
         }
     }
     Ok(last)
@@ -309,7 +359,7 @@ async fn follow(
                 }
                 for key in reply.map(|reply| reply.keys).unwrap_or_default() {
                     for entry in key.ids {
-                        deliver(&sink, entry.get::<Vec<u8>>("e").as_deref());
+                        deliver(&sink, &entry);
                         last = entry.id;
                     }
                 }
@@ -357,13 +407,19 @@ fn stream_id_after(a: &str, b: &str) -> bool {
     parse(a) > parse(b)
 }
 
-/// Decodes one entry's batch and hands it to `sink`; an entry that does not decode is
-/// skipped with a warning (written by something else, or by another version).
-fn deliver(sink: &impl StatusSink, batch: Option<&[u8]>) {
-    let Some(batch) = batch else { return };
-    match serde_json::from_slice::<Vec<StatusEvent>>(batch) {
-        Ok(mut events) => sink.publish_all(&mut events),
-        Err(error) => tracing::warn!(error = %error, "skipping a status stream entry that does not decode"),
+/// Decodes one entry, a batch of events (field `e`) or an alert (field `a`), and hands it
+/// to `sink`; an entry that does not decode is skipped with a warning (written by
+/// something else, or by another version).
+fn deliver(sink: &impl StatusSink, entry: &StreamId) {
+    let decoded = if let Some(batch) = entry.get::<Vec<u8>>("e") {
+        serde_json::from_slice::<Vec<StatusEvent>>(&batch).map(|mut events| sink.publish_all(&mut events))
+    } else if let Some(alert) = entry.get::<Vec<u8>>("a") {
+        serde_json::from_slice::<Alert>(&alert).map(|alert| sink.publish_alert(alert))
+    } else {
+        return;
+    };
+    if let Err(error) = decoded {
+        tracing::warn!(error = %error, "skipping a status stream entry that does not decode");
     }
 }
 

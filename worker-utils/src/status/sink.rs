@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use super::StatusEvent;
+use crate::alert::Alert;
 
 /// Receives status events; the seed's `addStatusEventAndBroadcast` as a trait.
 ///
@@ -33,6 +34,13 @@ pub trait StatusSink: Send + Sync + 'static {
             self.publish(event);
         }
     }
+
+    /// Takes an [`Alert`] a runner raised or resolved; returns at once. Ignored by default:
+    /// a sink that serves clients (the [`Broadcaster`](super::Broadcaster)) or carries events
+    /// to them (the Redis sink) overrides it.
+    fn publish_alert(&self, alert: Alert) {
+        let _ = alert;
+    }
 }
 
 impl<S: StatusSink + ?Sized> StatusSink for Arc<S> {
@@ -42,6 +50,10 @@ impl<S: StatusSink + ?Sized> StatusSink for Arc<S> {
 
     fn publish_all(&self, events: &mut Vec<StatusEvent>) {
         (**self).publish_all(events);
+    }
+
+    fn publish_alert(&self, alert: Alert) {
+        (**self).publish_alert(alert);
     }
 }
 

@@ -88,6 +88,12 @@ pub trait Worker: Send + Sync + 'static {
     fn redelivery(&self) -> RedeliveryPolicy {
         RedeliveryPolicy::default()
     }
+
+    /// The alert rules the runner watches its run with, besides those given to it
+    /// ([`RunnerBuilder::alert`]); none by default. See [`crate::alert`].
+    fn alerts(&self) -> Vec<crate::alert::AlertRule> {
+        Vec::new()
+    }
 }
 
 /// The job type of worker `W`: its pipeline's input.

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::redelivery::{DeadLetterCause, Redelivery, RedeliveryPolicy};
 use super::{JobOf, Worker};
 use crate::action::Action;
+use crate::alert::{AlertHandler, AlertMonitor, AlertRule, DynAlertHandler, Finished, Step};
 use crate::config::ConfigError;
 use crate::context::{ActionContext, JobId, Scope};
 use crate::error::ActionError;
@@ -71,6 +72,8 @@ struct Shared<W: Worker, Q> {
     producer_trace: ProducerTrace,
     stats: Arc<RunStats>,
     job_metrics: JobMetrics,
+    /// `None` without alert rules: recording an outcome then checks only this.
+    alerts: Option<Arc<AlertMonitor>>,
 }
 
 /// Live counters of a run; cheap to read while it goes on.
@@ -261,6 +264,8 @@ where
             worker_id: None,
             redelivery: None,
             producer_trace: ProducerTrace::default(),
+            alerts: Vec::new(),
+            alert_handler: None,
         }
     }
 
@@ -281,6 +286,7 @@ where
         let heartbeat = tokio::spawn(heartbeat(self.shared.queue.clone(), progress.clone()));
         // Metrics: the queue's lag and counts, sampled while the runner runs (when enabled).
         let _sampler = QueueSampler::if_enabled(&self.shared.queue);
+        let alerts = self.shared.alerts.as_ref().map(AlertMonitor::start);
         let start = |slots: &mut JoinSet<()>, index: usize| {
             let task =
                 slot(self.shared.clone(), shutdown.clone(), hard_stop.clone(), progress[index].clone());
@@ -341,6 +347,9 @@ where
             self.shared.give_back_all(held).await;
         }
         heartbeat.abort();
+        if let Some(alerts) = alerts {
+            alerts.stop(self.grace).await;
+        }
         let report = self.shared.stats.report(&self.shared.worker_id, unfinished);
         tracing::info!(worker = &*self.shared.worker_id, ?report, "worker stopped");
         report
@@ -482,18 +491,31 @@ struct Tally {
 #[derive(Clone, Copy)]
 enum Counter {
     Completed,
-    Redelivered,
-    DeadLettered,
+    /// With the step that failed, for alert rules that watch one action.
+    Redelivered(Step),
+    DeadLettered(Step),
     Returned,
 }
 
 impl Counter {
-    fn of(outcome: &Outcome) -> Self {
+    /// The counter of `outcome`; the failed step is looked up only when there are alerts.
+    fn of(outcome: &Outcome, alerts: Option<&AlertMonitor>) -> Self {
+        let step = |failure: &Failure| alerts.map_or(Step::UNKNOWN, |alerts| alerts.step_of(&failure.action));
         match outcome {
             Outcome::Ack => Counter::Completed,
-            Outcome::Nack { .. } => Counter::Redelivered,
-            Outcome::DeadLetter { .. } => Counter::DeadLettered,
+            Outcome::Nack { failure, .. } => Counter::Redelivered(step(failure)),
+            Outcome::DeadLetter { failure } => Counter::DeadLettered(step(failure)),
             Outcome::Release => Counter::Returned,
+        }
+    }
+
+    /// What it is to the alert rules; a job given back did not finish.
+    fn finished(self) -> Option<Finished> {
+        match self {
+            Counter::Completed => Some(Finished::Completed),
+            Counter::Redelivered(step) => Some(Finished::Redelivered(step)),
+            Counter::DeadLettered(step) => Some(Finished::DeadLettered(step)),
+            Counter::Returned => None,
         }
     }
 
@@ -501,8 +523,8 @@ impl Counter {
     fn operation(self) -> &'static str {
         match self {
             Counter::Completed => "ack",
-            Counter::Redelivered => "nack",
-            Counter::DeadLettered => "dead-letter",
+            Counter::Redelivered(_) => "nack",
+            Counter::DeadLettered(_) => "dead-letter",
             Counter::Returned => "release",
         }
     }
@@ -662,7 +684,7 @@ where
         if self.queue.publishes_outcomes() {
             return self.defer(receipt, outcome, event(), state);
         }
-        let (id, counter) = (receipt.id, Counter::of(&outcome));
+        let (id, counter) = (receipt.id, Counter::of(&outcome, self.alerts.as_deref()));
         let result = match outcome {
             Outcome::Ack => self.queue.ack(receipt, None).await,
             Outcome::Nack { failure, delay } => self.queue.nack(receipt, failure, delay, None).await,
@@ -678,7 +700,7 @@ where
     /// Keeps an outcome for the slot's next `settle` call (the slot makes it at the end of
     /// the batch, when a job waits, or when [`PENDING_LIMIT`] outcomes are kept).
     fn defer(&self, receipt: Receipt, outcome: Outcome, event: StatusEvent, state: &mut SlotState) {
-        let counter = Counter::of(&outcome);
+        let counter = Counter::of(&outcome, self.alerts.as_deref());
         state.pending.push(Settlement { receipt, outcome, event: Some(event) });
         state.tallies.push(Tally { id: receipt.id, counter, event: None });
     }
@@ -738,11 +760,16 @@ where
     fn count(&self, counter: Counter) {
         let stat = match counter {
             Counter::Completed => &self.stats.completed,
-            Counter::Redelivered => &self.stats.redelivered,
-            Counter::DeadLettered => &self.stats.dead_lettered,
+            Counter::Redelivered(_) => &self.stats.redelivered,
+            Counter::DeadLettered(_) => &self.stats.dead_lettered,
             Counter::Returned => &self.stats.returned,
         };
         stat.fetch_add(1, Ordering::Relaxed);
+        if let Some(alerts) = &self.alerts
+            && let Some(finished) = counter.finished()
+        {
+            alerts.record(finished);
+        }
     }
 
     /// Whether the queue took a job's outcome; logs the refusal if not. A refused outcome
@@ -879,6 +906,8 @@ pub struct RunnerBuilder<W: Worker, Q> {
     worker_id: Option<String>,
     redelivery: Option<RedeliveryPolicy>,
     producer_trace: ProducerTrace,
+    alerts: Vec<AlertRule>,
+    alert_handler: Option<Arc<dyn DynAlertHandler>>,
 }
 
 impl<W, Q> RunnerBuilder<W, Q>
@@ -933,6 +962,21 @@ where
         self
     }
 
+    /// Watches the run with an alert rule (call once per rule; added to the worker's own
+    /// [`Worker::alerts`], which `#[worker(alert(..))]` sets). See [`crate::alert`].
+    pub fn alert(mut self, rule: AlertRule) -> Self {
+        self.alerts.push(rule);
+        self
+    }
+
+    /// Calls `handler` with every alert raised or resolved (default: none; alerts are
+    /// still logged and published on the status feed). Unused without rules. At shutdown,
+    /// the alerts still waiting for it get the grace period.
+    pub fn alert_handler(mut self, handler: impl AlertHandler) -> Self {
+        self.alert_handler = Some(Arc::new(handler));
+        self
+    }
+
     /// Names this worker instance (default: `{queue}-{pid}-{n}`, unique per instance).
     pub fn worker_id(mut self, id: impl Into<String>) -> Self {
         self.worker_id = Some(id.into());
@@ -966,7 +1010,16 @@ where
         check_lease(&pipeline, queue_name, self.queue.lease())?;
         let queue_name: Arc<str> = Arc::from(queue_name);
         let job_metrics = JobMetrics::new(queue_name.clone());
-        let worker_id = self.worker_id.unwrap_or_else(|| unique_worker_id(&queue_name));
+        let worker_id: Arc<str> = Arc::from(self.worker_id.unwrap_or_else(|| unique_worker_id(&queue_name)));
+        let mut rules = self.worker.alerts();
+        rules.extend(self.alerts);
+        let alerts = AlertMonitor::new(
+            rules,
+            pipeline.step_names(),
+            (queue_name.clone(), worker_id.clone()),
+            self.status.clone(),
+            self.alert_handler,
+        )?;
         Ok(Runner {
             shared: Arc::new(Shared {
                 pipeline,
@@ -974,12 +1027,13 @@ where
                 deps: self.deps,
                 status: self.status,
                 queue_name,
-                worker_id: Arc::from(worker_id),
+                worker_id,
                 batch: self.batch,
                 redelivery,
                 producer_trace: self.producer_trace,
                 stats: Arc::default(),
                 job_metrics,
+                alerts: alerts.map(Arc::new),
             }),
             concurrency: self.concurrency,
             grace: self.grace,
@@ -1030,6 +1084,7 @@ impl<W: Worker, Q> fmt::Debug for RunnerBuilder<W, Q> {
             .field("grace", &self.grace)
             .field("worker_id", &self.worker_id)
             .field("redelivery", &self.redelivery)
+            .field("alerts", &self.alerts)
             .finish_non_exhaustive()
     }
 }

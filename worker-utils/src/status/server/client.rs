@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -20,6 +20,7 @@ use super::limiter::{MessageLimiter, SUBSCRIBE_PAUSE, later};
 use super::protocol::{self, Filter, Inbound, ProtocolError};
 use super::{Settings, Shared};
 use crate::status::Broadcaster;
+use crate::status::alerts::AlertMessage;
 use crate::status::broadcaster::{FrameItem, FrameRef, Subscription};
 
 /// Most events taken from the ring per write (one flush per batch).
@@ -79,6 +80,8 @@ pub(crate) struct Connection {
     wake: watch::Receiver<()>,
     /// Whether the ring may hold more than the last batch took.
     more: bool,
+    /// Alerts published since the last snapshot; set with each snapshot.
+    alerts: Option<broadcast::Receiver<AlertMessage>>,
     last_heard: Instant,
     /// Reused between batches.
     out: Vec<Utf8Bytes>,
@@ -135,6 +138,7 @@ impl Connection {
             paused_until: None,
             wake: shared.wake.subscribe(),
             more: true,
+            alerts: None,
             last_heard: now,
             out: Vec::with_capacity(BATCH + 1),
             due: Vec::new(),
@@ -183,6 +187,7 @@ impl Connection {
             enum Step {
                 Inbound(Option<Result<Message, WsError>>),
                 Frames(Result<(), watch::error::RecvError>),
+                Alert(AlertMessage),
                 Due,
                 Ping,
                 Resume,
@@ -194,6 +199,7 @@ impl Connection {
                 () = shutdown.cancelled() => return End::Close(CloseCode::Normal, "server shutting down"),
                 inbound = self.ws.next(), if paused.is_none() => Step::Inbound(inbound),
                 woken = wait_for_events(&mut self.wake, self.more) => Step::Frames(woken),
+                alert = next_alert(&mut self.alerts, self.peer) => Step::Alert(alert),
                 () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Step::Due,
                 () = tokio::time::sleep_until(next_ping) => Step::Ping,
                 () = tokio::time::sleep_until(paused.unwrap_or_else(Instant::now)), if paused.is_some() => Step::Resume,
@@ -202,6 +208,12 @@ impl Connection {
                 Step::Inbound(inbound) => self.on_inbound(inbound, sub).await,
                 Step::Frames(Ok(())) => self.on_frames(sub).await,
                 Step::Frames(Err(_)) => Err(End::Close(CloseCode::Away, "status feed closed")),
+                Step::Alert(alert) => {
+                    if self.filter.matches_queue(&alert.alert.queue) {
+                        self.out.push(alert.json);
+                    }
+                    self.write_out().await
+                }
                 Step::Due => self.on_due().await,
                 Step::Ping => {
                     next_ping = later(Instant::now(), self.settings.ping_interval);
@@ -218,7 +230,8 @@ impl Connection {
         }
     }
 
-    /// Sends the optional reply, the snapshot events the filter wants, then `ready`.
+    /// Sends the optional reply, the snapshot events the filter wants, `ready`, then the
+    /// alerts firing now that the filter wants.
     async fn send_snapshot(&mut self, sub: &mut Subscription, reply: Option<Utf8Bytes>) -> Result<(), End> {
         self.out.extend(reply);
         let mut count = 0;
@@ -230,6 +243,10 @@ impl Connection {
             }
         }
         self.out.push(protocol::ready(sub.seq, count));
+        let (firing, live) = self.broadcaster.alerts().subscribe();
+        self.alerts = Some(live);
+        let wanted = firing.into_iter().filter(|alert| self.filter.matches_queue(&alert.alert.queue));
+        self.out.extend(wanted.map(|alert| alert.json));
         self.write_out().await
     }
 
@@ -411,6 +428,25 @@ impl Connection {
         };
         // Bounded: a client that does not answer the close is dropped after a second.
         let _ = tokio::time::timeout(self.settings.write_timeout.min(CLOSE_REPLY_WAIT), close).await;
+    }
+}
+
+/// The next alert published; never, before the first snapshot. A client that fell more
+/// than the channel behind skips the alerts it missed.
+async fn next_alert(
+    alerts: &mut Option<broadcast::Receiver<AlertMessage>>,
+    peer: SocketAddr,
+) -> AlertMessage {
+    let Some(alerts) = alerts else { return std::future::pending().await };
+    loop {
+        match alerts.recv().await {
+            Ok(alert) => return alert,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::debug!(%peer, missed, "status client missed alerts");
+            }
+            // The broadcaster keeps the sender as long as a client can hold its handle.
+            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
     }
 }
 

@@ -67,6 +67,11 @@ impl Filter {
         self.queues.is_empty() && self.job_ids.is_empty()
     }
 
+    /// Whether a client with this filter gets the alerts of `queue`: job ids select no alert.
+    pub(crate) fn matches_queue(&self, queue: &str) -> bool {
+        self.is_everything() || self.queues.contains(queue)
+    }
+
     pub(crate) fn matches(&self, event: &StatusEvent) -> bool {
         self.is_everything() || self.queues.contains(&*event.queue) || self.job_ids.contains(&event.job_id)
     }

@@ -254,6 +254,13 @@
       case 'error':
         notice(`the server refused a message: ${msg.message}`);
         break;
+      case 'alert': {
+        // The latest alert in the notice line (a firing one is sent again after each snapshot).
+        const what = msg.action ? `${msg.queue} / ${msg.action}` : msg.queue;
+        const rate = `${(msg.rate * 100).toFixed(0)}% of ${msg.calls} calls`;
+        notice(`alert ${msg.rule} on ${what}: ${msg.state === 'FIRING' ? 'firing' : 'resolved'} (${rate})`);
+        break;
+      }
       default:
         break;
     }
