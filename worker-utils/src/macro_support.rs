@@ -132,7 +132,6 @@ use crate::error::{ActionError, BoxError};
 use crate::error_handling::{Cleanup, ErrorHandler};
 use crate::finish::Finish;
 use crate::retry::{RetryBudget, RetryConfig, RetryConfigBuilder};
-use crate::trace::in_action_span;
 use crate::validate::Validator;
 use crate::worker::{RedeliveryPolicy, RedeliveryPolicyBuilder};
 
@@ -219,7 +218,7 @@ where
         deps: &D,
         ctx: &ActionContext,
     ) -> impl Future<Output = Result<OkOf<M, D>, ActionError>> + Send {
-        in_action_span(&self.0, M::NAME, input, deps, ctx)
+        self.0.execute(input, deps, ctx)
     }
 }
 

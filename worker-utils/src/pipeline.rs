@@ -5,6 +5,7 @@
 use crate::action::Action;
 use crate::context::ActionContext;
 use crate::error::ActionError;
+use crate::trace;
 
 /// Runs `first`, then `second` on its output.
 ///
@@ -76,7 +77,7 @@ where
         deps: &D,
         ctx: &ActionContext,
     ) -> Result<B::Output, ActionError> {
-        let middle = self.first.execute(input, deps, ctx).await?;
-        self.second.execute(middle, deps, ctx).await
+        let middle = trace::in_step_span(&self.first, input, deps, ctx).await?;
+        trace::in_step_span(&self.second, middle, deps, ctx).await
     }
 }

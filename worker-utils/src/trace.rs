@@ -187,71 +187,119 @@ pub(crate) fn record_failure(span: &Span, error: &ActionError) {
     span.record("otel.status_code", "error");
 }
 
-/// The span of one call of the action `name`, or none until [`enable_spans`].
-#[inline]
-pub(crate) fn action_span(name: &'static str) -> Span {
-    if !spans_enabled() {
-        return Span::none();
+/// The span of an `action` or an `attempt`, if spans are on: a null pointer otherwise,
+/// whose drop inlines to a test. (A `Span` in the wrappers' futures, even a disabled one,
+/// cost the success path 5 ns a call; see BENCHMARKS.md §10.)
+#[derive(Debug)]
+pub(crate) struct SpanSlot(Option<Box<Span>>);
+
+impl SpanSlot {
+    /// The span of one call of the action `name`.
+    #[cold]
+    #[inline(never)]
+    fn action(name: &'static str) -> Self {
+        Self(Some(Box::new(tracing::info_span!(
+            "action",
+            otel.name = %format_args!("action {name}"),
+            worker_utils.action = name,
+            outcome = tracing::field::Empty,
+        ))))
     }
-    tracing::info_span!(
-        "action",
-        otel.name = %format_args!("action {name}"),
-        worker_utils.action = name,
-        outcome = tracing::field::Empty,
-    )
+
+    /// The `action` span of a one-step pipeline, once spans are on; a pipeline of several
+    /// steps gets none, its steps do (see [`in_step_span`]).
+    #[inline]
+    pub(crate) fn for_pipeline<D: ?Sized + Sync, A: Action<D>>(pipeline: &A) -> Self {
+        if spans_enabled() && pipeline.step_names().len() == 1 {
+            Self::action(pipeline.name())
+        } else {
+            Self(None)
+        }
+    }
+
+    /// Enters the span, if there is one.
+    #[inline]
+    pub(crate) fn enter(&self) -> Option<tracing::span::Entered<'_>> {
+        self.0.as_deref().map(Span::enter)
+    }
+
+    /// Records the `outcome` of the call the span covers.
+    #[inline]
+    pub(crate) fn finish<T>(&self, result: &Result<T, ActionError>) {
+        if let Some(span) = &self.0 {
+            record_outcome(span, result);
+        }
+    }
+
+    /// The span of attempt number `attempt` of the action `name`, once spans are on (the
+    /// retry loop runs traced attempts only then).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn attempt(name: &'static str, attempt: u32) -> Self {
+        if !spans_enabled() {
+            return Self(None);
+        }
+        Self(Some(Box::new(tracing::info_span!(
+            "attempt",
+            worker_utils.action = name,
+            worker_utils.attempt = i64::from(attempt),
+            outcome = tracing::field::Empty,
+        ))))
+    }
 }
 
-/// The span of attempt number `attempt` of the action `name`, or none until
-/// [`enable_spans`].
-#[inline]
-pub(crate) fn attempt_span(name: &'static str, attempt: u32) -> Span {
-    if !spans_enabled() {
-        return Span::none();
+impl Drop for SpanSlot {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take() {
+            close(span);
+        }
     }
-    tracing::info_span!(
-        "attempt",
-        worker_utils.action = name,
-        worker_utils.attempt = i64::from(attempt),
-        outcome = tracing::field::Empty,
-    )
 }
 
-/// Runs `stack`, the wrappers `#[action]` built, in an `action {name}` span.
+#[cold]
+#[inline(never)]
+fn close(span: Box<Span>) {
+    drop(span);
+}
+
+/// Runs `step`, one step of a pipeline, in an `action {name}` span once spans are on:
+/// [`Then`](crate::pipeline::Then) calls each of its two steps through it (the runner
+/// enters a one-step pipeline's span itself, [`SpanSlot::for_pipeline`]).
 #[inline]
-pub(crate) fn in_action_span<D, A>(
-    stack: &A,
-    name: &'static str,
+pub(crate) fn in_step_span<'a, D, A>(
+    step: &'a A,
     input: A::Input,
-    deps: &D,
-    ctx: &ActionContext,
-) -> impl Future<Output = Result<A::Output, ActionError>> + Send
+    deps: &'a D,
+    ctx: &'a ActionContext,
+) -> InSpan<impl Future<Output = Result<A::Output, ActionError>> + Send + 'a>
 where
     D: ?Sized + Sync,
     A: Action<D>,
 {
-    let span = action_span(name);
-    // Entered while the stack builds its future, so that the first attempt's span nests.
-    let call = {
-        let _entered = span.enter();
-        stack.execute(input, deps, ctx)
+    let span = SpanSlot::for_pipeline(step);
+    let call = match &span.0 {
+        // Entered while the step builds its future, so that the first attempt's span nests.
+        Some(span) => span.in_scope(|| step.execute(input, deps, ctx)),
+        None => step.execute(input, deps, ctx),
     };
     InSpan::new(call, span)
 }
 
 pin_project! {
-    /// Polls `inner` inside `span` and records its `outcome` there when it finishes. With
-    /// `Span::none()` it costs two not-taken branches per poll.
+    /// Polls `inner` inside `span`, if there is one, and records its `outcome` there when it
+    /// finishes. Without a span it costs one not-taken branch per poll.
     #[derive(Debug)]
     pub(crate) struct InSpan<F> {
         #[pin]
         inner: F,
-        span: Span,
+        span: SpanSlot,
     }
 }
 
 impl<F> InSpan<F> {
     #[inline]
-    pub(crate) fn new(inner: F, span: Span) -> Self {
+    pub(crate) fn new(inner: F, span: SpanSlot) -> Self {
         Self { inner, span }
     }
 }
@@ -265,17 +313,31 @@ where
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = this.span.enter();
-        let result = ready!(this.inner.poll(cx));
-        if !this.span.is_disabled() {
-            let outcome = match &result {
-                Ok(_) => "ok",
-                Err(error) => error.kind().as_str(),
-            };
-            this.span.record("outcome", outcome);
+        match &this.span.0 {
+            None => this.inner.poll(cx),
+            Some(span) => poll_in_span(this.inner, span, cx),
         }
-        Poll::Ready(result)
     }
+}
+
+/// The traced side of [`InSpan::poll`], out of line.
+#[inline(never)]
+fn poll_in_span<T, F>(inner: Pin<&mut F>, span: &Span, cx: &mut Context<'_>) -> Poll<Result<T, ActionError>>
+where
+    F: Future<Output = Result<T, ActionError>>,
+{
+    let result = ready!(span.in_scope(|| inner.poll(cx)));
+    record_outcome(span, &result);
+    Poll::Ready(result)
+}
+
+/// Records `ok` or the error's kind as the span's `outcome`.
+fn record_outcome<T>(span: &Span, result: &Result<T, ActionError>) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(error) => error.kind().as_str(),
+    };
+    span.record("outcome", outcome);
 }
 
 #[cfg(test)]

@@ -34,12 +34,25 @@ impl<F, I, G, R> FirstAttempt<F, I, G, R> {
     pub(super) fn new(attempt: F, retry: Option<(I, G)>) -> Self {
         Self::Running { attempt, retry }
     }
+
+    /// Runs every attempt in `retry_loop`, the first included (called with no error). Out
+    /// of line, and compiled in with `otel` only: see BENCHMARKS.md §10 for its cost.
+    #[cfg(feature = "otel")]
+    #[cold]
+    #[inline(never)]
+    pub(super) fn in_loop<T>(input: I, retry_loop: G) -> Self
+    where
+        G: FnOnce(Option<ActionError>, I) -> R,
+        R: Future<Output = Result<T, ActionError>>,
+    {
+        Self::Retrying { remaining: RetryLoop(Some(Box::pin(retry_loop(None, input)))) }
+    }
 }
 
 impl<T, F, I, G, R> Future for FirstAttempt<F, I, G, R>
 where
     F: Future<Output = Result<T, ActionError>>,
-    G: FnOnce(ActionError, I) -> R,
+    G: FnOnce(Option<ActionError>, I) -> R,
     R: Future<Output = Result<T, ActionError>>,
 {
     type Output = Result<T, ActionError>;
@@ -61,7 +74,7 @@ where
 
 impl<T, F, I, G, R> FirstAttempt<F, I, G, R>
 where
-    G: FnOnce(ActionError, I) -> R,
+    G: FnOnce(Option<ActionError>, I) -> R,
     R: Future<Output = Result<T, ActionError>>,
 {
     /// The first attempt failed with `error`: builds the retry loop, polls it, and keeps it.
@@ -72,7 +85,7 @@ where
         (input, retry_loop): (I, G),
         cx: &mut Context<'_>,
     ) -> Poll<R::Output> {
-        let mut remaining = RetryLoop(Some(Box::pin(retry_loop(error, input))));
+        let mut remaining = RetryLoop(Some(Box::pin(retry_loop(Some(error), input))));
         let poll = remaining.poll(cx);
         self.set(Self::Retrying { remaining });
         poll

@@ -18,7 +18,7 @@ use crate::action::Action;
 use crate::context::ActionContext;
 use crate::error::ActionError;
 use crate::metrics;
-use crate::trace::{self, InSpan};
+use crate::trace::{InSpan, SpanSlot};
 
 /// Retries the inner action on retryable errors, waiting a backoff delay between attempts.
 ///
@@ -117,23 +117,30 @@ where
             budget.record_call();
         }
         ctx.set_attempt(1);
-        let span = trace::attempt_span(self.name(), 1);
-        if self.config.max_attempts() == 1 {
-            return FirstAttempt::new(InSpan::new(self.inner.execute(input, deps, ctx), span), None);
-        }
-        let attempt = InSpan::new(self.inner.execute(input.clone(), deps, ctx), span);
         // Built and boxed only once an attempt has failed, so that the retry loop's state
         // (backoff timer, error history) costs the success path nothing.
-        let retry_loop = move |error, input| self.retry_after(error, input, deps, ctx);
+        let retry_loop = move |error, input| self.attempts(error, input, deps, ctx);
+        // Every attempt in its own span: the loop runs them all, the first included, so
+        // that the untraced first attempt below stays unwrapped. Compiled in with `otel`
+        // only: the branch alone costs the success path (BENCHMARKS.md §10).
+        #[cfg(feature = "otel")]
+        if crate::trace::spans_enabled() {
+            return FirstAttempt::in_loop(input, retry_loop);
+        }
+        if self.config.max_attempts() == 1 {
+            return FirstAttempt::new(self.inner.execute(input, deps, ctx), None);
+        }
+        let attempt = self.inner.execute(input.clone(), deps, ctx);
         FirstAttempt::new(attempt, Some((input, retry_loop)))
     }
 }
 
 impl<A> Retry<A> {
-    /// Attempts 2 to `max_attempts`, after the first one failed with `first_error`.
-    async fn retry_after<D>(
+    /// Attempts 2 to `max_attempts`, after the first one failed with `first_error`; with
+    /// `None`, attempts 1 to `max_attempts` (traced: each attempt in its span).
+    async fn attempts<D>(
         &self,
-        first_error: ActionError,
+        first_error: Option<ActionError>,
         input: A::Input,
         deps: &D,
         ctx: &ActionContext,
@@ -144,24 +151,34 @@ impl<A> Retry<A> {
         A::Input: Clone,
     {
         let mut history = History::new(self);
-        history.wait_after(first_error, 1, ctx).await?;
-        let mut attempt = 2;
+        let mut attempt = 1;
+        if let Some(error) = first_error {
+            history.wait_after(error, 1, ctx).await?;
+            attempt = 2;
+        }
         while attempt < self.config.max_attempts() {
-            metrics::count_attempt(&self.attempts, self.name());
-            ctx.set_attempt(attempt);
-            let span = trace::attempt_span(self.name(), attempt);
+            self.start_attempt(self.name(), attempt, ctx);
+            let span = SpanSlot::attempt(self.name(), attempt);
             match InSpan::new(self.inner.execute(input.clone(), deps, ctx), span).await {
                 Ok(output) => return Ok(output),
                 Err(error) => history.wait_after(error, attempt, ctx).await?,
             }
             attempt += 1;
         }
-        metrics::count_attempt(&self.attempts, self.name());
-        ctx.set_attempt(attempt);
-        let span = trace::attempt_span(self.name(), attempt);
+        self.start_attempt(self.name(), attempt, ctx);
+        let span = SpanSlot::attempt(self.name(), attempt);
         match InSpan::new(self.inner.execute(input, deps, ctx), span).await {
             Ok(output) => Ok(output),
             Err(error) => Err(history.give_up(error, GiveUpReason::MaxAttempts)),
+        }
+    }
+
+    /// Counts attempt number `attempt` of the action `name` and sets it in `ctx`; `execute`
+    /// did it for the first.
+    fn start_attempt(&self, name: &'static str, attempt: u32, ctx: &ActionContext) {
+        if attempt > 1 {
+            metrics::count_attempt(&self.attempts, name);
+            ctx.set_attempt(attempt);
         }
     }
 }

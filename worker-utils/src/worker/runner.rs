@@ -22,7 +22,7 @@ use crate::metrics::{JobMetrics, QueueSampler};
 use crate::queue::{Failure, Outcome, Queue, QueueError, Receipt, Reserved, Settlement};
 use crate::status::{JobStatus, StatusEvent, StatusSink};
 use crate::timeout::millis;
-use crate::trace::{self, ProducerTrace};
+use crate::trace::{self, ProducerTrace, SpanSlot};
 
 /// How long one `reserve` call waits for work before the slot checks for shutdown again.
 const RESERVE_WAIT: Duration = Duration::from_millis(250);
@@ -566,15 +566,18 @@ where
         // the future exists fails the job like one inside it.
         // The job's span is entered while its call is built and polled, so that spans the
         // actions open (and the user's own) nest under it.
+        // A one-step pipeline's `action` span (once spans are on) is entered here too, rather
+        // than by a wrapper future: a wrapper around every job's call cost the no-op worker.
+        let action = ctx.span().in_scope(|| SpanSlot::for_pipeline(&self.pipeline));
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let _entered = ctx.span().enter();
+            let _entered = (ctx.span().enter(), action.enter());
             self.pipeline.execute(job, &self.deps, &ctx)
         })) {
             Ok(call) => {
                 let mut call = std::pin::pin!(AssertUnwindSafe(call).catch_unwind());
                 std::future::poll_fn(|cx| {
                     let poll = {
-                        let _entered = ctx.span().enter();
+                        let _entered = (ctx.span().enter(), action.enter());
                         call.as_mut().poll(cx)
                     };
                     if poll.is_pending() {
@@ -592,6 +595,7 @@ where
         let result = outcome.unwrap_or_else(|payload| {
             Err(ActionError::system(Panicked::from_payload(payload)).in_context(self.pipeline.name(), &ctx))
         });
+        action.finish(&result);
         // Metrics: the processing time ends, labelled with the error kind of a failure.
         self.job_metrics.processed(timer, &result);
         match result {
