@@ -261,9 +261,10 @@ async fn a_rule_in_the_worker_attribute_watches_like_one_given_to_the_runner() {
         .enqueue_batch(vec![Job::FailCheck, Job::Pass, Job::FailStore, Job::Pass, Job::FailStore])
         .await
         .unwrap();
-    while stats.finished() < 5 {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    worker_utils_tests::wait_until("the jobs finish", worker_utils_tests::PAUSED_CLOCK_LIMIT, || {
+        stats.finished() >= 5
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     shutdown.cancel();
     run.await.unwrap();

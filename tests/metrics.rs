@@ -94,9 +94,10 @@ fn a_runner_records_the_messaging_metrics_and_samples_its_queue() {
         let stats = runner.stats();
         let shutdown = CancellationToken::new();
         let run = tokio::spawn(runner.run(shutdown.clone()));
-        while stats.finished() < 4 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        worker_utils_tests::wait_until("the jobs finish", worker_utils_tests::PAUSED_CLOCK_LIMIT, || {
+            stats.finished() >= 4
+        })
+        .await;
         // The next sample sees the queue drained.
         tokio::time::sleep(QueueSampler::DEFAULT_EVERY).await;
         shutdown.cancel();

@@ -57,9 +57,8 @@ async fn a_scrape_shows_the_jobs_queue_and_breakers() {
     let stats = runner.stats();
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(runner.run(shutdown.clone()));
-    while stats.finished() < 3 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    worker_utils_tests::wait_until("the jobs finish", Duration::from_secs(60), || stats.finished() >= 3)
+        .await;
 
     let broadcaster = Broadcaster::new();
     let server = start(&broadcaster, |b| b.auth_token("scrape-token").metrics(handle)).await;

@@ -74,13 +74,10 @@ async fn run_until<Q: Queue<u32>>(queue: Arc<Q>, name: &'static str, finished: u
     let stats = runner.stats();
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(runner.run(shutdown.clone()));
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while stats.finished() < finished {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    worker_utils_tests::wait_until("the jobs finish", Duration::from_secs(30), || {
+        stats.finished() >= finished
     })
-    .await
-    .expect("the jobs finish");
+    .await;
     shutdown.cancel();
     run.await.unwrap()
 }

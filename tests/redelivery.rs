@@ -83,9 +83,10 @@ impl Run {
         let stats = runner.stats();
         let shutdown = CancellationToken::new();
         let run = tokio::spawn(runner.run(shutdown.clone()));
-        while stats.finished() < finished {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        worker_utils_tests::wait_until("the jobs finish", worker_utils_tests::PAUSED_CLOCK_LIMIT, || {
+            stats.finished() >= finished
+        })
+        .await;
         shutdown.cancel();
         run.await.unwrap()
     }

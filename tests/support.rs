@@ -1,5 +1,33 @@
 //! Helpers shared by the integration tests.
 
+use std::time::Duration;
+
+/// A [`wait_until`] limit for tests on tokio's paused clock, where waiting costs no real
+/// time: a day, longer than any backoff or redelivery delay the tests set.
+pub const PAUSED_CLOCK_LIMIT: Duration = Duration::from_secs(24 * 3600);
+
+/// Waits until `done()` holds, checking every millisecond, and fails the test naming `what`
+/// if it does not within `limit` (of the paused clock as of the real one): a wait for a
+/// count that never comes fails instead of hanging.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// let start = tokio::time::Instant::now();
+/// worker_utils_tests::wait_until("a second passes", std::time::Duration::from_secs(5), || {
+///     start.elapsed() >= std::time::Duration::from_secs(1)
+/// })
+/// .await;
+/// # }
+/// ```
+pub async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let waited = tokio::time::timeout(limit, async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    waited.await.unwrap_or_else(|_| panic!("{what}: not done within {limit:?}"));
+}
+
 /// Whether an external part a test needs (a program, a Python module, a server) is
 /// missing, given `present`. When it is missing the test should return early: this prints a
 /// visible `SKIPPED: …` notice, unless `WORKER_UTILS_REQUIRE_EXTERNAL=1` (as `.ci/run`

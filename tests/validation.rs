@@ -107,12 +107,10 @@ where
     let stats = runner.stats();
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(runner.run(shutdown.clone()));
-    let waited = tokio::time::timeout(Duration::from_secs(60), async {
-        while stats.finished() < finished {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    });
-    waited.await.expect("the jobs finish");
+    worker_utils_tests::wait_until("the jobs finish", Duration::from_secs(60), || {
+        stats.finished() >= finished
+    })
+    .await;
     shutdown.cancel();
     run.await.unwrap()
 }

@@ -192,9 +192,10 @@ async fn exhausted_retries_on_the_last_delivery_keep_every_attempt_in_the_dead_l
     let stats = runner.stats();
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(runner.run(shutdown.clone()));
-    while stats.finished() < 1 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    worker_utils_tests::wait_until("the jobs finish", worker_utils_tests::PAUSED_CLOCK_LIMIT, || {
+        stats.finished() >= 1
+    })
+    .await;
     shutdown.cancel();
     assert_eq!(run.await.unwrap().retries, 3);
     let failure = &queue.dead_letters().await.unwrap()[0].failure;

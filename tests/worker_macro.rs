@@ -119,9 +119,10 @@ where
     let stats = runner.stats();
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(runner.run(shutdown.clone()));
-    while stats.finished() < JOBS.len() as u64 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    worker_utils_tests::wait_until("the jobs finish", Duration::from_secs(60), || {
+        stats.finished() >= JOBS.len() as u64
+    })
+    .await;
     shutdown.cancel();
     let report: RunReport = handle.await.unwrap();
     let mut dead: Vec<_> = queue
