@@ -116,7 +116,8 @@ impl<D: ?Sized + Sync, A: Action<D> + ?Sized> Action<D> for Arc<A> {
     }
 }
 
-/// Combinators that wrap an action, in the style of the seed's composition example.
+/// Combinators that wrap an action in another: `a.timeout(d).retry(cfg).error_handling()`
+/// composes from the inside out.
 ///
 /// Like `FutureExt`, it is implemented for every `Send + Sync` type and checked when the
 /// wrapped value is used as an [`Action`]. Where another crate's `.retry()` is in scope too

@@ -1,4 +1,4 @@
-//! Central defaults, as the seed's `RETRY_DEFAULTS` and `WEBSOCKET_DEFAULTS`, and their
+//! Central defaults, `RETRY_DEFAULTS` and `WEBSOCKET_DEFAULTS`, and their
 //! overrides from environment variables.
 //!
 //! | variable | overrides | format |
@@ -49,7 +49,7 @@ impl ConfigError {
     }
 }
 
-/// Default retry policy values (the seed's `RETRY_DEFAULTS`).
+/// Default retry policy values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryDefaults {
     /// Attempts in all, counting the first call.
@@ -62,7 +62,7 @@ pub struct RetryDefaults {
     pub jitter: bool,
 }
 
-/// The seed's retry defaults: 3 attempts, 1000 ms base delay, 30000 ms cap, jitter on.
+/// The retry defaults: 3 attempts, 1000 ms base delay, 30000 ms cap, jitter on.
 ///
 /// ```
 /// use worker_utils::config::RETRY_DEFAULTS;
@@ -80,7 +80,7 @@ impl RetryDefaults {
     ///
     /// ```
     /// use worker_utils::config::RetryDefaults;
-    /// // With none of the variables set, these are the seed's defaults.
+    /// // With none of the variables set, these are the defaults.
     /// assert!(RetryDefaults::from_env().is_ok());
     /// ```
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -121,7 +121,7 @@ impl RetryDefaults {
     }
 }
 
-/// Default status-server limits (the seed's `WEBSOCKET_DEFAULTS`).
+/// Default status-server limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WebSocketDefaults {
     /// Connected clients at most; more are refused.

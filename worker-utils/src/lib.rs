@@ -19,7 +19,7 @@
 //!     .build()
 //!     .expect("valid retry config");
 //!
-//! // The seed's composition: retry inside, error handling outside.
+//! // The canonical order: retry inside, error handling outside.
 //! let action = FailTimes::new(2, ErrorKind::Transient)
 //!     .timeout(Duration::from_secs(30))
 //!     .retry(config)
@@ -106,8 +106,8 @@ pub mod __private {
     pub use crate::error_handling::{ErrorHandling, PassThrough};
     pub use crate::macro_support::{
         ActionFn, ActionStack, Call, CleanupHook, Feeds, FnAction, Handler, InputCheck, IntoActionError,
-        OkOf, Outcome, RetryAfter, Step, StepOutput, Validation, alert_rules, assert_clone, circuit_breaker,
-        link, redelivery_policy, retry_budget, retry_config, step, validated,
+        OkOf, Outcome, RetriedInput, RetryAfter, Step, StepOutput, Validation, alert_rules, assert_clone,
+        circuit_breaker, link, redelivery_policy, retry_budget, retry_config, step, validated,
     };
     pub use crate::pipeline::Then;
     pub use crate::retry::{Backoff, Jitter, Retry, RetryBudget, RetryConfig};

@@ -11,8 +11,8 @@ use crate::action::Action;
 use crate::context::ActionContext;
 use crate::error::{ActionError, BoxError};
 
-/// Checks an action's input (and the worker's dependencies) before the action runs: the
-/// seed's "prevention". Put it outside the retry loop (`.retry(..).validate_with(..)`, the
+/// Checks an action's input (and the worker's dependencies) before the action runs, so that
+/// bad input is refused before anything is tried. Put it outside the retry loop (`.retry(..).validate_with(..)`, the
 /// place `#[action(validate = ..)]` gives it), so that it runs once per call.
 ///
 /// A rejected input fails the call at once with a [`Permanent`](crate::ErrorKind::Permanent)

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 /// What kind of failure an error is; decides whether retrying can help.
 ///
-/// The four kinds come from the seed's error classification:
+/// Four kinds, each handled its own way:
 ///
 /// | kind | examples | retried by default |
 /// |---|---|---|

@@ -68,7 +68,7 @@ pub enum Jitter {
     None,
 }
 
-/// `true` is the seed's jitter (full), `false` is none.
+/// `true` is full jitter (the default), `false` is none.
 impl From<bool> for Jitter {
     fn from(on: bool) -> Self {
         if on { Jitter::Full } else { Jitter::None }

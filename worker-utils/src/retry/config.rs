@@ -60,7 +60,7 @@ pub type RetryPredicate = fn(&ActionError) -> bool;
 
 /// How a [`Retry`](super::Retry) retries: attempts, delays, and which errors.
 ///
-/// The defaults are the seed's (`RETRY_DEFAULTS`): 3 attempts counting the first call,
+/// The defaults (`config::RETRY_DEFAULTS`): 3 attempts counting the first call,
 /// 1000 ms base delay, 30000 ms cap, full jitter, exponential backoff, and only
 /// `Transient` and `System` errors retried. Build another with [`RetryConfig::builder`],
 /// which checks every field.

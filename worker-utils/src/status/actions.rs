@@ -87,7 +87,7 @@ macro_rules! passthrough_action {
 
 passthrough_action! {
     /// Publishes `PROCESSING` (previous `PENDING`) for the context's job and passes its input
-    /// through unchanged: the seed's `BroadcastProcessingAction`.
+    /// through unchanged.
     ///
     /// ```
     /// use worker_utils::{Action, ActionContext, JobId};
@@ -106,7 +106,7 @@ passthrough_action! {
 
 passthrough_action! {
     /// Publishes `COMPLETED` (previous `PROCESSING`) for the context's job and passes its
-    /// input through unchanged: the seed's `BroadcastCompletedAction`.
+    /// input through unchanged.
     ///
     /// A step in the pipeline does not know when the job started, so this event carries no
     /// duration; [`WithStatus`] measures it.
@@ -184,8 +184,7 @@ impl<D: ?Sized + Sync, S: StatusSink> Action<D> for BroadcastFailed<S> {
 
 /// Wraps an action (usually a whole pipeline) with status broadcasting: `PROCESSING` before
 /// it runs, then exactly one terminal event: `COMPLETED` with the duration, or `FAILED` with
-/// the duration, the error kind and a bounded message. The seed's
-/// `BaseWorker.addStatusActions()`.
+/// the duration, the error kind and a bounded message.
 ///
 /// If the call is dropped before it finishes (cancelled, or the inner action panicked and
 /// nothing caught it), `FAILED` is still published, so a job never stays `PROCESSING` in a

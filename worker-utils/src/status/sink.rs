@@ -3,7 +3,7 @@ use std::sync::Arc;
 use super::StatusEvent;
 use crate::alert::Alert;
 
-/// Receives status events; the seed's `addStatusEventAndBroadcast` as a trait.
+/// Receives status events.
 ///
 /// `publish` is synchronous and must not wait on anyone: a sink that fans out to network
 /// clients queues the event and returns. A sink never fails the job; a delivery problem is
