@@ -54,6 +54,10 @@ fn browser_missing() -> bool {
         )
 }
 
+/// Each test drives its own Chromium. Two at once on a two-core machine starve the page under
+/// load until it falls behind the feed, so the tests take turns.
+static BROWSER_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The quickstart's next line of output.
 async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> Option<String> {
     tokio::time::timeout(LIMIT, lines.next_line()).await.expect("the quickstart prints in time").unwrap()
@@ -64,6 +68,7 @@ async fn the_dashboard_in_chromium_matches_the_quickstart_and_requeues_a_dead_le
     if browser_missing() {
         return;
     }
+    let _turn = BROWSER_TURN.lock().await;
     let mut quickstart = Command::new(env!("CARGO_BIN_EXE_quickstart"))
         .args(["--jobs", &JOBS.to_string(), "--linger", "300", "--admin-token", ADMIN_TOKEN])
         .args(["--ws-addr", "127.0.0.1:0"])
@@ -157,6 +162,7 @@ async fn the_page_reconnects_after_a_server_restart_without_counting_twice() {
     if browser_missing() {
         return;
     }
+    let _turn = BROWSER_TURN.lock().await;
     let broadcaster = Broadcaster::new();
     let start = |addr: SocketAddr| {
         // A feed that needs a token: the page reads it from its URL's fragment.
@@ -217,6 +223,7 @@ async fn the_page_keeps_up_with_5000_events_a_second_and_100000_jobs() {
     if browser_missing() {
         return;
     }
+    let _turn = BROWSER_TURN.lock().await;
     let broadcaster = Broadcaster::new();
     let server = StatusServer::builder(broadcaster.clone()).build().unwrap().start().await.unwrap();
     let mut check = Command::new("python3")
