@@ -5,7 +5,8 @@
 
 use super::http::Request;
 use super::protocol::{self, Filter, Inbound};
-use super::{Route, StatusServer, handshake, route};
+use super::front::{Route, route};
+use super::{StatusServer, handshake};
 use crate::status::Broadcaster;
 
 /// A WebSocket client's text message: parsed, and for a subscribe, turned into a filter
