@@ -453,9 +453,7 @@ impl StatusServerBuilder {
             return Err(ConfigError::new("max_lags", format!("must be at most {}", MAX_LAGS.end())));
         }
         if let Some(token) = &s.auth_token
-            && (token.is_empty()
-                || token.chars().count() > MAX_TOKEN_LEN
-                || token.chars().any(|c| c.is_whitespace() || c.is_control()))
+            && !valid_token(token)
         {
             return Err(ConfigError::new(
                 "auth_token",
