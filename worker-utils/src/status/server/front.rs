@@ -11,9 +11,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::sync::CancellationToken;
 
+use super::http::{self, Head, HeadError, Request, Response};
 #[cfg(feature = "prometheus")]
 use super::metrics;
-use super::http::{self, Head, HeadError, Request, Response};
 use super::pending::Pending;
 use super::refusal::{Refusal, Rejection};
 use super::{Settings, Shared, admin, client, dashboard, handshake, protocol};

@@ -3,9 +3,9 @@
 //! exactly as the server runs it, and throws the result away: the fuzzer looks for panics,
 //! hangs and runaway memory.
 
+use super::front::{Route, route};
 use super::http::Request;
 use super::protocol::{self, Filter, Inbound};
-use super::front::{Route, route};
 use super::{StatusServer, handshake};
 use crate::status::Broadcaster;
 
