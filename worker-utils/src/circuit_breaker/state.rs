@@ -2,10 +2,11 @@
 //! the lock, and the bookkeeping behind the lock. Its permits are in `permit`.
 
 mod permit;
+mod word;
 
 use std::fmt;
 use std::num::NonZeroU64;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use super::CircuitOpen;
 use super::config::CircuitBreakerConfig;
 use super::window::Window;
 use crate::metrics;
+use word::{AtomicWord, Word};
 
 /// The state of a [`CircuitBreaker`].
 ///
@@ -47,23 +49,6 @@ impl CircuitState {
     /// The value of the `worker_utils_circuit_state` gauge: 0 closed, 1 open, 2 half-open.
     pub(crate) fn gauge_value(self) -> f64 {
         self.code() as f64
-    }
-
-    /// The state's code in the breaker's word, and its gauge value.
-    const fn code(self) -> u64 {
-        match self {
-            CircuitState::Closed => 0,
-            CircuitState::Open => 1,
-            CircuitState::HalfOpen => 2,
-        }
-    }
-
-    const fn from_code(code: u64) -> Self {
-        match code {
-            0 => CircuitState::Closed,
-            1 => CircuitState::Open,
-            _ => CircuitState::HalfOpen,
-        }
     }
 }
 
@@ -132,9 +117,9 @@ pub struct CircuitBreaker {
 struct Shared {
     name: &'static str,
     config: CircuitBreakerConfig,
-    /// The current state and generation, `generation << 2 | state code`: read without the
-    /// lock to let calls through while closed.
-    word: AtomicU64,
+    /// The current state and generation: read without the lock to let calls through while
+    /// closed.
+    word: AtomicWord,
     /// When the breaker was created: permits note their start relative to it.
     epoch: Instant,
     /// Successes of a closed breaker not yet in its window, counted without the lock and
@@ -177,11 +162,6 @@ impl Phase {
     }
 }
 
-/// A permit's ticket: the generation it was admitted in, and whether it is a probe.
-fn ticket(generation: u64, probe: bool) -> u64 {
-    generation << 1 | u64::from(probe)
-}
-
 /// A state change to report once the lock is released.
 #[derive(Debug, Clone, Copy)]
 struct Transition {
@@ -202,7 +182,7 @@ impl CircuitBreaker {
             shared: Arc::new(Shared {
                 name,
                 config,
-                word: AtomicU64::new(CircuitState::Closed.code()),
+                word: AtomicWord::new(Word::new(0, CircuitState::Closed)),
                 epoch,
                 pending_successes: AtomicU32::new(0),
                 warm: AtomicBool::new(false),
@@ -231,7 +211,7 @@ impl CircuitBreaker {
     /// The current state. An open breaker whose open duration has passed still reads
     /// `Open` until the next call, which makes it half-open.
     pub fn state(&self) -> CircuitState {
-        CircuitState::from_code(self.shared.word.load(Ordering::Acquire) & 0b11)
+        self.shared.word.load().state()
     }
 
     /// Lets one call through, or rejects it with [`CircuitOpen`] while the breaker is open
@@ -258,45 +238,41 @@ impl CircuitBreaker {
     #[inline]
     pub fn try_acquire(&self) -> Result<CallPermit<'_>, CircuitOpen> {
         let shared = &*self.shared;
-        let word = shared.word.load(Ordering::Acquire);
-        let ticket = if word & 0b11 == CircuitState::Closed.code() {
-            ticket(word >> 2, false)
-        } else {
-            shared.admit_locked()?
-        };
+        let word = shared.word.load();
+        let ticket = if word.is_closed() { word } else { shared.admit_locked()? };
         Ok(CallPermit::new(shared, ticket))
     }
 }
 
 impl Shared {
     /// [`CircuitBreaker::try_acquire`] when the breaker is not closed: admits the call (its
-    /// ticket) or rejects it. Out of line, so that the closed breaker's check inlines into
+    /// ticket: the word it was admitted under, half-open for a probe) or rejects it. Out of line, so that the closed breaker's check inlines into
     /// the caller and its permit is built in registers.
     #[inline(never)]
-    fn admit_locked(&self) -> Result<u64, CircuitOpen> {
+    fn admit_locked(&self) -> Result<Word, CircuitOpen> {
         let shared = self;
         let now = Instant::now();
         let mut machine = shared.lock();
         let (admitted, transition) = match machine.phase {
-            Phase::Closed => (Ok(false), None),
+            Phase::Closed => (Ok(()), None),
             Phase::Open { until } if now < until => (Err(CircuitOpen::open(shared.name, until - now)), None),
             Phase::Open { .. } => {
                 let transition = machine.enter(Phase::HalfOpen { issued: 1, succeeded: 0 }, &shared.word);
-                (Ok(true), Some(transition))
+                (Ok(()), Some(transition))
             }
             Phase::HalfOpen { issued, succeeded } if issued < shared.config.half_open_permits() => {
                 machine.phase = Phase::HalfOpen { issued: issued + 1, succeeded };
-                (Ok(true), None)
+                (Ok(()), None)
             }
             Phase::HalfOpen { .. } => (Err(CircuitOpen::probing(shared.name)), None),
         };
-        let generation = machine.generation;
+        let ticket = machine.word();
         drop(machine);
         if let Some(transition) = transition {
             shared.report(transition);
         }
         match admitted {
-            Ok(probe) => Ok(ticket(generation, probe)),
+            Ok(()) => Ok(ticket),
             Err(open) => {
                 shared.rejected.get_or_init(|| metrics::circuit_rejected_counter(shared.name)).increment(1);
                 Err(open)
@@ -329,14 +305,13 @@ impl Shared {
 
     /// Records the outcome of a call admitted with `ticket` (see [`CallPermit`]).
     #[inline(always)]
-    fn record(&self, ticket: u64, failed: bool, started: Option<NonZeroU64>) {
-        let generation = ticket >> 1;
+    fn record(&self, ticket: Word, failed: bool, started: Option<NonZeroU64>) {
         // The success path of a closed breaker whose window needs no clock: no lock, no
         // atomic read-modify-write. Two racing increments may lose one success, which only
         // makes the breaker stricter.
         if !failed
             && !self.config.needs_clock()
-            && self.word.load(Ordering::Acquire) == generation << 2 | CircuitState::Closed.code()
+            && self.word.load() == Word::new(ticket.generation(), CircuitState::Closed)
             && self.warm.load(Ordering::Relaxed)
         {
             let pending = self.pending_successes.load(Ordering::Relaxed);
@@ -348,8 +323,8 @@ impl Shared {
 
     /// [`Self::record`] under the lock: every outcome but a warm closed breaker's success.
     #[inline(never)]
-    fn record_locked(&self, ticket: u64, failed: bool, started: Option<NonZeroU64>) {
-        let (generation, probe) = (ticket >> 1, ticket & 1 == 1);
+    fn record_locked(&self, ticket: Word, failed: bool, started: Option<NonZeroU64>) {
+        let (generation, probe) = (ticket.generation(), ticket.is_probe());
         let started = started.map(|nanos| self.epoch + Duration::from_nanos(nanos.get()));
         let config = &self.config;
         let now = config.needs_clock().then(Instant::now);
@@ -433,16 +408,21 @@ impl Shared {
 
 impl Machine {
     /// Moves to `phase` in a new generation, publishing it to lock-free readers.
-    fn enter(&mut self, phase: Phase, word: &AtomicU64) -> Transition {
+    /// The word of the current phase and generation.
+    fn word(&self) -> Word {
+        Word::new(self.generation, self.phase.state())
+    }
+
+    fn enter(&mut self, phase: Phase, word: &AtomicWord) -> Transition {
         let from = self.phase.state();
         self.phase = phase;
         self.generation += 1;
-        word.store(self.generation << 2 | phase.state().code(), Ordering::Release);
+        word.store(self.word());
         Transition { from, to: phase.state(), open_for: None }
     }
 
     /// Opens for the duration `reopens` calls for.
-    fn open(&mut self, config: &CircuitBreakerConfig, now: Option<Instant>, word: &AtomicU64) -> Transition {
+    fn open(&mut self, config: &CircuitBreakerConfig, now: Option<Instant>, word: &AtomicWord) -> Transition {
         let open_for = config.open_duration(self.reopens);
         let now = now.unwrap_or_else(Instant::now);
         // An open duration too long for the clock means open for as long as it can count.

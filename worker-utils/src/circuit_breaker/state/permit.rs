@@ -7,6 +7,7 @@ use std::num::NonZeroU64;
 use tokio::time::Instant;
 
 use super::Shared;
+use super::word::Word;
 use crate::error::ActionError;
 
 /// Permission for one call to go through a [`CircuitBreaker`]; records the call's outcome.
@@ -32,11 +33,11 @@ use crate::error::ActionError;
 #[must_use = "a permit dropped without an outcome records a failure"]
 pub struct CallPermit<'a> {
     shared: Option<&'a Shared>,
-    /// The generation the call was admitted in, shifted left once, with the low bit set for
-    /// a half-open probe. The permit moves into the caller's future on every call: with no
-    /// padding in it, every word is copied with the width it was written with, which the
-    /// CPU forwards from its store buffer instead of stalling.
-    ticket: u64,
+    /// The breaker's word when the call was admitted: its generation, and half-open for a
+    /// probe. The permit moves into the caller's future on every call: with no padding in
+    /// it, every word is copied with the width it was written with, which the CPU forwards
+    /// from its store buffer instead of stalling.
+    ticket: Word,
     /// When the call started, as nanoseconds since the breaker was created (at least 1);
     /// only when slow calls are tracked.
     started: Option<NonZeroU64>,
@@ -44,14 +45,14 @@ pub struct CallPermit<'a> {
 
 impl<'a> CallPermit<'a> {
     #[inline]
-    pub(super) fn new(shared: &'a Shared, ticket: u64) -> Self {
+    pub(super) fn new(shared: &'a Shared, ticket: Word) -> Self {
         let started = shared.config.slow_call_threshold().map(|_| shared.since_epoch(Instant::now()));
         Self { shared: Some(shared), ticket, started }
     }
 
     /// Whether this call is a half-open probe.
     pub fn is_probe(&self) -> bool {
-        self.ticket & 1 == 1
+        self.ticket.is_probe()
     }
 
     /// Records a successful call (still a slow one if it took too long).
@@ -103,7 +104,7 @@ impl fmt::Debug for CallPermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CallPermit")
             .field("breaker", &self.shared.map(|shared| shared.name))
-            .field("generation", &(self.ticket >> 1))
+            .field("generation", &self.ticket.generation())
             .field("probe", &self.is_probe())
             .finish_non_exhaustive()
     }
