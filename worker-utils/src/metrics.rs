@@ -98,8 +98,12 @@ fn attempts_counter(action: &'static str) -> Counter {
     ::metrics::counter!("worker_utils_action_attempts_total", "action" => action)
 }
 
+/// The name of the per-action duration histogram, which [`Profile`](crate::profile::Profile)
+/// reads back.
+pub(crate) const ACTION_DURATION: &str = "worker_utils_action_duration_seconds";
+
 pub(crate) fn duration_histogram(action: &'static str) -> Histogram {
-    ::metrics::histogram!("worker_utils_action_duration_seconds", "action" => action)
+    ::metrics::histogram!(ACTION_DURATION, "action" => action)
 }
 
 pub(crate) fn record_retry(action: &'static str, kind: ErrorKind) {
@@ -228,6 +232,40 @@ pub(crate) fn record_circuit_transition(name: &'static str, from: CircuitState, 
 
 pub(crate) fn circuit_rejected_counter(name: &'static str) -> Counter {
     ::metrics::counter!("worker_utils_circuit_rejected_total", "name" => name)
+}
+
+/// The counter of status events published, for a broadcaster to keep.
+pub(crate) fn status_published_counter() -> Counter {
+    ::metrics::counter!("worker_utils_status_published_total")
+}
+
+/// Counts an event or a write that could not be delivered, for `reason` (`serialize`,
+/// `write`, `write_timeout`, `redis_backlog`).
+pub(crate) fn count_broadcast_failure(reason: &'static str) {
+    ::metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => reason).increment(1);
+}
+
+/// The name of the gauge of connected WebSocket clients, which a test reads back.
+pub(crate) const STATUS_CLIENTS: &str = "worker_utils_status_clients";
+
+/// The gauge of connected WebSocket clients.
+pub(crate) fn status_clients_gauge() -> Gauge {
+    ::metrics::gauge!(STATUS_CLIENTS)
+}
+
+/// Counts a connection the status server refused, for `reason`.
+pub(crate) fn count_status_rejected(reason: &'static str) {
+    ::metrics::counter!("worker_utils_status_rejected_total", "reason" => reason).increment(1);
+}
+
+/// Counts a status client that went away, for `reason`.
+pub(crate) fn count_status_disconnect(reason: &'static str) {
+    ::metrics::counter!("worker_utils_status_disconnects_total", "reason" => reason).increment(1);
+}
+
+/// Counts `events` a slow status client (or feed) skipped.
+pub(crate) fn count_status_lagged(events: u64) {
+    ::metrics::counter!("worker_utils_status_lagged_total").increment(events);
 }
 
 /// Counts a dead letter a `MemoryQueue` dropped for its cap.

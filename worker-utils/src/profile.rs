@@ -10,9 +10,9 @@ use ::metrics::{
     Unit,
 };
 
-/// The histogram read: what `ErrorHandling` records per call once [`crate::metrics::enable`]
-/// was called (see [`crate::metrics`]), labelled with the action's name.
-const ACTION_DURATION: &str = "worker_utils_action_duration_seconds";
+// The histogram read: what `ErrorHandling` records per call once `metrics::enable` was
+// called, labelled with the action's name.
+use crate::metrics::ACTION_DURATION;
 
 /// A `metrics` recorder that keeps every sample of the per-action duration histogram (one
 /// per call through an action's `error_handling`) and renders them as a [`ProfileReport`].

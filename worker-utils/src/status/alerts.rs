@@ -49,8 +49,7 @@ impl AlertBoard {
         let json = match serde_json::to_string(&alert) {
             Ok(json) => Utf8Bytes::from(json),
             Err(error) => {
-                metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "serialize")
-                    .increment(1);
+                crate::metrics::count_broadcast_failure("serialize");
                 tracing::warn!(rule = %alert.rule, %error, "alert could not be serialized");
                 return;
             }

@@ -101,8 +101,7 @@ impl Frame {
         self.json.get_or_init(|| match serde_json::to_string(&self.event) {
             Ok(text) => Utf8Bytes::from(text),
             Err(error) => {
-                metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "serialize")
-                    .increment(1);
+                crate::metrics::count_broadcast_failure("serialize");
                 tracing::warn!(job_id = %self.event.job_id, %error, "status event could not be serialized");
                 Utf8Bytes::default()
             }
@@ -220,7 +219,7 @@ impl Broadcaster {
                 subscribers: AtomicUsize::new(0),
                 recent_jobs,
                 channel_capacity,
-                published: metrics::counter!("worker_utils_status_published_total"),
+                published: crate::metrics::status_published_counter(),
                 alerts: AlertBoard::new(),
             }),
         }

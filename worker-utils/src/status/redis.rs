@@ -90,15 +90,13 @@ impl RedisStatusSink {
 impl StatusSink for RedisStatusSink {
     fn publish(&self, event: StatusEvent) {
         if self.events.try_send(event).is_err() {
-            ::metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "redis_backlog")
-                .increment(1);
+            crate::metrics::count_broadcast_failure("redis_backlog");
         }
     }
 
     fn publish_alert(&self, alert: Alert) {
         if self.alerts.try_send(alert).is_err() {
-            ::metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "redis_backlog")
-                .increment(1);
+            crate::metrics::count_broadcast_failure("redis_backlog");
         }
     }
 }
@@ -388,7 +386,7 @@ async fn report_gap(reader: &mut redis::aio::MultiplexedConnection, stream: &str
         && stream_id_after(&first.id, last)
         && last != "0-0"
     {
-        ::metrics::counter!("worker_utils_status_lagged_total").increment(1);
+        crate::metrics::count_status_lagged(1);
         tracing::warn!(
             stream,
             last,

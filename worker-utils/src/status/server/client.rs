@@ -100,7 +100,7 @@ struct Connected {
 
 impl Connected {
     fn new(shared: &Arc<Shared>) -> Self {
-        let gauge = metrics::gauge!("worker_utils_status_clients");
+        let gauge = crate::metrics::status_clients_gauge();
         shared.connected.fetch_add(1, Ordering::Relaxed);
         gauge.increment(1.0);
         Self { shared: Arc::clone(shared), gauge }
@@ -171,7 +171,7 @@ impl Connection {
         let reason = end.reason();
         self.finish(end).await;
 
-        metrics::counter!("worker_utils_status_disconnects_total", "reason" => reason).increment(1);
+        crate::metrics::count_status_disconnect(reason);
         tracing::debug!(
             peer = %self.peer,
             reason,
@@ -274,7 +274,7 @@ impl Connection {
         self.more = !caught_up;
         if missed > 0 {
             self.lags_in_a_row += 1;
-            metrics::counter!("worker_utils_status_lagged_total").increment(missed);
+            crate::metrics::count_status_lagged(missed);
             tracing::debug!(peer = %self.peer, missed, "status client lagged");
             if self.lags_in_a_row > self.settings.max_lags {
                 return Err(End::Close(CloseCode::Policy, "client too slow"));
@@ -402,14 +402,12 @@ impl Connection {
             Ok(Ok(())) => Ok(()),
             Ok(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => Err(End::PeerClosed),
             Ok(Err(error)) => {
-                metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "write")
-                    .increment(1);
+                crate::metrics::count_broadcast_failure("write");
                 tracing::debug!(peer = %self.peer, %error, "status write failed");
                 Err(End::Abort("write error"))
             }
             Err(_) => {
-                metrics::counter!("worker_utils_status_broadcast_failures_total", "reason" => "write_timeout")
-                    .increment(1);
+                crate::metrics::count_broadcast_failure("write_timeout");
                 tracing::info!(peer = %self.peer, "status client stopped reading; disconnecting");
                 Err(End::Abort("write timeout"))
             }
@@ -484,7 +482,7 @@ mod tests {
             Counter::noop()
         }
         fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-            if key.name() == "worker_utils_status_clients" {
+            if key.name() == crate::metrics::STATUS_CLIENTS {
                 Gauge::from_arc(Arc::clone(&self.0))
             } else {
                 Gauge::noop()

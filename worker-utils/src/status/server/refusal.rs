@@ -149,7 +149,7 @@ impl RefusalLog {
     /// Counts and meters one refusal, and logs it at debug.
     pub(crate) fn record(&self, rejection: Rejection, peer: SocketAddr) {
         self.counts[rejection as usize].fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("worker_utils_status_rejected_total", "reason" => rejection.as_str()).increment(1);
+        crate::metrics::count_status_rejected(rejection.as_str());
         tracing::debug!(%peer, reason = rejection.as_str(), "status connection refused");
     }
 
