@@ -45,19 +45,24 @@ struct Inner {
     attempt: u32,
     job_id: Option<JobId>,
     retry_after: Option<Duration>,
+    /// Reports a cancelled job: its source is [`Cancelled`], or a wrapper that gave up
+    /// because its job was cancelled said so ([`ActionError::into_cancelled`]).
+    cancelled: bool,
     source: BoxError,
 }
 
 impl ActionError {
     /// Wraps `source` as an error of the given kind, with no job context yet.
     pub fn new(kind: ErrorKind, source: impl Into<BoxError>) -> Self {
+        let source = source.into();
         Self(Box::new(Inner {
             kind,
             action: "",
             attempt: 0,
             job_id: None,
             retry_after: None,
-            source: source.into(),
+            cancelled: source.is::<Cancelled>(),
+            source,
         }))
     }
 
@@ -105,6 +110,13 @@ impl ActionError {
         }
         self.0.attempt = ctx.attempt();
         self.0.job_id = ctx.job_id();
+        self
+    }
+
+    /// Marks the error as reporting a cancelled job, for a wrapper whose own error replaces
+    /// the cancelled one (a retry loop that gave up because its job was cancelled).
+    pub(crate) fn into_cancelled(mut self) -> Self {
+        self.0.cancelled = true;
         self
     }
 
@@ -171,11 +183,15 @@ impl ActionError {
 
     /// Whether this error reports a cancelled job (directly or as the reason a retry loop
     /// stopped).
+    ///
+    /// ```
+    /// use worker_utils::ActionError;
+    /// use worker_utils::error::Cancelled;
+    /// assert!(ActionError::permanent(Cancelled).is_cancelled());
+    /// assert!(!ActionError::transient(std::io::Error::other("reset")).is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
-        self.downcast_ref::<Cancelled>().is_some()
-            || self
-                .downcast_ref::<crate::retry::AttemptsExhausted>()
-                .is_some_and(|e| e.reason() == crate::retry::GiveUpReason::Cancelled)
+        self.0.cancelled
     }
 
     /// Whether this error reports an input that its action's pre-flight validator rejected

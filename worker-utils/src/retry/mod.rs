@@ -269,8 +269,11 @@ impl<'a, A> History<'a, A> {
         let retry_after = last.retry_after();
         let mut errors = std::mem::take(&mut self.errors);
         errors.push(last);
-        let error = ActionError::new(kind, AttemptsExhausted { attempts: errors, reason })
+        let mut error = ActionError::new(kind, AttemptsExhausted { attempts: errors, reason })
             .stamped(action, attempt, job_id);
+        if reason == GiveUpReason::Cancelled {
+            error = error.into_cancelled();
+        }
         match retry_after {
             Some(hint) => error.with_retry_after(hint),
             None => error,
