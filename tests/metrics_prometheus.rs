@@ -17,18 +17,7 @@ use worker_utils::prelude::*;
 use worker_utils::queue::{MemoryQueue, Queue};
 use worker_utils::status::StatusServerHandle;
 use worker_utils::worker::Runner;
-
-/// Succeeds, except payload 0, which fails permanently (dead-lettered at once).
-#[action]
-async fn check(input: u32) -> Result<u32, ActionError> {
-    if input == 0 {
-        return Err(ActionError::permanent(std::io::Error::other("zero")));
-    }
-    Ok(input)
-}
-
-#[worker(queue = "mail", pipeline = [check])]
-struct Mail;
+use worker_utils_tests::mail::Mail;
 
 async fn scrape(server: &StatusServerHandle, headers: &str) -> Answer {
     http_request(server, "GET", "/metrics", headers, "").await

@@ -28,6 +28,26 @@ pub async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> b
     waited.await.unwrap_or_else(|_| panic!("{what}: not done within {limit:?}"));
 }
 
+/// The worker of the metrics tests: it consumes queue `mail` with one step, [`check`](mail::check),
+/// so a test can count jobs that complete and jobs that are dead-lettered.
+pub mod mail {
+    use worker_utils::prelude::*;
+
+    /// Succeeds, except payload 0, which fails permanently (dead-lettered at once).
+    #[action]
+    pub async fn check(input: u32) -> Result<u32, ActionError> {
+        if input == 0 {
+            return Err(ActionError::permanent(std::io::Error::other("zero")));
+        }
+        Ok(input)
+    }
+
+    /// Consumes queue `mail` with [`check`].
+    #[worker(queue = "mail", pipeline = [check])]
+    #[derive(Debug)]
+    pub struct Mail;
+}
+
 /// Whether an external part a test needs (a program, a Python module, a server) is
 /// missing, given `present`. When it is missing the test should return early: this prints a
 /// visible `SKIPPED: …` notice, unless `WORKER_UTILS_REQUIRE_EXTERNAL=1` (as `.ci/run`
