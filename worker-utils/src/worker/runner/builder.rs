@@ -25,6 +25,35 @@ fn unique_worker_id(queue: &str) -> String {
 }
 
 /// Builds a [`Runner`]; [`build`](Self::build) checks the values.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use worker_utils::prelude::*;
+/// use worker_utils::queue::MemoryQueue;
+/// use worker_utils::worker::Runner;
+///
+/// #[action(timeout = "5s")]
+/// async fn send_mail(to: String) -> Result<(), ActionError> {
+///     Ok(())
+/// }
+///
+/// #[worker(queue = "mail", pipeline = [send_mail])]
+/// struct Mailer;
+///
+/// let queue = Arc::new(MemoryQueue::builder("mail").build().unwrap());
+/// let runner = Runner::builder(Mailer, queue.clone(), ())
+///     .concurrency(8)
+///     .batch(32)
+///     .grace(Duration::from_secs(10))
+///     .worker_id("mailer-1")
+///     .build()
+///     .unwrap();
+/// assert_eq!(runner.worker_id(), "mailer-1");
+///
+/// let err = Runner::builder(Mailer, queue, ()).batch(0).build().unwrap_err();
+/// assert_eq!(err.field(), "batch");
+/// ```
 pub struct RunnerBuilder<W: Worker, Q> {
     worker: W,
     queue: Arc<Q>,
