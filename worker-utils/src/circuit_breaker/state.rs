@@ -246,8 +246,9 @@ impl CircuitBreaker {
 
 impl Shared {
     /// [`CircuitBreaker::try_acquire`] when the breaker is not closed: admits the call (its
-    /// ticket: the word it was admitted under, half-open for a probe) or rejects it. Out of line, so that the closed breaker's check inlines into
-    /// the caller and its permit is built in registers.
+    /// ticket: the word it was admitted under, half-open for a probe) or rejects it. Out of
+    /// line, so that the closed breaker's check inlines into the caller and its permit is
+    /// built in registers.
     #[inline(never)]
     fn admit_locked(&self) -> Result<Word, CircuitOpen> {
         let shared = self;
@@ -407,12 +408,12 @@ impl Shared {
 }
 
 impl Machine {
-    /// Moves to `phase` in a new generation, publishing it to lock-free readers.
     /// The word of the current phase and generation.
     fn word(&self) -> Word {
         Word::new(self.generation, self.phase.state())
     }
 
+    /// Moves to `phase` in a new generation, publishing it to lock-free readers.
     fn enter(&mut self, phase: Phase, word: &AtomicWord) -> Transition {
         let from = self.phase.state();
         self.phase = phase;
