@@ -1,5 +1,6 @@
-//! The [`Action`] trait every step of a worker implements, and the [`ActionExt`]
-//! combinators that wrap one action in another.
+//! The [`Action`] trait every step of a worker implements, the [`ActionExt`]
+//! combinators that wrap one action in another, and [`action_fn`], which makes an action
+//! of a plain `async fn`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,6 +16,9 @@ use crate::timeout::Timeout;
 
 pub use crate::macro_support::FnAction;
 use crate::validate::Validate;
+pub use from_fn::{AsyncActionFn, CallFn, FromFn, Signature, action_fn};
+
+mod from_fn;
 
 /// One step of a job: takes an input, the shared dependencies `D` and the job's context,
 /// and produces an output or an [`ActionError`].
@@ -48,6 +52,13 @@ use crate::validate::Validate;
 /// assert_eq!(out, 42);
 /// # }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an action for deps `{D}`",
+    label = "not an action for deps `{D}`",
+    note = "make a plain `async fn` an action with `action_fn(\"name\", f)` or `#[action]`, and wrap that; \
+            a wrapper (`.retry(..)`, `.timeout(..)`, `.error_handling()`, ..) is an action only around an action, \
+            and an fn with a `&Deps` parameter only for that `Deps`"
+)]
 pub trait Action<D: ?Sized + Sync = ()>: Send + Sync {
     /// What the action consumes.
     type Input: Send;
