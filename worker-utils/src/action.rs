@@ -131,7 +131,13 @@ impl<D: ?Sized + Sync, A: Action<D> + ?Sized> Action<D> for Arc<A> {
 /// composes from the inside out.
 ///
 /// Like `FutureExt`, it is implemented for every `Send + Sync` type and checked when the
-/// wrapped value is used as an [`Action`]. Where another crate's `.retry()` is in scope too
+/// wrapped value is used as an [`Action`]: `Action<D>` is generic over the deps, and a
+/// bound that every action meets but a plain fn does not cannot be written without `D`
+/// (an action generic over `D` would make every call ambiguous) or without an extra impl
+/// in every hand-written action. So a plain `async fn` wraps without complaint, and the
+/// worker or runner that receives the stack says to make the fn an action first, with
+/// [`action_fn`] or `#[action]`; a direct `.execute(..)` on such a stack reports that the
+/// fn does not implement `Action`. Where another crate's `.retry()` is in scope too
 /// (backon's `Retryable` on closures), call [`Retry::new`] or `ActionExt::retry(a, cfg)`.
 ///
 /// ```
