@@ -108,6 +108,13 @@ pub mod prelude {
     pub use worker_utils_macros::{Classify, action, worker};
 }
 
+/// The README's Rust blocks, compiled (and run, unless `no_run`) as doctests, so that what
+/// the README shows is what compiles when pasted. It shows feature-gated parts, so it is
+/// checked with those features on (`cargo test --workspace --all-features`, as CI runs).
+#[cfg(all(doctest, feature = "macros", feature = "otel", feature = "prometheus"))]
+#[doc = include_str!("../../README.md")]
+mod readme {}
+
 /// Not public API: the only path macro-generated code uses to reach the runtime. Anything
 /// here may change in any release.
 #[doc(hidden)]
