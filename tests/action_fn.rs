@@ -145,12 +145,14 @@ impl<P: Action<Deps, Input = u64> + 'static> Worker for Numbers<P> {
 
 #[tokio::test(start_paused = true)]
 async fn it_runs_in_a_runner() {
-    let pipeline = action_fn("flaky", flaky).retry(retry(3)).error_handling().then(action_fn("add_base", add_base));
+    let pipeline =
+        action_fn("flaky", flaky).retry(retry(3)).error_handling().then(action_fn("add_base", add_base));
     let queue = Arc::new(MemoryQueue::builder("numbers").build().unwrap());
     queue.enqueue(1).await.unwrap();
     queue.enqueue(2).await.unwrap();
 
-    let runner = Runner::builder(Numbers(Arc::new(pipeline)), queue.clone(), Deps::new(1000)).build().unwrap();
+    let runner =
+        Runner::builder(Numbers(Arc::new(pipeline)), queue.clone(), Deps::new(1000)).build().unwrap();
     let stats = runner.stats();
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(runner.run(shutdown.clone()));

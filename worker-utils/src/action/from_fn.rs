@@ -215,7 +215,10 @@ mod sealed {
 
 impl<I: Send, T: Send, E: IntoActionError> sealed::Sealed for fn(I) -> Result<T, E> {}
 impl<I: Send, D: ?Sized, T: Send, E: IntoActionError> sealed::Sealed for fn(I, &D) -> Result<T, E> {}
-impl<I: Send, D: ?Sized, T: Send, E: IntoActionError> sealed::Sealed for fn(I, &D, &ActionContext) -> Result<T, E> {}
+impl<I: Send, D: ?Sized, T: Send, E: IntoActionError> sealed::Sealed
+    for fn(I, &D, &ActionContext) -> Result<T, E>
+{
+}
 
 impl<I: Send, T: Send, E: IntoActionError> Signature for fn(I) -> Result<T, E> {
     type Input = I;
@@ -229,7 +232,9 @@ impl<I: Send, D: ?Sized, T: Send, E: IntoActionError> Signature for fn(I, &D) ->
     type Error = E;
 }
 
-impl<I: Send, D: ?Sized, T: Send, E: IntoActionError> Signature for fn(I, &D, &ActionContext) -> Result<T, E> {
+impl<I: Send, D: ?Sized, T: Send, E: IntoActionError> Signature
+    for fn(I, &D, &ActionContext) -> Result<T, E>
+{
     type Input = I;
     type Ok = T;
     type Error = E;
@@ -281,7 +286,8 @@ where
     }
 }
 
-impl<'d, 'c, F, Fut, I, D, T, E> CallFn<fn(I, &D, &ActionContext) -> Result<T, E>, &'d D, &'c ActionContext> for F
+impl<'d, 'c, F, Fut, I, D, T, E> CallFn<fn(I, &D, &ActionContext) -> Result<T, E>, &'d D, &'c ActionContext>
+    for F
 where
     F: Fn(I, &'d D, &'c ActionContext) -> Fut,
     Fut: Future<Output = Result<T, E>> + Send,
