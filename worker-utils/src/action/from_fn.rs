@@ -16,9 +16,9 @@ use crate::macro_support::IntoActionError;
 /// takes every combinator of [`ActionExt`](super::ActionExt) and runs in a
 /// [`Runner`](crate::worker::Runner).
 ///
-/// `f` takes one of three forms (`#[action]`'s, without the ordering freedom), and returns
-/// `Result<T, E>` where `E` converts into an [`ActionError`] (a `#[derive(Classify)]` error,
-/// or `ActionError` itself):
+/// `f` takes one of three of the forms `#[action]` accepts, and returns `Result<T, E>`
+/// where `E` converts into an [`ActionError`] (a `#[derive(Classify)]` error, or
+/// `ActionError` itself); its future must be `Send`:
 ///
 /// | `f`'s parameters | the action is an `Action<D>` for |
 /// |---|---|
@@ -26,8 +26,9 @@ use crate::macro_support::IntoActionError;
 /// | `(input, &Deps)` | `D = Deps` |
 /// | `(input, &Deps, &ActionContext)` | `D = Deps` |
 ///
-/// A second parameter is always the deps: an fn that needs the context but no deps
-/// takes the worker's deps type as well (`(input, _: &(), ctx: &ActionContext)` for a
+/// A second parameter is always the deps, since by type alone `(input, &ActionContext)`
+/// would be the deps form with `D = ActionContext`: an fn that needs the context but no
+/// deps takes the worker's deps type as well (`(input, _: &(), ctx: &ActionContext)` for a
 /// worker without deps).
 ///
 /// ```
