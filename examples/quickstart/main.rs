@@ -33,7 +33,6 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline::{Deps, ImageJob, ThumbnailWorker};
-use tokio_util::sync::CancellationToken;
 use worker_utils::config::WebSocketDefaults;
 use worker_utils::prelude::*;
 use worker_utils::profile::Profile;

@@ -1,5 +1,6 @@
-//! The [`Action`] trait every step of a worker implements, and the [`ActionExt`]
-//! combinators that wrap one action in another.
+//! The [`Action`] trait every step of a worker implements, the [`ActionExt`]
+//! combinators that wrap one action in another, and [`action_fn`], which makes an action
+//! of a plain `async fn`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -15,6 +16,9 @@ use crate::timeout::Timeout;
 
 pub use crate::macro_support::FnAction;
 use crate::validate::Validate;
+pub use from_fn::{AsyncActionFn, CallFn, FromFn, Signature, action_fn};
+
+mod from_fn;
 
 /// One step of a job: takes an input, the shared dependencies `D` and the job's context,
 /// and produces an output or an [`ActionError`].
@@ -48,6 +52,13 @@ use crate::validate::Validate;
 /// assert_eq!(out, 42);
 /// # }
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an action for deps `{D}`",
+    label = "not an action for deps `{D}`",
+    note = "make a plain `async fn` an action with `action_fn(\"name\", f)` or `#[action]`, and wrap that; \
+            a wrapper (`.retry(..)`, `.timeout(..)`, `.error_handling()`, ..) is an action only around an action, \
+            and an fn with a `&Deps` parameter only for that `Deps`"
+)]
 pub trait Action<D: ?Sized + Sync = ()>: Send + Sync {
     /// What the action consumes.
     type Input: Send;
@@ -120,7 +131,13 @@ impl<D: ?Sized + Sync, A: Action<D> + ?Sized> Action<D> for Arc<A> {
 /// composes from the inside out.
 ///
 /// Like `FutureExt`, it is implemented for every `Send + Sync` type and checked when the
-/// wrapped value is used as an [`Action`]. Where another crate's `.retry()` is in scope too
+/// wrapped value is used as an [`Action`]: `Action<D>` is generic over the deps, and a
+/// bound that every action meets but a plain fn does not cannot be written without `D`
+/// (an action generic over `D` would make every call ambiguous) or without an extra impl
+/// in every hand-written action. So a plain `async fn` wraps without complaint, and the
+/// worker or runner that receives the stack says to make the fn an action first, with
+/// [`action_fn`] or `#[action]`; a direct `.execute(..)` on such a stack reports that the
+/// fn does not implement `Action`. Where another crate's `.retry()` is in scope too
 /// (backon's `Retryable` on closures), call [`Retry::new`] or `ActionExt::retry(a, cfg)`.
 ///
 /// ```

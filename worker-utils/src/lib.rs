@@ -33,7 +33,8 @@
 //!
 //! Most users write plain `async fn`s and let [`macro@action`] compose the wrappers, then
 //! name the steps of a job with [`macro@worker`]; everything the macros generate is also
-//! writable by hand through the traits below.
+//! writable by hand through the traits below, with [`action_fn`] making an action of a
+//! plain `async fn`.
 //!
 //! Modules, one concern each: [`action`](mod@action), [`context`], [`error`], [`retry`],
 //! [`error_handling`], [`timeout`], [`circuit_breaker`], [`validate`], [`pipeline`],
@@ -68,7 +69,7 @@ pub mod trace;
 pub mod validate;
 pub mod worker;
 
-pub use action::{Action, ActionExt};
+pub use action::{Action, ActionExt, action_fn};
 pub use circuit_breaker::{CircuitBreaker, CircuitOpen};
 pub use config::ConfigError;
 pub use context::{ActionContext, ActionContextBuilder, JobId};
@@ -76,12 +77,26 @@ pub use error::{ActionError, BoxError, Classify, ErrorKind};
 pub use error_handling::{Cleanup, ErrorHandler, ErrorHandling};
 pub use retry::{Retry, RetryConfig};
 pub use timeout::Timeout;
+/// The shutdown signal of a [`Runner`](worker::Runner) and the cancellation of a job
+/// ([`ActionContext::cancellation`]), re-exported so that running a worker needs no
+/// dependency on `tokio-util`.
+///
+/// ```
+/// use worker_utils::CancellationToken;
+///
+/// let shutdown = CancellationToken::new();
+/// let for_the_runner = shutdown.clone();
+/// shutdown.cancel(); // `runner.run(for_the_runner)` finishes the jobs in flight and returns
+/// assert!(for_the_runner.is_cancelled());
+/// ```
+pub use tokio_util::sync::CancellationToken;
 #[cfg(feature = "macros")]
 pub use worker_utils_macros::{Classify, action, worker};
 
 /// The names most users need, in one import.
 pub mod prelude {
-    pub use crate::action::{Action, ActionExt};
+    pub use crate::CancellationToken;
+    pub use crate::action::{Action, ActionExt, action_fn};
     pub use crate::circuit_breaker::{CircuitBreaker, CircuitOpen};
     pub use crate::context::{ActionContext, JobId};
     pub use crate::error::{ActionError, Classify, ErrorKind};
@@ -92,6 +107,13 @@ pub mod prelude {
     #[cfg(feature = "macros")]
     pub use worker_utils_macros::{Classify, action, worker};
 }
+
+/// The README's Rust blocks, compiled (and run, unless `no_run`) as doctests, so that what
+/// the README shows is what compiles when pasted. It shows feature-gated parts, so it is
+/// checked with those features on (`cargo test --workspace --all-features`, as CI runs).
+#[cfg(all(doctest, feature = "macros", feature = "otel", feature = "prometheus"))]
+#[doc = include_str!("../../README.md")]
+mod readme {}
 
 /// Not public API: the only path macro-generated code uses to reach the runtime. Anything
 /// here may change in any release.
