@@ -52,8 +52,7 @@ const JITTERS: &[(&str, JitterKind)] = &[
 pub(crate) struct BackoffProfile {
     /// The runtime's schedule when no key is set: the shared rules' defaults.
     pub(crate) defaults: rules::Schedule,
-    /// The end of the message for a `max_delay` above the runtime's limit, which starts
-    /// with "`max_delay` (<value>) is ".
+    /// Why a `max_delay` above the runtime's limit (if it has one) is refused.
     pub(crate) too_long: &'static str,
     /// `base_delay = ..` as the examples show it.
     pub(crate) base_delay_example: &'static str,
@@ -177,9 +176,17 @@ impl BackoffArgs {
         errors: &mut Errors,
     ) -> bool {
         match violation.problem {
-            Problem::TooLong { value, .. } => {
+            Problem::TooLong { value, limit } => {
                 if let Some(max) = self.max_delay.get() {
-                    errors.at(max.span, format!("`max_delay` ({value:?}) is {}", profile.too_long));
+                    let hours = limit.as_secs() / 3600;
+                    errors.at(
+                        max.span,
+                        format!(
+                            "`max_delay` ({value:?}) is longer than the limit of {} days (\"{hours}h\"): {}",
+                            hours / 24,
+                            profile.too_long
+                        ),
+                    );
                 }
                 plan.max_delay = None;
             }

@@ -21,8 +21,7 @@ const MAX_CONCURRENCY: u64 = 10_000;
 /// What `redeliver`'s backoff keys mean: `RedeliveryPolicy`'s defaults and limit.
 pub(crate) const REDELIVERY_BACKOFF: BackoffProfile = BackoffProfile {
     defaults: rules::Redelivery::DEFAULT.schedule,
-    too_long: "longer than the limit of 30 days (\"720h\"): a job parked that long is better dead-lettered, \
-               where someone can see it",
+    too_long: "a job parked that long is better dead-lettered, where someone can see it",
     base_delay_example: "base_delay = \"30s\"",
     max_delay_example: "max_delay = \"10m\"",
     empty_on: "`on` lists no kinds, so nothing would be redelivered: list at least one kind, or write \

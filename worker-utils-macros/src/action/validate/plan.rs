@@ -117,7 +117,8 @@ pub(crate) struct RetryPlan {
 /// `max_delay`.
 pub(crate) const RETRY_BACKOFF: BackoffProfile = BackoffProfile {
     defaults: rules::Retry::DEFAULT.schedule,
-    too_long: "longer than the runtime accepts",
+    // The retry rules set no limit on `max_delay`.
+    too_long: "",
     base_delay_example: "base_delay = \"200ms\"",
     max_delay_example: "max_delay = \"10s\"",
     empty_on: "`on` lists no kinds, so nothing would be retried: list at least one kind or remove `retry`",
