@@ -12,6 +12,7 @@
 mod action;
 mod classify;
 mod common;
+mod rules;
 #[cfg(test)]
 mod snapshots;
 mod worker;

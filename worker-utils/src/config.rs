@@ -18,6 +18,8 @@ use std::env::VarError;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::rules;
+
 /// A configuration value was rejected; says which field (or environment variable) and why.
 ///
 /// ```
@@ -47,6 +49,28 @@ impl ConfigError {
     pub fn reason(&self) -> &str {
         &self.reason
     }
+
+    /// The first rule that `check` reports broken, as an error naming its field: how a
+    /// builder's `build()` runs the shared rules (`rules.rs`), which report every broken
+    /// rule for the macros' sake.
+    pub(crate) fn first_of(check: impl FnOnce(rules::Report<'_>)) -> Result<(), ConfigError> {
+        first_violation(check).map_err(ConfigError::from)
+    }
+}
+
+impl From<rules::Violation> for ConfigError {
+    fn from(violation: rules::Violation) -> Self {
+        ConfigError::new(violation.field.name(), violation.problem.to_string())
+    }
+}
+
+/// The first rule that `check` reports broken.
+fn first_violation(check: impl FnOnce(rules::Report<'_>)) -> Result<(), rules::Violation> {
+    let mut first = None;
+    check(&mut |violation| {
+        first.get_or_insert(violation);
+    });
+    first.map_or(Ok(()), Err)
 }
 
 /// Default retry policy values.
@@ -69,9 +93,9 @@ pub struct RetryDefaults {
 /// assert_eq!(RETRY_DEFAULTS.max_attempts, 3);
 /// ```
 pub const RETRY_DEFAULTS: RetryDefaults = RetryDefaults {
-    max_attempts: 3,
-    base_delay: Duration::from_millis(1000),
-    max_delay: Duration::from_millis(30_000),
+    max_attempts: rules::Retry::DEFAULT.max_attempts,
+    base_delay: rules::Retry::DEFAULT.schedule.base_delay,
+    max_delay: rules::Retry::DEFAULT.schedule.max_delay,
     jitter: true,
 };
 
@@ -108,15 +132,23 @@ impl RetryDefaults {
             max_delay: read_millis(&lookup, MAX_DELAY_VAR, d.max_delay)?,
             jitter: read(&lookup, JITTER_VAR, d.jitter)?,
         };
-        if defaults.max_attempts == 0 {
-            return Err(ConfigError::new(MAX_ATTEMPTS_VAR, "must be at least 1"));
-        }
-        if defaults.base_delay > defaults.max_delay {
-            return Err(ConfigError::new(
-                BASE_DELAY_VAR,
-                "must not be greater than WORKER_UTILS_RETRY_MAX_DELAY_MS",
-            ));
-        }
+        // The retry rules, reported under the variables' names.
+        let rule = rules::Retry {
+            max_attempts: defaults.max_attempts,
+            schedule: rules::Schedule {
+                base_delay: defaults.base_delay,
+                max_delay: defaults.max_delay,
+                factor: None,
+            },
+        };
+        first_violation(|to| rule.check(to)).map_err(|violation| {
+            let var = match violation.field {
+                rules::Field::MaxAttempts => MAX_ATTEMPTS_VAR,
+                rules::Field::BaseDelay => BASE_DELAY_VAR,
+                other => other.name(),
+            };
+            ConfigError::new(var, violation.problem.to_string())
+        })?;
         Ok(defaults)
     }
 }

@@ -61,6 +61,7 @@ pub mod queue;
 #[cfg(feature = "redis")]
 mod redis_connection;
 pub mod retry;
+mod rules;
 pub mod status;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -44,6 +44,7 @@ use std::time::Duration;
 
 use crate::action::Action;
 use crate::circuit_breaker::{CircuitBreaker, CircuitBreakerConfigBuilder};
+use crate::config::ConfigError;
 use crate::context::ActionContext;
 use crate::error::{ActionError, BoxError};
 use crate::error_handling::{Cleanup, ErrorHandler};
@@ -405,30 +406,42 @@ impl<E: Into<BoxError>> Validation for Result<(), E> {
     }
 }
 
-/// Builds a retry config the macro already checked. `build` cannot fail for such a config;
-/// should a future runtime check reject it anyway, the defaults are used rather than a
-/// panic in a constructor documented as infallible.
+/// The value of a builder whose settings the macro checked at compile time with the same
+/// rules (`rules.rs`, compiled into both crates) that `build()` runs, on the same values
+/// and defaults: `build()` cannot refuse them. A refusal would be a bug in worker-utils,
+/// so it is reported as one, loudly, instead of being replaced by a default the user did
+/// not ask for.
+///
+/// # Panics
+///
+/// If `built` is an error, which the shared rules make impossible.
+fn checked<T>(built: Result<T, ConfigError>, what: &str) -> T {
+    match built {
+        Ok(value) => value,
+        Err(error) => panic!(
+            "worker-utils bug: the macro accepted this `{what}`, but the runtime refused it ({error}); please report it"
+        ),
+    }
+}
+
+/// Builds the config of `retry(...)`; see [`checked`].
 pub fn retry_config(builder: RetryConfigBuilder) -> RetryConfig {
-    builder.build().unwrap_or_default()
+    checked(builder.build(), "retry(..)")
 }
 
-/// Builds the retry budget of `retry(budget(ratio = .., per_second = ..))`, which the macro
-/// already checked; like [`retry_config`], falls back to the default rather than panic.
+/// Builds the budget of `retry(budget(ratio = .., per_second = ..))`; see [`checked`].
 pub fn retry_budget(ratio: f64, per_second: u32) -> RetryBudget {
-    RetryBudget::new(ratio, per_second).unwrap_or_default()
+    checked(RetryBudget::new(ratio, per_second), "budget(..)")
 }
 
-/// Builds the breaker of `circuit_breaker(...)`, named like the action, from a config the
-/// macro already checked; like [`retry_config`], falls back to the default config rather
-/// than panic.
+/// Builds the breaker of `circuit_breaker(...)`, named like the action; see [`checked`].
 pub fn circuit_breaker(name: &'static str, config: CircuitBreakerConfigBuilder) -> CircuitBreaker {
-    CircuitBreaker::new(name, config.build().unwrap_or_default())
+    CircuitBreaker::new(name, checked(config.build(), "circuit_breaker(..)"))
 }
 
-/// Builds the policy of `#[worker(redeliver(...))]`, which the macro already checked; like
-/// [`retry_config`], falls back to the default rather than panic.
+/// Builds the policy of `#[worker(redeliver(...))]`; see [`checked`].
 pub fn redelivery_policy(builder: RedeliveryPolicyBuilder) -> RedeliveryPolicy {
-    builder.build().unwrap_or_default()
+    checked(builder.build(), "redeliver(..)")
 }
 
 /// A field that `#[classify(retry_after = field)]` reads the hint from.
@@ -518,19 +531,9 @@ pub trait Feeds<Input, Prev, Next> {}
 
 impl<T, Prev, Next> Feeds<T, Prev, Next> for T {}
 
-/// Builds the rules of `#[worker(alert(..))]`, which the macro already checked. Should a
-/// future runtime check reject one anyway, it is left out with an error logged, rather than
-/// a panic in the worker's `alerts()`.
+/// Builds the rules of `#[worker(alert(..))]`; see [`checked`].
 pub fn alert_rules<const N: usize>(
     builders: [crate::alert::AlertRuleBuilder; N],
 ) -> Vec<crate::alert::AlertRule> {
-    builders
-        .into_iter()
-        .filter_map(|builder| {
-            builder
-                .build()
-                .map_err(|error| tracing::error!(%error, "an `alert(..)` of `#[worker]` is invalid; it is left out"))
-                .ok()
-        })
-        .collect()
+    builders.into_iter().map(|builder| checked(builder.build(), "alert(..)")).collect()
 }

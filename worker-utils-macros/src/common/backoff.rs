@@ -11,6 +11,7 @@ use quote::quote;
 use super::kind::{KindList, kind_list, kinds};
 use super::once::set;
 use super::{Errors, Item, Kind, Once, Spanned, duration, value};
+use crate::rules::{self, Field, Problem, Violation};
 
 /// `backoff = ...`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -29,18 +30,30 @@ pub(crate) enum JitterKind {
     None,
 }
 
-const BACKOFFS: &[&str] = &["exponential", "fixed", "linear", "decorrelated"];
-const JITTERS: &[&str] = &["full", "equal", "none", "true", "false"];
+/// The words `backoff = ..` accepts, and what each means.
+const BACKOFFS: &[(&str, BackoffKind)] = &[
+    ("exponential", BackoffKind::Exponential),
+    ("fixed", BackoffKind::Fixed),
+    ("linear", BackoffKind::Linear),
+    ("decorrelated", BackoffKind::Decorrelated),
+];
+
+/// The words `jitter = ..` accepts, and what each means (`true` and `false` as the
+/// builder's `jitter(bool)` reads them).
+const JITTERS: &[(&str, JitterKind)] = &[
+    ("full", JitterKind::Full),
+    ("equal", JitterKind::Equal),
+    ("none", JitterKind::None),
+    ("true", JitterKind::Full),
+    ("false", JitterKind::None),
+];
 
 /// What the keys mean for one user of them.
 pub(crate) struct BackoffProfile {
-    /// The runtime's `base_delay` when unset.
-    pub(crate) default_base_delay: Duration,
-    /// The runtime's `max_delay` when unset.
-    pub(crate) default_max_delay: Duration,
-    /// The longest `max_delay` the runtime accepts, and the end of the message for a longer
-    /// one, which starts with "`max_delay` (<value>) is ".
-    pub(crate) max_delay_limit: Option<(Duration, &'static str)>,
+    /// The runtime's schedule when no key is set: the shared rules' defaults.
+    pub(crate) defaults: rules::Schedule,
+    /// Why a `max_delay` above the runtime's limit (if it has one) is refused.
+    pub(crate) too_long: &'static str,
     /// `base_delay = ..` as the examples show it.
     pub(crate) base_delay_example: &'static str,
     /// `max_delay = ..` as the examples show it.
@@ -92,22 +105,13 @@ impl BackoffArgs {
                 duration::parse("max_delay", t)
             }),
             "backoff" => set(&mut self.backoff, item, errors, "backoff = exponential", |t, _| {
-                Ok(value::choice("backoff", t, BACKOFFS)?.map(|word| match word.as_str() {
-                    "fixed" => BackoffKind::Fixed,
-                    "linear" => BackoffKind::Linear,
-                    "decorrelated" => BackoffKind::Decorrelated,
-                    _ => BackoffKind::Exponential,
-                }))
+                value::one_of("backoff", t, BACKOFFS)
             }),
             "factor" => {
                 set(&mut self.factor, item, errors, "factor = 2.0", |t, _| value::f64_("factor", t, "2.0"));
             }
             "jitter" => set(&mut self.jitter, item, errors, "jitter = \"full\"", |t, _| {
-                Ok(value::choice("jitter", t, JITTERS)?.map(|word| match word.as_str() {
-                    "equal" => JitterKind::Equal,
-                    "none" | "false" => JitterKind::None,
-                    _ => JitterKind::Full,
-                }))
+                value::one_of("jitter", t, JITTERS)
             }),
             "on" => set(&mut self.on, item, errors, "on = [Transient, System]", kind_list),
             _ => return false,
@@ -115,8 +119,10 @@ impl BackoffArgs {
         true
     }
 
-    /// Checks the keys against each other and the profile's defaults and limit. Values that
-    /// failed a check are left out of the plan, so it is still usable beside the errors.
+    /// Checks what the rules cannot see, how the keys are written: a `factor` or `jitter`
+    /// that the chosen backoff ignores, an empty `on`. Values that failed a check are left
+    /// out of the plan, so it is still usable beside the errors. The values themselves are
+    /// checked by the runtime's rules, on [`schedule`](Self::schedule).
     pub(crate) fn check(&self, profile: &BackoffProfile, errors: &mut Errors) -> BackoffPlan {
         let mut plan = BackoffPlan {
             base_delay: self.base_delay.get().map(|v| v.value),
@@ -126,50 +132,11 @@ impl BackoffArgs {
             jitter: self.jitter.get().map(|v| v.value),
             on: kinds(&self.on, Some(profile.empty_on), errors),
         };
-        if let (Some(max), Some((limit, message))) = (self.max_delay.get(), profile.max_delay_limit)
-            && max.value > limit
+        if let (Some(key), Some(backoff)) = (self.factor.key(), self.backoff.get())
+            && backoff.value != BackoffKind::Exponential
         {
-            errors.at(max.span, format!("`max_delay` ({:?}) is {message}", max.value));
-            plan.max_delay = None;
-        }
-        let base = plan.base_delay.unwrap_or(profile.default_base_delay);
-        // A `max_delay` rejected above has nothing more to say.
-        let max = if self.max_delay.is_set() { plan.max_delay } else { Some(profile.default_max_delay) };
-        if let Some(max) = max
-            && base > max
-        {
-            match (self.base_delay.get(), self.max_delay.get()) {
-                (Some(base_arg), _) => errors.at(
-                    base_arg.span,
-                    format!(
-                        "`base_delay` ({base:?}) is greater than `max_delay` ({max:?}{}): lower `base_delay` or raise `max_delay`",
-                        if self.max_delay.is_set() { "" } else { ", the default" }
-                    ),
-                ),
-                (None, Some(max_arg)) => errors.at(
-                    max_arg.span,
-                    format!("`max_delay` ({max:?}) is less than the default `base_delay` ({base:?}): set a smaller `base_delay` too"),
-                ),
-                (None, None) => {}
-            }
-            plan.base_delay = None;
-            plan.max_delay = None;
-        }
-        if let Some(factor) = self.factor.get() {
-            if !(factor.value.is_finite() && factor.value >= 1.0) {
-                errors.at(
-                    factor.span,
-                    "`factor` must be at least 1.0: a smaller factor would shrink the delays",
-                );
-                plan.factor = None;
-            }
-            if let Some(backoff) = self.backoff.get()
-                && backoff.value != BackoffKind::Exponential
-                && let Some(key) = self.factor.key()
-            {
-                errors.at(key.span(), "`factor` applies only to `backoff = exponential`; remove it");
-                plan.factor = None;
-            }
+            errors.at(key.span(), "`factor` applies only to `backoff = exponential`; remove it");
+            plan.factor = None;
         }
         if let (Some(key), Some(backoff)) = (self.jitter.key(), self.backoff.get())
             && backoff.value == BackoffKind::Decorrelated
@@ -181,6 +148,78 @@ impl BackoffArgs {
             plan.jitter = None;
         }
         plan
+    }
+
+    /// The schedule the runtime will build from `plan`, as its rules see it: the values
+    /// given, the profile's defaults for the rest.
+    pub(crate) fn schedule(plan: &BackoffPlan, profile: &BackoffProfile) -> rules::Schedule {
+        let defaults = profile.defaults;
+        let factor = match plan.backoff {
+            None | Some(BackoffKind::Exponential) => Some(plan.factor.unwrap_or(rules::DEFAULT_FACTOR)),
+            Some(BackoffKind::Fixed | BackoffKind::Linear | BackoffKind::Decorrelated) => None,
+        };
+        rules::Schedule {
+            base_delay: plan.base_delay.unwrap_or(defaults.base_delay),
+            max_delay: plan.max_delay.unwrap_or(defaults.max_delay),
+            factor,
+        }
+    }
+
+    /// Reports a broken rule of the schedule, spanned on the key that breaks it, and leaves
+    /// the values involved out of `plan`; `false` for a rule of another setting, which the
+    /// caller reports.
+    pub(crate) fn reject(
+        &self,
+        violation: Violation,
+        profile: &BackoffProfile,
+        plan: &mut BackoffPlan,
+        errors: &mut Errors,
+    ) -> bool {
+        match violation.problem {
+            Problem::TooLong { value, limit } => {
+                if let Some(max) = self.max_delay.get() {
+                    let hours = limit.as_secs() / 3600;
+                    errors.at(
+                        max.span,
+                        format!(
+                            "`max_delay` ({value:?}) is longer than the limit of {} days (\"{hours}h\"): {}",
+                            hours / 24,
+                            profile.too_long
+                        ),
+                    );
+                }
+                plan.max_delay = None;
+            }
+            Problem::BaseAboveMax { base, max } => {
+                match (self.base_delay.get(), self.max_delay.get()) {
+                    (Some(base_arg), _) => errors.at(
+                        base_arg.span,
+                        format!(
+                            "`base_delay` ({base:?}) is greater than `max_delay` ({max:?}{}): lower `base_delay` or raise `max_delay`",
+                            if self.max_delay.is_set() { "" } else { ", the default" }
+                        ),
+                    ),
+                    (None, Some(max_arg)) => errors.at(
+                        max_arg.span,
+                        format!("`max_delay` ({max:?}) is less than the default `base_delay` ({base:?}): set a smaller `base_delay` too"),
+                    ),
+                    (None, None) => return false,
+                }
+                plan.base_delay = None;
+                plan.max_delay = None;
+            }
+            Problem::Below { .. } if violation.field == Field::Factor => {
+                if let Some(factor) = self.factor.get() {
+                    errors.at(
+                        factor.span,
+                        "`factor` must be at least 1.0: a smaller factor would shrink the delays",
+                    );
+                }
+                plan.factor = None;
+            }
+            _ => return false,
+        }
+        true
     }
 }
 
@@ -201,7 +240,7 @@ impl BackoffPlan {
         let backoff = match (self.backoff, self.factor) {
             (None, None) => None,
             (Some(BackoffKind::Exponential) | None, factor) => {
-                let factor = Literal::f64_unsuffixed(factor.unwrap_or(2.0));
+                let factor = Literal::f64_unsuffixed(factor.unwrap_or(rules::DEFAULT_FACTOR));
                 Some(quote!(Exponential { factor: #factor }))
             }
             (Some(BackoffKind::Fixed), _) => Some(quote!(Fixed)),

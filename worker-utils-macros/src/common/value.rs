@@ -14,9 +14,18 @@ fn wrong(tokens: &TokenStream, key: &str, expected: &str, example: &str) -> syn:
 
 /// An unsigned integer.
 pub(crate) fn u32_(key: &str, tokens: &TokenStream, example: &str) -> syn::Result<Spanned<u32>> {
+    int(key, tokens, example)
+}
+
+/// An integer of type `T`; a literal that does not fit is syn's error on it.
+pub(crate) fn int<T>(key: &str, tokens: &TokenStream, example: &str) -> syn::Result<Spanned<T>>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
     match syn::parse2::<Lit>(tokens.clone()) {
         Ok(Lit::Int(int)) => {
-            let value = int.base10_parse::<u32>().map_err(|e| syn::Error::new(int.span(), e))?;
+            let value = int.base10_parse::<T>().map_err(|e| syn::Error::new(int.span(), e))?;
             Ok(Spanned { value, span: int.span() })
         }
         _ => Err(wrong(tokens, key, "an integer", example)),
@@ -100,6 +109,22 @@ pub(crate) fn choice(key: &str, tokens: &TokenStream, choices: &[&str]) -> syn::
             span,
             format!("unknown `{key}` value `{word}`; expected one of: {}", backticked(choices)),
         ))
+    }
+}
+
+/// The value of the `(word, value)` entry of `table` whose word is written, as [`choice`]
+/// reads it: one table is both the words a key accepts and what each means, so a word
+/// cannot parse without meaning something.
+pub(crate) fn one_of<T: Copy>(
+    key: &str,
+    tokens: &TokenStream,
+    table: &[(&str, T)],
+) -> syn::Result<Spanned<T>> {
+    let words: Vec<&str> = table.iter().map(|(word, _)| *word).collect();
+    let word = choice(key, tokens, &words)?;
+    match table.iter().find(|(entry, _)| *entry == word.value) {
+        Some((_, value)) => Ok(Spanned { value: *value, span: word.span }),
+        None => Err(syn::Error::new(word.span, format!("`{key}` cannot be `{}`", word.value))),
     }
 }
 

@@ -20,7 +20,7 @@ pub(crate) struct WorkerArgs {
     pub(crate) queue: Once<LitStr>,
     pub(crate) deps: Once<Type>,
     pub(crate) pipeline: Once<Pipeline>,
-    pub(crate) concurrency: Once<Spanned<u32>>,
+    pub(crate) concurrency: Once<Spanned<u64>>,
     pub(crate) redeliver: Once<RedeliverArgs>,
     /// `alert(...)`, once per rule: the one key that may repeat, as each is a rule of its
     /// own (each rule's keys still go through [`Once`]).
@@ -95,16 +95,8 @@ impl WorkerArgs {
                 "deps" => set(&mut args.deps, &item, errors, "deps = Deps", |t, _| deps(t)),
                 "pipeline" => set(&mut args.pipeline, &item, errors, PIPELINE_EXAMPLE, pipeline),
                 "concurrency" => set(&mut args.concurrency, &item, errors, "concurrency = 8", |t, _| {
-                    value::u32_("concurrency", t, "8").map_err(|error| {
-                        match syn::parse2::<syn::LitInt>(t.clone()) {
-                            // An integer that does not fit: say what does.
-                            Ok(int) => syn::Error::new(
-                                int.span(),
-                                format!("`concurrency` must be at most {}", super::validate::MAX_CONCURRENCY),
-                            ),
-                            Err(_) => error,
-                        }
-                    })
+                    // Wide enough that a too-large count reaches `validate`'s range check.
+                    value::int("concurrency", t, "8")
                 }),
                 "redeliver" => {
                     let redeliver = match item.form(errors) {

@@ -10,26 +10,18 @@ use proc_macro2::{Span, TokenStream};
 use syn::{Generics, Ident, LitStr, Path, Type};
 
 use super::parse::{ALERT_EXAMPLE, AlertArgs, RedeliverArgs, RedeliveryPolicyArgs, WorkerArgs};
-use crate::common::backoff::{BackoffPlan, BackoffProfile};
+use crate::common::backoff::{BackoffArgs, BackoffPlan, BackoffProfile};
 use crate::common::{Errors, backticked, naming};
+use crate::rules::{self, Field, Problem};
 
 /// More concurrent jobs than this per worker is taken for a typo. A runner can still be
 /// given more with `Runner::builder(..).concurrency(n)`.
-pub(crate) const MAX_CONCURRENCY: u32 = 10_000;
+const MAX_CONCURRENCY: u64 = 10_000;
 
-/// `AlertRule::MAX_WINDOW`: a day.
-pub(crate) const MAX_ALERT_WINDOW: Duration = Duration::from_secs(24 * 3600);
-
-/// What `redeliver`'s backoff keys mean: `RedeliveryPolicy`'s defaults (10 s, 10 min) and
-/// its `MAX_DELAY_LIMIT` of 30 days.
+/// What `redeliver`'s backoff keys mean: `RedeliveryPolicy`'s defaults and limit.
 pub(crate) const REDELIVERY_BACKOFF: BackoffProfile = BackoffProfile {
-    default_base_delay: Duration::from_secs(10),
-    default_max_delay: Duration::from_secs(600),
-    max_delay_limit: Some((
-        Duration::from_secs(30 * 24 * 3600),
-        "longer than the limit of 30 days (\"720h\"): a job parked that long is better dead-lettered, \
-         where someone can see it",
-    )),
+    defaults: rules::Redelivery::DEFAULT.schedule,
+    too_long: "a job parked that long is better dead-lettered, where someone can see it",
     base_delay_example: "base_delay = \"30s\"",
     max_delay_example: "max_delay = \"10m\"",
     empty_on: "`on` lists no kinds, so nothing would be redelivered: list at least one kind, or write \
@@ -169,7 +161,7 @@ pub(crate) fn plan(args: &WorkerArgs, ident: &Ident, errors: &mut Errors) -> Pla
             );
             None
         }
-        n => Some(n),
+        n => u32::try_from(n).ok(),
     });
     let redelivery = args.redeliver.get().map(|redeliver| match redeliver {
         RedeliverArgs::Never => RedeliveryPlan::Never,
@@ -233,38 +225,48 @@ fn alert(rule: &AlertArgs, pipeline: Option<&[Path]>, errors: &mut Errors) -> Op
             return None;
         }
     };
-    if !(threshold.value > 0.0 && threshold.value <= 1.0) {
-        errors.at(
-            threshold.span,
-            format!("`{metric}` must be above 0 and at most 1: it is a share of the calls, 0.5 is half"),
-        );
-    }
-    let resolve_below = rule.resolve_below.get().map(|below| {
-        if below.value >= threshold.value {
-            errors.at(
-                below.span,
+    let resolve_below = rule.resolve_below.get().map(|below| below.value);
+    let window = rule.window.get().map(|window| window.value);
+    let min_calls = rule.min_calls.get().map(|min| min.value);
+    let name = rule.name.get().cloned();
+    let name_value = name.as_ref().map(LitStr::value);
+    let settings = rules::Alert {
+        threshold: threshold.value,
+        resolve_below,
+        window: window.unwrap_or(rules::Alert::DEFAULT_WINDOW),
+        min_calls: min_calls.unwrap_or(rules::Alert::DEFAULT_MIN_CALLS),
+        // The step's name is checked against the pipeline below.
+        action: None,
+        name: name_value.as_deref(),
+    };
+    settings.check(&mut |violation| {
+        let at = |span: Option<Span>| span.unwrap_or_else(Span::call_site);
+        match (violation.field, violation.problem) {
+            (Field::Threshold, _) => errors.at(
+                threshold.span,
+                format!("`{metric}` must be above 0 and at most 1: it is a share of the calls, 0.5 is half"),
+            ),
+            (Field::ResolveBelow, _) => errors.at(
+                at(rule.resolve_below.get().map(|below| below.span)),
                 format!(
                     "`resolve_below` must be below the firing rate (`{metric} = {}`), or the alert would fire \
                      and resolve at once",
                     threshold.value
                 ),
-            );
+            ),
+            (Field::Window, Problem::TooLong { .. }) => {
+                errors.at(at(rule.window.get().map(|w| w.span)), "`window` must be at most a day (\"24h\")");
+            }
+            (Field::Window, _) => errors.at(
+                at(rule.window.get().map(|w| w.span)),
+                "`window` must be longer than zero, e.g. `window = \"60s\"`",
+            ),
+            (Field::MinCalls, _) => {
+                errors.at(at(rule.min_calls.get().map(|n| n.span)), "`min_calls` must be at least 1");
+            }
+            (Field::Name, _) => errors.at(at(name.as_ref().map(LitStr::span)), "`name` must not be empty"),
+            _ => errors.at(at(rule.key.as_ref().map(Ident::span)), violation.to_string()),
         }
-        below.value
-    });
-    let window = rule.window.get().map(|window| {
-        if window.value.is_zero() {
-            errors.at(window.span, "`window` must be longer than zero, e.g. `window = \"60s\"`");
-        } else if window.value > MAX_ALERT_WINDOW {
-            errors.at(window.span, "`window` must be at most a day (\"24h\")");
-        }
-        window.value
-    });
-    let min_calls = rule.min_calls.get().map(|min| {
-        if min.value == 0 {
-            errors.at(min.span, "`min_calls` must be at least 1");
-        }
-        min.value
     });
     let action = match (rule.action.get(), pipeline) {
         (Some(action), Some(steps)) if !steps.is_empty() => {
@@ -285,12 +287,6 @@ fn alert(rule: &AlertArgs, pipeline: Option<&[Path]>, errors: &mut Errors) -> Op
         }
         _ => None,
     };
-    let name = rule.name.get().cloned();
-    if let Some(name) = &name
-        && name.value().is_empty()
-    {
-        errors.at(name.span(), "`name` must not be empty");
-    }
     (errors.count() == before).then_some(AlertPlan {
         metric,
         threshold: threshold.value,
@@ -305,19 +301,27 @@ fn alert(rule: &AlertArgs, pipeline: Option<&[Path]>, errors: &mut Errors) -> Op
 /// `redeliver(...)`: `max_deliveries` counts the first delivery; the rest is checked as in
 /// `retry(...)`, against the redelivery defaults and limit.
 fn policy(args: &RedeliveryPolicyArgs, errors: &mut Errors) -> RedeliveryPlan {
-    let max_deliveries = args.max_deliveries.get().and_then(|max| {
-        if max.value == 0 {
-            errors.at(
-                max.span,
-                "`max_deliveries` must be at least 1 (it counts the first delivery); to never redeliver, write \
-                 `redeliver = false`",
-            );
-            None
-        } else {
-            Some(max.value)
+    let mut max_deliveries = args.max_deliveries.get().map(|max| max.value);
+    let mut backoff = args.backoff.check(&REDELIVERY_BACKOFF, errors);
+    let settings = rules::Redelivery {
+        max_deliveries: max_deliveries.unwrap_or(rules::Redelivery::DEFAULT.max_deliveries),
+        schedule: BackoffArgs::schedule(&backoff, &REDELIVERY_BACKOFF),
+    };
+    settings.check(&mut |violation| {
+        if violation.field == Field::MaxDeliveries {
+            if let Some(max) = args.max_deliveries.get() {
+                errors.at(
+                    max.span,
+                    "`max_deliveries` must be at least 1 (it counts the first delivery); to never redeliver, \
+                     write `redeliver = false`",
+                );
+            }
+            max_deliveries = None;
+        } else if !args.backoff.reject(violation, &REDELIVERY_BACKOFF, &mut backoff, errors) {
+            errors.at(Span::call_site(), violation.to_string());
         }
     });
-    RedeliveryPlan::Policy { max_deliveries, backoff: args.backoff.check(&REDELIVERY_BACKOFF, errors) }
+    RedeliveryPlan::Policy { max_deliveries, backoff }
 }
 
 /// The action type of `fn_path` by the naming rule applied to its last segment.
@@ -327,27 +331,4 @@ fn step(fn_path: &Path) -> syn::Result<Step> {
         last.ident = naming::action_type(&last.ident)?;
     }
     Ok(Step { fn_path: fn_path.clone(), type_path })
-}
-
-#[cfg(test)]
-mod tests {
-    use worker_utils::worker::RedeliveryPolicy;
-
-    use super::REDELIVERY_BACKOFF;
-
-    /// The checks compare against the runtime's defaults and limit, copied here.
-    #[test]
-    fn redelivery_defaults_match_the_runtime() {
-        assert_eq!(REDELIVERY_BACKOFF.default_base_delay, RedeliveryPolicy::DEFAULT_BASE_DELAY);
-        assert_eq!(REDELIVERY_BACKOFF.default_max_delay, RedeliveryPolicy::DEFAULT_MAX_DELAY);
-        assert_eq!(
-            REDELIVERY_BACKOFF.max_delay_limit.map(|(limit, _)| limit),
-            Some(RedeliveryPolicy::MAX_DELAY_LIMIT)
-        );
-    }
-
-    #[test]
-    fn the_alert_window_limit_matches_the_runtime() {
-        assert_eq!(super::MAX_ALERT_WINDOW, worker_utils::alert::AlertRule::MAX_WINDOW);
-    }
 }

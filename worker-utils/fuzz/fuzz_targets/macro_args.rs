@@ -17,6 +17,9 @@ mod classify;
 mod common;
 #[path = "../../../worker-utils-macros/src/worker/mod.rs"]
 mod worker;
+// The configuration rules the checks share with the runtime.
+#[path = "../../src/rules.rs"]
+mod rules;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, text)) = data.split_first() else { return };

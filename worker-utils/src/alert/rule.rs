@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::ConfigError;
+use crate::rules;
 
 /// What an [`AlertRule`] measures over its window.
 ///
@@ -79,11 +80,11 @@ pub struct AlertRule {
 
 impl AlertRule {
     /// The default window.
-    pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+    pub const DEFAULT_WINDOW: Duration = rules::Alert::DEFAULT_WINDOW;
     /// The longest window.
-    pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+    pub const MAX_WINDOW: Duration = rules::Alert::MAX_WINDOW;
     /// The default minimum of calls in the window.
-    pub const DEFAULT_MIN_CALLS: u32 = 20;
+    pub const DEFAULT_MIN_CALLS: u32 = rules::Alert::DEFAULT_MIN_CALLS;
     /// How many steps a window slides in: a call stops counting between 0.9 and 1 window
     /// after it finished.
     pub const WINDOW_BUCKETS: u32 = 10;
@@ -203,27 +204,17 @@ impl AlertRuleBuilder {
 
     /// Checks the values and builds the rule.
     pub fn build(self) -> Result<AlertRule, ConfigError> {
-        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return Err(ConfigError::new("threshold", "must be above 0 and at most 1"));
-        }
-        let resolve_below = self.resolve_below.unwrap_or(self.threshold / 2.0);
-        if !(0.0..self.threshold).contains(&resolve_below) {
-            return Err(ConfigError::new(
-                "resolve_below",
-                format!("must be at least 0 and below the threshold ({})", self.threshold),
-            ));
-        }
-        if self.window.is_zero() || self.window > AlertRule::MAX_WINDOW {
-            return Err(ConfigError::new("window", "must be longer than zero and at most a day"));
-        }
-        if self.min_calls == 0 {
-            return Err(ConfigError::new("min_calls", "must be at least 1"));
-        }
-        if self.action.as_deref() == Some("") {
-            return Err(ConfigError::new("action", "must name a step of the pipeline"));
-        }
+        let rule = rules::Alert {
+            threshold: self.threshold,
+            resolve_below: self.resolve_below,
+            window: self.window,
+            min_calls: self.min_calls,
+            action: self.action.as_deref(),
+            name: self.name.as_deref(),
+        };
+        ConfigError::first_of(|to| rule.check(to))?;
+        let resolve_below = rule.resolve_below();
         let name = match (self.name, &self.action) {
-            (Some(name), _) if name.is_empty() => return Err(ConfigError::new("name", "must not be empty")),
             (Some(name), _) => name,
             (None, None) => Arc::from(self.metric.as_str()),
             (None, Some(action)) => Arc::from(format!("{}:{action}", self.metric.as_str())),

@@ -3,6 +3,7 @@ use std::time::Duration;
 use crate::config::ConfigError;
 use crate::error::ErrorKind;
 use crate::retry::KindSet;
+use crate::rules;
 
 /// Which recent calls the failure and slow-call ratios are computed over.
 ///
@@ -31,7 +32,7 @@ pub enum SlidingWindow {
 
 impl SlidingWindow {
     /// The largest count-based window: its outcomes are kept one byte each.
-    pub const MAX_CALLS: u32 = 1_000_000;
+    pub const MAX_CALLS: u32 = rules::Breaker::MAX_WINDOW_CALLS;
 
     /// How many buckets a time-based window is divided into.
     pub const TIME_BUCKETS: u32 = 10;
@@ -200,17 +201,36 @@ impl CircuitBreakerConfig {
 
 impl Default for CircuitBreakerConfig {
     fn default() -> Self {
+        let d = rules::Breaker::DEFAULT;
         Self {
-            consecutive_failures: Some(5),
-            failure_ratio: Some(0.5),
-            window: SlidingWindow::Calls(20),
-            min_calls: 10,
-            slow_call_threshold: None,
-            slow_call_ratio: 1.0,
-            open_for: Duration::from_secs(30),
-            open_backoff: None,
-            half_open_permits: 1,
+            consecutive_failures: d.consecutive_failures,
+            failure_ratio: d.failure_ratio,
+            window: SlidingWindow::from(d.window),
+            min_calls: d.min_calls,
+            slow_call_threshold: d.slow_call_threshold,
+            slow_call_ratio: d.slow_call_ratio,
+            open_for: d.open_for,
+            open_backoff: d.open_backoff,
+            half_open_permits: d.half_open_permits,
             failure_kinds: Self::DEFAULT_FAILURE_KINDS,
+        }
+    }
+}
+
+impl From<rules::Window> for SlidingWindow {
+    fn from(window: rules::Window) -> Self {
+        match window {
+            rules::Window::Calls(calls) => SlidingWindow::Calls(calls),
+            rules::Window::Time(span) => SlidingWindow::Time(span),
+        }
+    }
+}
+
+impl From<SlidingWindow> for rules::Window {
+    fn from(window: SlidingWindow) -> Self {
+        match window {
+            SlidingWindow::Calls(calls) => rules::Window::Calls(calls),
+            SlidingWindow::Time(span) => rules::Window::Time(span),
         }
     }
 }
@@ -318,86 +338,19 @@ impl CircuitBreakerConfigBuilder {
     /// Checks every field and returns the config, or the first bad field.
     pub fn build(self) -> Result<CircuitBreakerConfig, ConfigError> {
         let c = &self.config;
-        if c.consecutive_failures == Some(0) {
-            return Err(ConfigError::new("consecutive_failures", "must be at least 1"));
-        }
-        if let Some(ratio) = c.failure_ratio {
-            check_ratio("failure_ratio", ratio)?;
-        }
-        match c.window {
-            SlidingWindow::Calls(0) => return Err(ConfigError::new("window", "must hold at least 1 call")),
-            SlidingWindow::Calls(n) if n > SlidingWindow::MAX_CALLS => {
-                return Err(ConfigError::new(
-                    "window",
-                    format!("{n} calls is more than the maximum of {}", SlidingWindow::MAX_CALLS),
-                ));
-            }
-            SlidingWindow::Time(Duration::ZERO) => {
-                return Err(ConfigError::new("window", "a time window must be longer than zero"));
-            }
-            SlidingWindow::Calls(_) | SlidingWindow::Time(_) => {}
-        }
-        if c.min_calls == 0 {
-            return Err(ConfigError::new("min_calls", "must be at least 1"));
-        }
-        if let SlidingWindow::Calls(size) = c.window
-            && c.min_calls > size
-        {
-            return Err(ConfigError::new(
-                "min_calls",
-                format!(
-                    "{} is more than the window's {size} calls, so no ratio could ever count",
-                    c.min_calls
-                ),
-            ));
-        }
-        if c.slow_call_threshold == Some(Duration::ZERO) {
-            return Err(ConfigError::new("slow_call_threshold", "must be longer than zero"));
-        }
-        check_ratio("slow_call_ratio", c.slow_call_ratio)?;
-        if c.open_for.is_zero() {
-            return Err(ConfigError::new("open_for", "must be longer than zero"));
-        }
-        if let Some((factor, max)) = c.open_backoff {
-            if !(factor.is_finite() && factor >= 1.0) {
-                return Err(ConfigError::new(
-                    "open_backoff.factor",
-                    format!("{factor} must be a finite number of at least 1.0"),
-                ));
-            }
-            if max < c.open_for {
-                return Err(ConfigError::new(
-                    "open_backoff.max",
-                    format!("{max:?} is shorter than open_for {:?}", c.open_for),
-                ));
-            }
-        }
-        if c.half_open_permits == 0 {
-            return Err(ConfigError::new("half_open_permits", "must be at least 1"));
-        }
-        if c.slow_call_threshold.is_none() {
-            if c.consecutive_failures.is_none() && c.failure_ratio.is_none() {
-                return Err(ConfigError::new(
-                    "failure_ratio",
-                    "the breaker could never open: consecutive_failures, failure_ratio and \
-                     slow_call_threshold are all off",
-                ));
-            }
-            if c.failure_kinds == KindSet::EMPTY {
-                return Err(ConfigError::new(
-                    "failure_kinds",
-                    "is empty and slow_call_threshold is off, so the breaker could never open",
-                ));
-            }
-        }
+        let rule = rules::Breaker {
+            consecutive_failures: c.consecutive_failures,
+            failure_ratio: c.failure_ratio,
+            window: c.window.into(),
+            min_calls: c.min_calls,
+            slow_call_threshold: c.slow_call_threshold,
+            slow_call_ratio: c.slow_call_ratio,
+            open_for: c.open_for,
+            open_backoff: c.open_backoff,
+            half_open_permits: c.half_open_permits,
+            counts_failures: c.failure_kinds != KindSet::EMPTY,
+        };
+        ConfigError::first_of(|to| rule.check(to))?;
         Ok(self.config)
-    }
-}
-
-fn check_ratio(field: &'static str, ratio: f64) -> Result<(), ConfigError> {
-    if ratio > 0.0 && ratio <= 1.0 {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, format!("{ratio} must be above 0 and at most 1")))
     }
 }

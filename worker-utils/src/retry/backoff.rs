@@ -5,7 +5,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::config::ConfigError;
+use crate::rules;
 
 /// How the delay grows from one retry to the next, before jitter.
 ///
@@ -42,7 +42,7 @@ pub enum Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff::Exponential { factor: 2.0 }
+        Backoff::Exponential { factor: rules::DEFAULT_FACTOR }
     }
 }
 
@@ -174,21 +174,14 @@ pub(crate) fn jittered_delay(
     delay.min(max)
 }
 
-/// Checks a delay schedule's settings: `base` at most `max`, an exponential factor that is
-/// finite and at least 1. The error names the field as a builder calls it.
-pub(crate) fn check_schedule(base: Duration, max: Duration, backoff: Backoff) -> Result<(), ConfigError> {
-    if base > max {
-        return Err(ConfigError::new("base_delay", format!("{base:?} is greater than max_delay {max:?}")));
-    }
-    if let Backoff::Exponential { factor } = backoff
-        && !(factor.is_finite() && factor >= 1.0)
-    {
-        return Err(ConfigError::new(
-            "backoff.factor",
-            format!("{factor} must be a finite number of at least 1.0"),
-        ));
-    }
-    Ok(())
+/// A schedule's settings as the shared rules (`rules.rs`) check them: the exponential
+/// factor is the only part of the strategy a rule reads.
+pub(crate) fn schedule_rules(base_delay: Duration, max_delay: Duration, backoff: Backoff) -> rules::Schedule {
+    let factor = match backoff {
+        Backoff::Exponential { factor } => Some(factor),
+        Backoff::Fixed | Backoff::Linear | Backoff::DecorrelatedJitter => None,
+    };
+    rules::Schedule { base_delay, max_delay, factor }
 }
 
 /// The un-jittered delay before retry `n`, saturating instead of overflowing.

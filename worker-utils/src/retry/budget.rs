@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::config::ConfigError;
+use crate::rules;
 
 /// Caps retries to a fraction of calls plus a floor per second, so that retries cannot
 /// turn an outage into a storm (the retry budgets of Finagle, gRPC and tower).
@@ -47,12 +48,7 @@ impl RetryBudget {
     /// A budget allowing `ratio` retries per call (0.2: one retry per five calls) plus
     /// `min_per_second` retries per second whatever the traffic.
     pub fn new(ratio: f64, min_per_second: u32) -> Result<Self, ConfigError> {
-        if !(ratio.is_finite() && ratio >= 0.0) {
-            return Err(ConfigError::new(
-                "budget.ratio",
-                format!("{ratio} must be a finite number of at least 0"),
-            ));
-        }
+        ConfigError::first_of(|to| rules::budget_ratio(ratio, to))?;
         Ok(Self { ratio, min_per_second, shared: None })
     }
 

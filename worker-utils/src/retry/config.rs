@@ -1,10 +1,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::backoff::{Backoff, Jitter, RngSource, check_schedule, raw_delay};
+use super::backoff::{Backoff, Jitter, RngSource, raw_delay, schedule_rules};
 use super::budget::RetryBudget;
 use crate::config::{ConfigError, RETRY_DEFAULTS};
 use crate::error::{ActionError, ErrorKind};
+use crate::rules;
 
 /// A set of [`ErrorKind`]s, stored as a bit mask.
 ///
@@ -312,10 +313,11 @@ impl RetryConfigBuilder {
     /// Checks every field and returns the config, or the first bad field.
     pub fn build(self) -> Result<RetryConfig, ConfigError> {
         let c = &self.config;
-        if c.max_attempts == 0 {
-            return Err(ConfigError::new("max_attempts", "must be at least 1 (it counts the first call)"));
-        }
-        check_schedule(c.base_delay, c.max_delay, c.backoff)?;
+        let rule = rules::Retry {
+            max_attempts: c.max_attempts,
+            schedule: schedule_rules(c.base_delay, c.max_delay, c.backoff),
+        };
+        ConfigError::first_of(|to| rule.check(to))?;
         Ok(self.config)
     }
 }

@@ -6,8 +6,9 @@ use std::time::Duration;
 use crate::config::ConfigError;
 use crate::error::{ActionError, ErrorKind};
 use crate::error_handling::Panicked;
-use crate::retry::backoff::{RngSource, check_schedule, jittered_delay, raw_delay};
+use crate::retry::backoff::{RngSource, jittered_delay, raw_delay, schedule_rules};
 use crate::retry::{AttemptsExhausted, Backoff, Jitter, KindSet};
+use crate::rules;
 
 /// What the runner does with a job whose pipeline failed: send it back to the queue for a
 /// later delivery, or dead-letter it.
@@ -101,16 +102,16 @@ pub enum DeadLetterCause {
 
 impl RedeliveryPolicy {
     /// Deliveries in all unless told otherwise, the first included.
-    pub const DEFAULT_MAX_DELIVERIES: u32 = 5;
+    pub const DEFAULT_MAX_DELIVERIES: u32 = rules::Redelivery::DEFAULT.max_deliveries;
     /// The backoff's first delay unless told otherwise.
-    pub const DEFAULT_BASE_DELAY: Duration = Duration::from_secs(10);
+    pub const DEFAULT_BASE_DELAY: Duration = rules::Redelivery::DEFAULT.schedule.base_delay;
     /// The longest wait between deliveries unless told otherwise.
-    pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(600);
+    pub const DEFAULT_MAX_DELAY: Duration = rules::Redelivery::DEFAULT.schedule.max_delay;
     /// The kinds redelivered unless told otherwise.
     pub const DEFAULT_REDELIVER_ON: KindSet = KindSet::of(&[ErrorKind::Transient, ErrorKind::System]);
     /// No delay may be longer than this: a job parked for longer is better dead-lettered
     /// where someone can see it.
-    pub const MAX_DELAY_LIMIT: Duration = Duration::from_secs(30 * 24 * 3600);
+    pub const MAX_DELAY_LIMIT: Duration = rules::Redelivery::MAX_DELAY_LIMIT;
 
     /// Starts from the defaults; [`RedeliveryPolicyBuilder::build`] checks the result.
     pub fn builder() -> RedeliveryPolicyBuilder {
@@ -294,19 +295,11 @@ impl RedeliveryPolicyBuilder {
     /// Checks every field and returns the policy, or the first bad field.
     pub fn build(self) -> Result<RedeliveryPolicy, ConfigError> {
         let p = &self.policy;
-        if p.max_deliveries == 0 {
-            return Err(ConfigError::new(
-                "max_deliveries",
-                "must be at least 1 (it counts the first delivery)",
-            ));
-        }
-        if p.max_delay > RedeliveryPolicy::MAX_DELAY_LIMIT {
-            return Err(ConfigError::new(
-                "max_delay",
-                format!("{:?} is longer than the limit of 30 days", p.max_delay),
-            ));
-        }
-        check_schedule(p.base_delay, p.max_delay, p.backoff)?;
+        let rule = rules::Redelivery {
+            max_deliveries: p.max_deliveries,
+            schedule: schedule_rules(p.base_delay, p.max_delay, p.backoff),
+        };
+        ConfigError::first_of(|to| rule.check(to))?;
         Ok(self.policy)
     }
 }

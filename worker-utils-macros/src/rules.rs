@@ -1,0 +1,1 @@
+../../worker-utils/src/rules.rs
