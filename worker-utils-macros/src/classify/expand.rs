@@ -1,19 +1,19 @@
-//! Code generation for `#[derive(Classify)]`: one `Classify` impl with a `match`.
+//! Code generation for `#[derive(Classify)]`: one `Classify` impl with a `match`, or a
+//! placeholder impl beside the errors when the attributes are wrong.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::{DeriveInput, Member};
 
-use super::validate::{Plan, Shape, VariantPlan};
+use super::validate::{Shape, VariantPlan};
 use crate::common::Kind;
 
 /// The `Classify` impl.
-pub(crate) fn classify(input: &DeriveInput, plan: &Plan) -> TokenStream {
-    let rt = &plan.runtime;
+pub(crate) fn classify(input: &DeriveInput, rt: &TokenStream, shape: &Shape) -> TokenStream {
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let (kind, retry_after) = match &plan.shape {
+    let (kind, retry_after) = match shape {
         Shape::Struct { kind, retry_after } => {
             let kind = kind.to_tokens(rt, Span::call_site());
             let retry_after = retry_after.as_ref().map(|member| {
@@ -39,6 +39,22 @@ pub(crate) fn classify(input: &DeriveInput, plan: &Plan) -> TokenStream {
                 #kind
             }
             #retry_after
+        }
+    }
+}
+
+/// The impl emitted beside the errors of a failed derive (as thiserror does), so that the
+/// type still is `Classify` where it is used and the derive's errors are the only ones. It
+/// never runs: the crate does not compile.
+pub(crate) fn placeholder(input: &DeriveInput, rt: &TokenStream) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #rt::Classify for #ident #ty_generics #where_clause {
+            fn kind(&self) -> #rt::ErrorKind {
+                ::core::unreachable!()
+            }
         }
     }
 }
