@@ -5,7 +5,8 @@ async fn fetch_image(url: String) -> Result<Vec<u8>, ActionError> {
     Ok(url.into_bytes())
 }
 
-/// A type named like the action `upload` would generate, but not an action.
+/// A type named like the action `upload` would generate, but not an action: the worker
+/// looks for the fn `upload`, and says that it is not an `#[action]` fn.
 struct Upload;
 
 impl Upload {
