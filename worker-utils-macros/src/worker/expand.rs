@@ -170,7 +170,14 @@ fn names(plan: &Plan, aliases: &[Ident]) -> TokenStream {
         )
     });
     let names = plan.steps.iter().map(|step| &step.name);
-    let paths = plan.steps.iter().map(|step| &step.path);
+    // Spanned on the step, so that a path naming nothing is reported there.
+    let imports = plan.steps.iter().zip(aliases).map(|(step, alias)| {
+        let path = &step.path;
+        quote_spanned!(path.span()=>
+            #[allow(unused_imports)]
+            use #path as #alias;
+        )
+    });
     quote! {
         mod __worker_stand_ins {
             pub(super) mod __worker_names {
@@ -183,10 +190,7 @@ fn names(plan: &Plan, aliases: &[Ident]) -> TokenStream {
         }
         #[allow(unused_imports)]
         use __worker_stand_ins::*;
-        #(
-            #[allow(unused_imports)]
-            use #paths as #aliases;
-        )*
+        #(#imports)*
     }
 }
 
