@@ -38,7 +38,12 @@ pub(crate) fn plan(input: &DeriveInput, errors: &mut Errors) -> Plan {
 }
 
 /// The struct's kind or each variant's; `None` if one is missing or the type is a union.
-fn shape(input: &DeriveInput, container: &ClassifyArgs, container_ok: bool, errors: &mut Errors) -> Option<Shape> {
+fn shape(
+    input: &DeriveInput,
+    container: &ClassifyArgs,
+    container_ok: bool,
+    errors: &mut Errors,
+) -> Option<Shape> {
     let shape = match &input.data {
         Data::Union(union) => {
             errors.at(

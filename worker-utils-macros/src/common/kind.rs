@@ -90,7 +90,10 @@ fn kind(ident: &Ident, errors: &mut Errors) -> Option<Spanned<Kind>> {
             let hint = did_you_mean(&name, &Kind::variants());
             errors.at(
                 ident.span(),
-                format!("unknown error kind `{name}`; {hint}expected one of: {}", backticked(&Kind::variants())),
+                format!(
+                    "unknown error kind `{name}`; {hint}expected one of: {}",
+                    backticked(&Kind::variants())
+                ),
             );
             None
         }

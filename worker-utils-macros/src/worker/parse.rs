@@ -11,8 +11,8 @@ use syn::{LitBool, LitStr, Path, Type};
 use super::validate::REDELIVERY_BACKOFF;
 use crate::common::backoff::BackoffArgs;
 use crate::common::items::Form;
-use crate::common::suggest::closest;
 use crate::common::once::set;
+use crate::common::suggest::closest;
 use crate::common::{Errors, Item, Once, Spanned, duration, items, unknown_key, value};
 
 /// `#[worker(...)]`'s arguments.
@@ -182,7 +182,8 @@ impl AlertArgs {
             let rate = |key: &'static str| move |t: &TokenStream, _: &mut Errors| value::f64_(key, t, "0.5");
             let name = item.name();
             // A key is its own closest match; a misspelt one, the key it was taken for.
-            args.rate_written |= matches!(closest(&name, Self::KEYS), Some("failure_rate" | "dead_letter_rate"));
+            args.rate_written |=
+                matches!(closest(&name, Self::KEYS), Some("failure_rate" | "dead_letter_rate"));
             match name.as_str() {
                 "failure_rate" => {
                     set(&mut args.failure_rate, &item, errors, "failure_rate = 0.5", rate("failure_rate"))
