@@ -150,7 +150,11 @@ fn alert_rule(alert: &AlertPlan, plan: &Plan, aliases: &[Ident]) -> TokenStream 
 
 /// `__worker_step_<index>`: the name each step is imported under in the block.
 fn aliases(plan: &Plan) -> Vec<Ident> {
-    (0..plan.steps.len()).map(|index| quote::format_ident!("__worker_step_{index}")).collect()
+    plan.steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| quote::format_ident!("__worker_step_{index}", span = step.path.span()))
+        .collect()
 }
 
 /// The steps' names in the block: the stand-ins (one per distinct name, spanned on the
