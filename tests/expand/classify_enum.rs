@@ -1,5 +1,8 @@
 #[automatically_derived]
-impl<E> ::worker_utils::__private::Classify for FetchError<E> {
+impl<E> ::worker_utils::__private::Classify for FetchError<E>
+where
+    Self: ::std::error::Error + ::core::marker::Send + ::core::marker::Sync + 'static,
+{
     fn kind(&self) -> ::worker_utils::__private::ErrorKind {
         match self {
             Self::Timeout { .. } | Self::RateLimited { .. } => {

@@ -128,9 +128,10 @@ pub mod __private {
     pub use crate::error::{BoxError, Classify, ErrorKind};
     pub use crate::error_handling::{ErrorHandling, PassThrough};
     pub use crate::macro_support::{
-        ActionFn, ActionStack, Call, CleanupHook, Feeds, FnAction, Handler, InputCheck, IntoActionError,
-        OkOf, Outcome, RetriedInput, RetryAfter, Step, StepOutput, Validation, alert_rules, assert_clone,
-        circuit_breaker, link, redelivery_policy, retry_budget, retry_config, step, validated,
+        ActionFn, ActionStack, Call, CleanupHook, Feeds, FnAction, Handler, InputCheck, InputOf,
+        IntoActionError, OkOf, Outcome, OutputOf, RetriedInput, RetryAfter, StepOutput, Validation,
+        alert_rules, assert_clone, circuit_breaker, link, redelivery_policy, retry_budget, retry_config,
+        step, validated,
     };
     pub use crate::pipeline::Then;
     pub use crate::retry::{Backoff, Jitter, Retry, RetryBudget, RetryConfig};

@@ -5,7 +5,9 @@ async fn fetch_image(url: String) -> Result<Vec<u8>, ActionError> {
     Ok(url.into_bytes())
 }
 
-/// A type named like the action `upload` would generate, but not an action.
+/// A type named like the action `upload` would generate, but no fn `upload`: the worker
+/// looks for the fn, so the type does not count; the import of the missing fn fails, and
+/// the step is not an `#[action]` fn.
 struct Upload;
 
 impl Upload {

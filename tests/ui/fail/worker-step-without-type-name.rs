@@ -4,7 +4,8 @@ mod steps {
     pub fn self_() {}
 }
 
-// `self_` in CamelCase is the keyword `Self`: no action type can have that name.
+// A plain fn whose name in CamelCase is the keyword `Self`: the worker names it by its
+// own name, and says that it is not an `#[action]` fn.
 #[worker(queue = "jobs", pipeline = [steps::self_])]
 struct MyWorker;
 

@@ -1,19 +1,27 @@
-//! Code generation for `#[derive(Classify)]`: one `Classify` impl with a `match`.
+//! Code generation for `#[derive(Classify)]`: one `Classify` impl with a `match`, or a
+//! placeholder impl beside the errors when the attributes are wrong.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned as _;
-use syn::{DeriveInput, Member};
+use syn::{DeriveInput, Generics, Member};
 
-use super::validate::{Plan, Shape, VariantPlan};
+use super::validate::{Shape, VariantPlan};
 use crate::common::Kind;
 
 /// The `Classify` impl.
-pub(crate) fn classify(input: &DeriveInput, plan: &Plan) -> TokenStream {
-    let rt = &plan.runtime;
+pub(crate) fn classify(input: &DeriveInput, rt: &TokenStream, shape: &Shape) -> TokenStream {
     let ident = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let (kind, retry_after) = match &plan.shape {
+    // A generic type is an error for some parameters only: it is `Classify` for those (a
+    // concrete type needs no such bound).
+    let generics = if input.generics.params.is_empty() {
+        input.generics.clone()
+    } else {
+        with_supertraits(&input.generics, quote!())
+    };
+    let (impl_generics, ty_generics, _) = input.generics.split_for_impl();
+    let where_clause = &generics.where_clause;
+    let (kind, retry_after) = match shape {
         Shape::Struct { kind, retry_after } => {
             let kind = kind.to_tokens(rt, Span::call_site());
             let retry_after = retry_after.as_ref().map(|member| {
@@ -41,6 +49,36 @@ pub(crate) fn classify(input: &DeriveInput, plan: &Plan) -> TokenStream {
             #retry_after
         }
     }
+}
+
+/// The impl emitted beside the errors of a failed derive (as thiserror does), so that the
+/// type still is `Classify` where it is used and the derive's errors are the only ones. It
+/// never runs: the crate does not compile.
+pub(crate) fn placeholder(input: &DeriveInput, rt: &TokenStream) -> TokenStream {
+    let ident = &input.ident;
+    let (impl_generics, ty_generics, _) = input.generics.split_for_impl();
+    // Deferred (a bound naming a lifetime is checked where the impl is used), so that a
+    // type that is not an error either adds no error here.
+    let generics = with_supertraits(&input.generics, quote!(for<'__worker_deferred>));
+    let where_clause = &generics.where_clause;
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #rt::Classify for #ident #ty_generics #where_clause {
+            fn kind(&self) -> #rt::ErrorKind {
+                ::core::unreachable!()
+            }
+        }
+    }
+}
+
+/// `generics` with `Classify`'s supertraits required of `Self` in the where clause, under
+/// `binder` (nothing, or `for<'a>`).
+fn with_supertraits(generics: &Generics, binder: TokenStream) -> Generics {
+    let mut generics = generics.clone();
+    generics.make_where_clause().predicates.push(syn::parse_quote! {
+        #binder Self: ::std::error::Error + ::core::marker::Send + ::core::marker::Sync + 'static
+    });
+    generics
 }
 
 /// `match self { Self::A { .. } | Self::B { .. } => Transient, ... }`, one arm per kind.

@@ -3,6 +3,7 @@
 use proc_macro2::TokenStream;
 use syn::{Attribute, Member, Meta, Path};
 
+use crate::common::once::repeated;
 use crate::common::{Errors, Kind, Once, Spanned, items, unknown_key, value};
 
 /// The `#[classify(...)]` arguments of one type or variant.
@@ -47,9 +48,7 @@ impl ClassifyArgs {
                     continue;
                 }
                 match &self.kind {
-                    Some(first) if first.value == kind => {
-                        errors.at(item.key.span(), format!("`{name}` is given more than once; keep one"));
-                    }
+                    Some(first) if first.value == kind => errors.push(repeated(&item.key, first.span)),
                     Some(first) => errors.at(
                         item.key.span(),
                         format!(

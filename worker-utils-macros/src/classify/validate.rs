@@ -12,7 +12,8 @@ use crate::common::{Errors, Kind, backticked};
 pub(crate) struct Plan {
     /// `<crate>::__private`.
     pub(crate) runtime: TokenStream,
-    pub(crate) shape: Shape,
+    /// `None` if no impl can be generated.
+    pub(crate) shape: Option<Shape>,
 }
 
 /// A struct's kind, or each variant's.
@@ -28,11 +29,21 @@ pub(crate) struct VariantPlan {
     pub(crate) retry_after: Option<Member>,
 }
 
-/// Checks the input; `None` if no impl can be generated.
-pub(crate) fn plan(input: &DeriveInput, errors: &mut Errors) -> Option<Plan> {
+/// Checks the input.
+pub(crate) fn plan(input: &DeriveInput, errors: &mut Errors) -> Plan {
     let container = ClassifyArgs::from_attrs(&input.attrs, errors);
     let container_ok = errors.is_empty();
     let runtime = crate::common::runtime(container.krate.get());
+    Plan { runtime, shape: shape(input, &container, container_ok, errors) }
+}
+
+/// The struct's kind or each variant's; `None` if one is missing or the type is a union.
+fn shape(
+    input: &DeriveInput,
+    container: &ClassifyArgs,
+    container_ok: bool,
+    errors: &mut Errors,
+) -> Option<Shape> {
     let shape = match &input.data {
         Data::Union(union) => {
             errors.at(
@@ -48,13 +59,17 @@ pub(crate) fn plan(input: &DeriveInput, errors: &mut Errors) -> Option<Plan> {
                 .get()
                 .and_then(|m| member(m, &data.fields, "struct", &input.ident, errors));
             let Some(kind) = container.kind else {
-                errors.at(
+                // A malformed attribute (`#[classify(transiant)]`) was reported already; its
+                // kind may be what is missing.
+                if container_ok {
+                    errors.at(
                     input.ident.span(),
                     format!(
                         "`#[derive(Classify)]` on a struct needs its kind: add `#[classify(transient)]` (or one of {})",
-                        backticked(&Kind::snakes())
-                    ),
-                );
+                            backticked(&Kind::snakes())
+                        ),
+                    );
+                }
                 return None;
             };
             Shape::Struct { kind: kind.value, retry_after }
@@ -96,7 +111,7 @@ pub(crate) fn plan(input: &DeriveInput, errors: &mut Errors) -> Option<Plan> {
             Shape::Enum(variants)
         }
     };
-    Some(Plan { runtime, shape })
+    Some(shape)
 }
 
 /// `#[classify]` on a field is a mistake worth a pointer to the right place.

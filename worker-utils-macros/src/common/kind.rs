@@ -4,6 +4,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
+use super::suggest::did_you_mean;
 use super::{Errors, Once, Spanned, backticked, value};
 
 /// An `ErrorKind` variant.
@@ -85,12 +86,12 @@ fn kind(ident: &Ident, errors: &mut Errors) -> Option<Spanned<Kind>> {
     match Kind::from_variant(&name) {
         Some(kind) => Some(Spanned { value: kind, span: ident.span() }),
         None => {
-            let hint =
-                Kind::from_snake(&name).map(|k| format!(" (write `{}`)", k.variant())).unwrap_or_default();
+            // Names are compared without case or `_`: `business_logic` finds `BusinessLogic`.
+            let hint = did_you_mean(&name, &Kind::variants());
             errors.at(
                 ident.span(),
                 format!(
-                    "unknown error kind `{name}`{hint}; expected one of: {}",
+                    "unknown error kind `{name}`; {hint}expected one of: {}",
                     backticked(&Kind::variants())
                 ),
             );

@@ -1,6 +1,7 @@
 //! Pieces the macros share: error accumulation, the set-once argument holder, the
 //! `key = value` item splitter, typed value parsers (the `crate` override among them),
-//! durations, error kinds, the backoff keys of `retry` and `redeliver`, and naming.
+//! durations, error kinds, the backoff keys of `retry` and `redeliver`, naming, and the
+//! "did you mean" of every unknown-name error.
 
 pub(crate) mod backoff;
 pub(crate) mod duration;
@@ -9,6 +10,7 @@ pub(crate) mod items;
 pub(crate) mod kind;
 pub(crate) mod naming;
 pub(crate) mod once;
+pub(crate) mod suggest;
 pub(crate) mod value;
 
 pub(crate) use errors::Errors;
@@ -25,11 +27,14 @@ pub(crate) fn runtime(krate: Option<&syn::Path>) -> proc_macro2::TokenStream {
     }
 }
 
-/// The error for a key that is not one of `valid`, listing every valid key.
+/// The error for a key that is not one of `valid`: the nearest valid key when one is close
+/// (see [`suggest::closest`]), then every valid key.
 pub(crate) fn unknown_key(key: &proc_macro2::Ident, what: &str, valid: &[&str]) -> syn::Error {
+    let word = key.to_string();
+    let hint = suggest::did_you_mean(word.strip_prefix("r#").unwrap_or(&word), valid);
     syn::Error::new(
         key.span(),
-        format!("unknown {what} argument `{key}`; expected one of: {}", backticked(valid)),
+        format!("unknown {what} argument `{key}`; {hint}expected one of: {}", backticked(valid)),
     )
 }
 

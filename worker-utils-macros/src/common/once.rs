@@ -1,5 +1,5 @@
 //! The one holder every argument key goes through, so a repeated key is always caught
-//! (instead of a hand-written duplicate check per key).
+//! (instead of a hand-written duplicate check per key), and reported once.
 
 use proc_macro2::{Ident, Span, TokenStream};
 
@@ -20,12 +20,7 @@ impl<T> Once<T> {
     /// Stores `value` for `key`; a second call records a "repeated key" error on `key`.
     pub(crate) fn set(&mut self, key: &Ident, value: T, errors: &mut Errors) {
         match &self.slot {
-            Some((first, _)) => {
-                let mut error =
-                    syn::Error::new(key.span(), format!("`{key}` is given more than once; keep one `{key}`"));
-                error.combine(syn::Error::new(first.span(), format!("`{first}` first given here")));
-                errors.push(error);
-            }
+            Some((first, _)) => errors.push(repeated(key, first.span())),
             None => self.slot = Some((key.clone(), value)),
         }
     }
@@ -44,6 +39,20 @@ impl<T> Once<T> {
     pub(crate) fn is_set(&self) -> bool {
         self.slot.is_some()
     }
+}
+
+/// The error for `key` given again after a first time at `first`: one error, on the
+/// repetition, that says where the first one is. (A second error spanned on the first would
+/// print as a second `error:` for one mistake.)
+pub(crate) fn repeated(key: &Ident, first: Span) -> syn::Error {
+    let start = first.start();
+    // Line 0: the compiler gave no location (a span from another macro's expansion).
+    let place = if start.line == 0 {
+        "first given before this one".to_owned()
+    } else {
+        format!("first given at line {}, column {}", start.line, start.column + 1)
+    };
+    syn::Error::new(key.span(), format!("`{key}` is given more than once ({place}); keep one `{key}`"))
 }
 
 /// A parsed value and the span of the tokens it came from.

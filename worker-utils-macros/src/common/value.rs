@@ -6,6 +6,7 @@ use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Lit, LitBool, LitStr, Path, Token};
 
+use super::suggest::did_you_mean;
 use super::{Spanned, backticked};
 
 fn wrong(tokens: &TokenStream, key: &str, expected: &str, example: &str) -> syn::Error {
@@ -107,7 +108,11 @@ pub(crate) fn choice(key: &str, tokens: &TokenStream, choices: &[&str]) -> syn::
     } else {
         Err(syn::Error::new(
             span,
-            format!("unknown `{key}` value `{word}`; expected one of: {}", backticked(choices)),
+            format!(
+                "unknown `{key}` value `{word}`; {}expected one of: {}",
+                did_you_mean(&word, choices),
+                backticked(choices)
+            ),
         ))
     }
 }

@@ -12,6 +12,7 @@ use super::validate::REDELIVERY_BACKOFF;
 use crate::common::backoff::BackoffArgs;
 use crate::common::items::Form;
 use crate::common::once::set;
+use crate::common::suggest::closest;
 use crate::common::{Errors, Item, Once, Spanned, duration, items, unknown_key, value};
 
 /// `#[worker(...)]`'s arguments.
@@ -26,7 +27,8 @@ pub(crate) struct WorkerArgs {
     /// own (each rule's keys still go through [`Once`]).
     pub(crate) alerts: Vec<AlertArgs>,
     pub(crate) krate: Once<Path>,
-    /// Every key written, valid value or not: a key given with a bad value was reported
+    /// Every key written, valid value or not, and the key a misspelt one was taken for: a
+    /// key given with a bad value, or as `pipline` ("did you mean `pipeline`?"), was reported
     /// already and is not also "missing".
     pub(crate) written: Vec<String>,
 }
@@ -61,8 +63,8 @@ pub(crate) struct RedeliveryPolicyArgs {
 pub(crate) struct AlertArgs {
     /// The `alert` key, for errors about the rule as a whole.
     pub(crate) key: Option<Ident>,
-    /// Whether a rate key was written, whatever its value: one given with a bad value was
-    /// reported already and is not also "missing".
+    /// Whether a rate key was written, whatever its value, or misspelt: one given with a bad
+    /// value, or as `failure_rte`, was reported already and is not also "missing".
     pub(crate) rate_written: bool,
     pub(crate) failure_rate: Once<Spanned<f64>>,
     pub(crate) dead_letter_rate: Once<Spanned<f64>>,
@@ -121,7 +123,10 @@ impl WorkerArgs {
                         value::crate_path(t)
                     })
                 }
-                _ => errors.push(unknown_key(&item.key, "`#[worker]`", Self::KEYS)),
+                name => {
+                    args.written.extend(closest(name, Self::KEYS).map(str::to_owned));
+                    errors.push(unknown_key(&item.key, "`#[worker]`", Self::KEYS));
+                }
             }
         }
         args
@@ -168,7 +173,9 @@ impl AlertArgs {
         for item in list {
             let rate = |key: &'static str| move |t: &TokenStream, _: &mut Errors| value::f64_(key, t, "0.5");
             let name = item.name();
-            args.rate_written |= name == "failure_rate" || name == "dead_letter_rate";
+            // A key is its own closest match; a misspelt one, the key it was taken for.
+            args.rate_written |=
+                matches!(closest(&name, Self::KEYS), Some("failure_rate" | "dead_letter_rate"));
             match name.as_str() {
                 "failure_rate" => {
                     set(&mut args.failure_rate, &item, errors, "failure_rate = 0.5", rate("failure_rate"))

@@ -11,7 +11,8 @@ use syn::{Generics, Ident, LitStr, Path, Type};
 
 use super::parse::{ALERT_EXAMPLE, AlertArgs, RedeliverArgs, RedeliveryPolicyArgs, WorkerArgs};
 use crate::common::backoff::{BackoffArgs, BackoffPlan, BackoffProfile};
-use crate::common::{Errors, backticked, naming};
+use crate::common::suggest::did_you_mean;
+use crate::common::{Errors, backticked};
 use crate::rules::{self, Field, Problem};
 
 /// More concurrent jobs than this per worker is taken for a typo. A runner can still be
@@ -71,10 +72,11 @@ pub(crate) enum RedeliveryPlan {
 
 /// One pipeline step.
 pub(crate) struct Step {
-    /// The action fn as written: `steps::fetch_image`.
-    pub(crate) fn_path: Path,
-    /// Its action type by the naming rule: `steps::FetchImage`, spanned like the fn's name.
-    pub(crate) type_path: Path,
+    /// The action fn as written: `steps::fetch_image`. The same path names the marker type
+    /// `#[action]` generates beside the fn.
+    pub(crate) path: Path,
+    /// The fn's name: `fetch_image`.
+    pub(crate) name: Ident,
 }
 
 /// Checks that the struct can carry a `Worker` impl: no generics (the impl needs one
@@ -133,10 +135,7 @@ pub(crate) fn plan(args: &WorkerArgs, ident: &Ident, errors: &mut Errors) -> Pla
         }
         // An entry that did not parse was reported; the rest would not type-check.
         Some(pipeline) if pipeline.steps.len() < pipeline.written => Vec::new(),
-        Some(pipeline) => {
-            // A step whose name gives no type name was reported; the rest would not type-check.
-            errors.take(pipeline.steps.iter().map(step).collect()).unwrap_or_default()
-        }
+        Some(pipeline) => pipeline.steps.iter().filter_map(step).collect(),
         None if args.wrote("pipeline") => Vec::new(),
         None => {
             errors.at(
@@ -278,7 +277,8 @@ fn alert(rule: &AlertArgs, pipeline: Option<&[Path]>, errors: &mut Errors) -> Op
                 errors.at(
                     action.span(),
                     format!(
-                        "`{action}` is not a step of this worker's pipeline; expected one of: {}",
+                        "`{action}` is not a step of this worker's pipeline; {}expected one of: {}",
+                        did_you_mean(&action.to_string(), &names),
                         backticked(&names)
                     ),
                 );
@@ -324,11 +324,8 @@ fn policy(args: &RedeliveryPolicyArgs, errors: &mut Errors) -> RedeliveryPlan {
     RedeliveryPlan::Policy { max_deliveries, backoff }
 }
 
-/// The action type of `fn_path` by the naming rule applied to its last segment.
-fn step(fn_path: &Path) -> syn::Result<Step> {
-    let mut type_path = fn_path.clone();
-    if let Some(last) = type_path.segments.last_mut() {
-        last.ident = naming::action_type(&last.ident)?;
-    }
-    Ok(Step { fn_path: fn_path.clone(), type_path })
+/// A step and its fn's name (a parsed path has a last segment).
+fn step(path: &Path) -> Option<Step> {
+    let name = path.segments.last()?.ident.clone();
+    Some(Step { path: path.clone(), name })
 }

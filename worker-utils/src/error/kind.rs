@@ -58,9 +58,13 @@ impl std::fmt::Display for ErrorKind {
 
 /// Lets an error type say which [`ErrorKind`] each of its values is.
 ///
-/// Any `Classify + std::error::Error + Send + Sync + 'static` converts into an
-/// [`ActionError`](crate::ActionError) with `?` or `.into()`. `#[derive(Classify)]` writes
-/// this impl from `#[classify(...)]` attributes on the variants.
+/// Every `Classify` type converts into an [`ActionError`](crate::ActionError) with `?` or
+/// `.into()`. `#[derive(Classify)]` writes this impl from `#[classify(...)]` attributes on
+/// the variants.
+///
+/// A `Classify` type is an error an `ActionError` can hold (`std::error::Error + Send +
+/// Sync + 'static`), so that an action fn returning a type that is none of these gets one
+/// compile error, about `Classify`, rather than one per missing trait.
 ///
 /// ```
 /// use std::time::Duration;
@@ -93,7 +97,7 @@ impl std::fmt::Display for ErrorKind {
 /// assert_eq!(err.kind(), ErrorKind::Transient);
 /// assert_eq!(err.retry_after(), Some(Duration::from_secs(2)));
 /// ```
-pub trait Classify {
+pub trait Classify: std::error::Error + Send + Sync + 'static {
     /// The kind of this error value.
     fn kind(&self) -> ErrorKind;
 
