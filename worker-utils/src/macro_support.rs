@@ -433,22 +433,22 @@ fn checked<T>(built: Result<T, ConfigError>, what: &str) -> T {
     }
 }
 
-/// Builds the config of `retry(...)`; see [`checked`].
+/// Builds the config of `retry(...)`; see `checked`.
 pub fn retry_config(builder: RetryConfigBuilder) -> RetryConfig {
     checked(builder.build(), "retry(..)")
 }
 
-/// Builds the budget of `retry(budget(ratio = .., per_second = ..))`; see [`checked`].
+/// Builds the budget of `retry(budget(ratio = .., per_second = ..))`; see `checked`.
 pub fn retry_budget(ratio: f64, per_second: u32) -> RetryBudget {
     checked(RetryBudget::new(ratio, per_second), "budget(..)")
 }
 
-/// Builds the breaker of `circuit_breaker(...)`, named like the action; see [`checked`].
+/// Builds the breaker of `circuit_breaker(...)`, named like the action; see `checked`.
 pub fn circuit_breaker(name: &'static str, config: CircuitBreakerConfigBuilder) -> CircuitBreaker {
     CircuitBreaker::new(name, checked(config.build(), "circuit_breaker(..)"))
 }
 
-/// Builds the policy of `#[worker(redeliver(...))]`; see [`checked`].
+/// Builds the policy of `#[worker(redeliver(...))]`; see `checked`.
 pub fn redelivery_policy(builder: RedeliveryPolicyBuilder) -> RedeliveryPolicy {
     checked(builder.build(), "redeliver(..)")
 }
@@ -533,7 +533,7 @@ pub trait Feeds<Input, Prev, Next> {}
 
 impl<T, Prev, Next> Feeds<T, Prev, Next> for T {}
 
-/// Builds the rules of `#[worker(alert(..))]`; see [`checked`].
+/// Builds the rules of `#[worker(alert(..))]`; see `checked`.
 pub fn alert_rules<const N: usize>(
     builders: [crate::alert::AlertRuleBuilder; N],
 ) -> Vec<crate::alert::AlertRule> {

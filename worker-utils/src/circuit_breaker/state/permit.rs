@@ -10,7 +10,7 @@ use super::Shared;
 use super::word::Word;
 use crate::error::ActionError;
 
-/// Permission for one call to go through a [`CircuitBreaker`]; records the call's outcome.
+/// Permission for one call to go through a [`CircuitBreaker`](crate::CircuitBreaker); records the call's outcome.
 ///
 /// Consume it with [`success`](Self::success), [`failure`](Self::failure) or
 /// [`record`](Self::record). Dropping it unconsumed — the call's future was dropped, or it
