@@ -1,13 +1,18 @@
 //! `action_fn`: a plain `async fn` as an action, in each of its three forms, under every
-//! combinator and in a runner, without `#[action]` or `#[worker]`.
+//! combinator and in a runner (on the in-memory queue and on Redis), without `#[action]`
+//! or `#[worker]`.
+
+#[path = "redis_support.rs"]
+mod redis_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use redis_support::{delete_namespace, namespace, redis_missing, redis_url};
 use worker_utils::circuit_breaker::CircuitBreakerConfig;
 use worker_utils::prelude::*;
-use worker_utils::queue::{MemoryQueue, Queue};
+use worker_utils::queue::{MemoryQueue, Queue, RedisQueue};
 use worker_utils::worker::{Runner, Worker};
 use worker_utils_tests::{PAUSED_CLOCK_LIMIT, wait_until};
 
@@ -143,22 +148,38 @@ impl<P: Action<Deps, Input = u64> + 'static> Worker for Numbers<P> {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn it_runs_in_a_runner() {
+/// Runs two jobs (1 and 2) through a retried `flaky` then `add_base`: both complete, each
+/// after two retries.
+async fn run_two_jobs<Q: Queue<u64> + 'static>(queue: Arc<Q>, limit: Duration) {
     let pipeline =
         action_fn("flaky", flaky).retry(retry(3)).error_handling().then(action_fn("add_base", add_base));
-    let queue = Arc::new(MemoryQueue::builder("numbers").build().unwrap());
     queue.enqueue(1).await.unwrap();
     queue.enqueue(2).await.unwrap();
 
-    let runner =
-        Runner::builder(Numbers(Arc::new(pipeline)), queue.clone(), Deps::new(1000)).build().unwrap();
+    let runner = Runner::builder(Numbers(Arc::new(pipeline)), queue, Deps::new(1000)).build().unwrap();
     let stats = runner.stats();
     let shutdown = CancellationToken::new();
     let run = tokio::spawn(runner.run(shutdown.clone()));
-    wait_until("both jobs finish", PAUSED_CLOCK_LIMIT, || stats.finished() == 2).await;
+    wait_until("both jobs finish", limit, || stats.finished() == 2).await;
     shutdown.cancel();
     let report = run.await.unwrap();
     assert_eq!((report.completed, report.dead_lettered), (2, 0));
     assert_eq!(report.retries, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn it_runs_in_a_runner() {
+    run_two_jobs(Arc::new(MemoryQueue::builder("numbers").build().unwrap()), PAUSED_CLOCK_LIMIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_runs_in_a_runner_on_redis() {
+    if redis_missing().await {
+        return;
+    }
+    let ns = namespace("action_fn");
+    let queue: Arc<RedisQueue<u64>> =
+        Arc::new(RedisQueue::builder("numbers").url(redis_url()).namespace(&ns).connect().await.unwrap());
+    run_two_jobs(queue, Duration::from_secs(30)).await;
+    delete_namespace(&redis_url(), &ns).await;
 }
