@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::{broadcast, watch};
@@ -16,6 +17,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes
 use tokio_util::sync::CancellationToken;
 
 use super::coalesce::Coalescer;
+use super::frames::TextFrames;
 use super::limiter::{MessageLimiter, SUBSCRIBE_PAUSE, later};
 use super::protocol::{self, Filter, Inbound, ProtocolError};
 use super::{Settings, Shared};
@@ -25,6 +27,9 @@ use crate::status::broadcaster::{FrameItem, FrameRef, Subscription};
 
 /// Most events taken from the ring per write (one flush per batch).
 const BATCH: usize = 512;
+/// A batch stops taking events once this many bytes are framed, so a client's buffer stays
+/// about this size (the same as tungstenite's write buffer before).
+const WRITE_CHUNK: usize = 64 * 1024;
 /// Jobs tracked by one client's rate limiter; beyond this, updates pass uncoalesced.
 const COALESCE_JOBS: usize = 16 * 1024;
 /// How long a close waits for the client's close reply.
@@ -83,8 +88,8 @@ pub(crate) struct Connection {
     /// Alerts published since the last snapshot; set with each snapshot.
     alerts: Option<broadcast::Receiver<AlertMessage>>,
     last_heard: Instant,
-    /// Reused between batches.
-    out: Vec<Utf8Bytes>,
+    /// The frames of the next write; reused between batches.
+    out: TextFrames,
     due: Vec<FrameRef>,
     _slot: OwnedSemaphorePermit,
     _connected: Connected,
@@ -140,7 +145,7 @@ impl Connection {
             more: true,
             alerts: None,
             last_heard: now,
-            out: Vec::with_capacity(BATCH + 1),
+            out: TextFrames::default(),
             due: Vec::new(),
             _slot: slot,
         }
@@ -210,7 +215,7 @@ impl Connection {
                 Step::Frames(Err(_)) => Err(End::Close(CloseCode::Away, "status feed closed")),
                 Step::Alert(alert) => {
                     if self.filter.matches_queue(&alert.alert.queue) {
-                        self.out.push(alert.json);
+                        self.out.push(&alert.json);
                     }
                     self.write_out().await
                 }
@@ -233,20 +238,26 @@ impl Connection {
     /// Sends the optional reply, the snapshot events the filter wants, `ready`, then the
     /// alerts firing now that the filter wants.
     async fn send_snapshot(&mut self, sub: &mut Subscription, reply: Option<Utf8Bytes>) -> Result<(), End> {
-        self.out.extend(reply);
+        if let Some(reply) = reply {
+            self.out.push(&reply);
+        }
         let mut count = 0;
-        // Shared with other subscribers: release it once queued.
+        // Shared with other subscribers: release it once sent.
         for frame in std::mem::take(&mut sub.snapshot).iter() {
             if self.filter.matches(frame.event()) && !frame.json().is_empty() {
-                self.out.push(frame.json().clone());
+                self.out.push(frame.json());
                 count += 1;
+                if self.out.len() >= WRITE_CHUNK {
+                    self.write_out().await?;
+                }
             }
         }
-        self.out.push(protocol::ready(sub.seq, count));
+        self.out.push(&protocol::ready(sub.seq, count));
         let (firing, live) = self.broadcaster.alerts().subscribe();
         self.alerts = Some(live);
-        let wanted = firing.into_iter().filter(|alert| self.filter.matches_queue(&alert.alert.queue));
-        self.out.extend(wanted.map(|alert| alert.json));
+        for alert in firing.iter().filter(|alert| self.filter.matches_queue(&alert.alert.queue)) {
+            self.out.push(&alert.json);
+        }
         self.write_out().await
     }
 
@@ -256,10 +267,13 @@ impl Connection {
         let now = Instant::now();
         let missed = sub.catch_up();
         if missed > 0 {
-            self.out.push(protocol::lagged(missed));
+            self.out.push(&protocol::lagged(missed));
         }
         let mut caught_up = false;
         for _ in 0..BATCH {
+            if self.out.len() >= WRITE_CHUNK {
+                break;
+            }
             match sub.cursor.next() {
                 Some(frame) => self.take(frame, now),
                 None => {
@@ -289,7 +303,7 @@ impl Connection {
         if self.filter.matches(frame.get().event()) && self.coalescer.offer(frame, now) {
             let json = frame.get().json();
             if !json.is_empty() {
-                self.out.push(json.clone());
+                self.out.push(json);
             }
         }
     }
@@ -301,7 +315,7 @@ impl Connection {
         for frame in due.drain(..) {
             let json = frame.json();
             if !json.is_empty() {
-                self.out.push(json.clone());
+                self.out.push(json);
             }
         }
         self.due = due;
@@ -379,22 +393,21 @@ impl Connection {
         if self.invalid > MAX_INVALID {
             return Err(End::Close(CloseCode::Policy, "too many invalid messages"));
         }
-        self.out.push(error.to_message());
+        self.out.push(&error.to_message());
         self.write_out().await
     }
 
-    /// Writes every queued message with one flush, within the write timeout.
+    /// Writes every queued frame, within the write timeout: what tungstenite still holds
+    /// (a pong) first, then the frames in one write.
     async fn write_out(&mut self) -> Result<(), End> {
         if self.out.is_empty() {
             return Ok(());
         }
         let ws = &mut self.ws;
-        let out = &mut self.out;
+        let out = &self.out;
         let write = async {
-            for text in out.drain(..) {
-                ws.feed(Message::Text(text)).await?;
-            }
-            ws.flush().await
+            ws.flush().await?;
+            ws.get_mut().write_all(out.as_bytes()).await.map_err(WsError::Io)
         };
         let result = tokio::time::timeout(self.settings.write_timeout, write).await;
         self.out.clear();

@@ -7,6 +7,7 @@ mod builder;
 mod client;
 mod coalesce;
 mod dashboard;
+mod frames;
 mod front;
 #[cfg(fuzzing)]
 pub mod fuzzing;
