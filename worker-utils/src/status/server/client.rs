@@ -32,6 +32,11 @@ const BATCH: usize = 512;
 const WRITE_CHUNK: usize = 64 * 1024;
 /// Jobs tracked by one client's rate limiter; beyond this, updates pass uncoalesced.
 const COALESCE_JOBS: usize = 16 * 1024;
+/// How long a client that is still behind after the batch that reported its lag waits
+/// before it reads the ring again. While publishers outrun the server, such a client costs
+/// one batch per pause instead of every cycle the runtime would give it: what it cannot
+/// keep up with it misses anyway, and the worker publishing keeps the CPU.
+const LAG_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long a close waits for the client's close reply.
 const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Invalid messages a client may send before it is closed.
@@ -85,6 +90,9 @@ pub(crate) struct Connection {
     wake: watch::Receiver<()>,
     /// Whether the ring may hold more than the last batch took.
     more: bool,
+    /// The ring is not read before this (set when a batch reported a lag and did not catch
+    /// up: see [`LAG_PAUSE`]).
+    behind_until: Option<Instant>,
     /// Alerts published since the last snapshot; set with each snapshot.
     alerts: Option<broadcast::Receiver<AlertMessage>>,
     last_heard: Instant,
@@ -143,6 +151,7 @@ impl Connection {
             paused_until: None,
             wake: shared.wake.subscribe(),
             more: true,
+            behind_until: None,
             alerts: None,
             last_heard: now,
             out: TextFrames::default(),
@@ -196,18 +205,21 @@ impl Connection {
                 Due,
                 Ping,
                 Resume,
+                ReadOn,
             }
             let due = self.coalescer.next_due();
             let paused = self.paused_until.filter(|until| *until > Instant::now());
+            let behind = self.behind_until;
             let step = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return End::Close(CloseCode::Normal, "server shutting down"),
                 inbound = self.ws.next(), if paused.is_none() => Step::Inbound(inbound),
-                woken = wait_for_events(&mut self.wake, self.more) => Step::Frames(woken),
+                woken = wait_for_events(&mut self.wake, self.more), if behind.is_none() => Step::Frames(woken),
                 alert = next_alert(&mut self.alerts, self.peer) => Step::Alert(alert),
                 () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Step::Due,
                 () = tokio::time::sleep_until(next_ping) => Step::Ping,
                 () = tokio::time::sleep_until(paused.unwrap_or_else(Instant::now)), if paused.is_some() => Step::Resume,
+                () = tokio::time::sleep_until(behind.unwrap_or_else(Instant::now)), if behind.is_some() => Step::ReadOn,
             };
             let done = match step {
                 Step::Inbound(inbound) => self.on_inbound(inbound, sub).await,
@@ -226,6 +238,11 @@ impl Connection {
                 }
                 Step::Resume => {
                     self.paused_until = None;
+                    Ok(())
+                }
+                Step::ReadOn => {
+                    self.behind_until = None;
+                    self.more = true;
                     Ok(())
                 }
             };
@@ -292,6 +309,9 @@ impl Connection {
             tracing::debug!(peer = %self.peer, missed, "status client lagged");
             if self.lags_in_a_row > self.settings.max_lags {
                 return Err(End::Close(CloseCode::Policy, "client too slow"));
+            }
+            if !caught_up {
+                self.behind_until = Some(later(now, LAG_PAUSE));
             }
         } else if caught_up {
             self.lags_in_a_row = 0;
