@@ -834,7 +834,11 @@ mod tests {
         // the jobs reserved at the last compaction (149) plus 64 are kept.
         assert_eq!(state.reserved.len(), 100);
         assert!(state.leases.len() <= 2 * 149 + 64, "{} lease ends kept", state.leases.len());
-        let live = state.leases.iter().filter(|(until, id)| state.reserved.get(id).is_some_and(|l| l.until == *until)).count();
+        let live = state
+            .leases
+            .iter()
+            .filter(|(until, id)| state.reserved.get(id).is_some_and(|l| l.until == *until))
+            .count();
         assert_eq!(live, 100, "every live lease keeps its end");
     }
 

@@ -62,8 +62,8 @@ mod tests {
     use std::io::{self, Read, Write};
 
     use proptest::prelude::*;
-    use tokio_tungstenite::tungstenite::protocol::Role;
     use tokio_tungstenite::tungstenite::error::ProtocolError;
+    use tokio_tungstenite::tungstenite::protocol::Role;
     use tokio_tungstenite::tungstenite::{Error, Message, WebSocket};
 
     use super::*;
@@ -104,8 +104,10 @@ mod tests {
 
     #[test]
     fn every_length_encoding_reads_back_as_the_same_text() {
-        let texts: Vec<String> =
-            [0, 1, 125, 126, 127, 65_535, 65_536, 70_000].iter().map(|&n| "é".repeat(n / 2) + &"x".repeat(n % 2)).collect();
+        let texts: Vec<String> = [0, 1, 125, 126, 127, 65_535, 65_536, 70_000]
+            .iter()
+            .map(|&n| "é".repeat(n / 2) + &"x".repeat(n % 2))
+            .collect();
         let mut frames = TextFrames::default();
         for text in &texts {
             frames.push(text);
