@@ -6,15 +6,22 @@ builds them and the project's criterion benches, then runs ROUNDS rounds; each r
 every probe and, right after it, the project's bench it is paired with:
 
   apalis MemoryStorage (c=1, c=32)   <->  worker_throughput/noop_jobs_status_{off,on_0_clients}
-  raw tokio-tungstenite fan-out      <->  delivery/100_clients (the status server, 100 clients)
+  raw tokio-tungstenite fan-out      <->  delivery/100_clients (the status server, 100 clients,
+                                          laid out like the probe: 20 000 events, 2 threads)
   tower::retry::Retry                <->  the five-layer stack by #[action] and by hand
                                           (one criterion run, so one sitting by construction)
 
-and prints each pair and its ratio, per round, with issue 16's targets beside them:
-status on >= 0.8x status off; the whole stack's cost over a bare call <= tower's retry's;
-delivery >= 0.8x the raw fan-out ceiling in every round.
+and, within the project, in the same criterion run as the status on/off pair:
 
-Usage: scripts/bench_anchors.py [--rounds 3] [--jobs 1000000]
+  worker_throughput/noop_jobs_status_server_0_clients  <->  ..._100_clients_10_stalled_2_flooders
+
+then the status_soak bench (10 M no-op jobs, status on, 100 clients; its RSS slope and max).
+It prints each pair and its ratio, per round, with issue 16's targets beside them:
+status on >= 0.8x status off; the whole stack's cost over a bare call <= tower's retry's;
+delivery >= 0.8x the raw fan-out ceiling in every round; with 100 clients (10 stalled,
+2 flooding) >= 0.95x no client; memory flat over 10 M jobs (the soak's slope and max).
+
+Usage: scripts/bench_anchors.py [--rounds 3] [--jobs 1000000] [--soak-jobs 10000000]
 Run it on a quiet machine: every probe and bench saturates both cores. It needs network
 access once, for the probes' crates.
 """
@@ -70,6 +77,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs per apalis phase")
+    parser.add_argument("--soak-jobs", type=int, default=10_000_000, help="jobs of the memory soak")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-anchors."))
@@ -81,19 +89,24 @@ def main():
                 env=dict(os.environ, CARGO_TARGET_DIR=str(work / name / "target")))
             probes[name] = work / name / "target" / "release" / binary
         run(["cargo", "bench", "--quiet", "-p", "worker-utils", "--bench", "worker", "--bench", "status",
-             "--bench", "wrappers", "--no-run"])
+             "--bench", "wrappers", "--bench", "status_soak", "--no-run"])
 
         print(f"{args.rounds} rounds; each probe, then its paired bench. "
               f"Ratios are ours / peer's (issue 16's targets in brackets).")
         for round_ in range(1, args.rounds + 1):
             apalis = result_line(run([probes["apalis"], str(args.jobs)]))
-            worker = criterion("worker", r"^worker_throughput/noop_jobs_status_(off|on_0_clients)$")
+            worker = criterion("worker", r"^worker_throughput/noop_jobs_status_(off|on_0_clients|server_0_clients"
+                                         r"|server_100_clients_10_stalled_2_flooders)$")
             off = worker["worker_throughput/noop_jobs_status_off thrpt"]
             on = worker["worker_throughput/noop_jobs_status_on_0_clients thrpt"]
+            alone = worker["worker_throughput/noop_jobs_status_server_0_clients thrpt"]
+            mixed = worker["worker_throughput/noop_jobs_status_server_100_clients_10_stalled_2_flooders thrpt"]
             fanout = result_line(run([probes["wsfanout"]]))["delivered_per_s"]
             delivery = criterion("status", r"^delivery/100_clients$")["delivery/100_clients thrpt"]
             stack = criterion("wrappers", r"^success_path/(bare_fn|tower_retry|worker_utils_all_wrappers"
                                           r"|worker_utils_action_macro_all_wrappers)$")
+            soak = result_line(run(["cargo", "bench", "--quiet", "-p", "worker-utils", "--bench", "status_soak",
+                                    "--", "--jobs", str(args.soak_jobs)]))
             bare = stack["success_path/bare_fn"]
             tower = stack["success_path/tower_retry"] - bare
             by_macro = stack["success_path/worker_utils_action_macro_all_wrappers"] - bare
@@ -107,6 +120,11 @@ def main():
                   f"status on {on / apalis['c1']:.2f}x / {on / apalis['c32']:.2f}x")
             print(f"delivery to 100 clients {delivery / 1e6:.2f}M msgs/s, raw fan-out {fanout / 1e6:.2f}M: "
                   f"{delivery / fanout:.2f}x [>= 0.8x]")
+            print(f"no-op jobs/s beside a status server: 100 clients (10 stalled, 2 flooding) "
+                  f"{mixed / 1e6:.2f}M, no client {alone / 1e6:.2f}M: {mixed / alone:.2f}x [>= 0.95x]")
+            print(f"memory over {soak['jobs'] / 1e6:.0f}M jobs with 100 clients ({soak['seconds']:.0f} s): "
+                  f"RSS max {soak['rss_max_mib']:.1f} MiB, slope {soak['slope_mib_per_mjobs']:+.2f} MiB per M jobs, "
+                  f"{soak['slope_mib_per_min']:+.2f} MiB per minute [flat]")
             print(f"cost over a bare call ({bare:.2f} ns): five layers by #[action] +{by_macro:.1f} ns, "
                   f"by hand +{by_hand:.1f} ns, tower retry +{tower:.1f} ns: "
                   f"{by_macro / tower:.2f}x / {by_hand / tower:.2f}x [<= 1.0x]")

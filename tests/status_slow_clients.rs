@@ -100,6 +100,34 @@ async fn a_client_that_falls_behind_is_told_how_many_events_it_missed() {
     server.shutdown().await;
 }
 
+/// A client still behind after the batch that reported its lag reads on only after a
+/// pause (1 s), so a client that cannot keep up costs the server one batch per second
+/// instead of every cycle it can get; one that caught up in that batch is not paused (above).
+#[tokio::test(start_paused = true)]
+async fn a_client_still_behind_after_a_lag_reads_on_after_a_pause() {
+    let broadcaster = Broadcaster::builder().channel_capacity(4096).build().unwrap();
+    let server = start(&broadcaster, |b| b.rate_limit(Duration::ZERO).max_lags(1000)).await;
+    let mut client = connect(&server, "/ws").await;
+    until_ready(&mut client).await;
+    // The server's connection task cannot run while the loop publishes (current thread).
+    for job in 0..10_000 {
+        publish(&broadcaster, job, "q", JobStatus::Pending, 1);
+    }
+    assert_eq!(next_json(&mut client).await, json!({"type": "lagged", "missed": 5904}));
+    // One batch (at most 512 events) goes out at once, the rest after the pause; nothing
+    // after the lag is lost.
+    let started = tokio::time::Instant::now();
+    let mut before_pause = 0;
+    for job in 5904..10_000 {
+        assert_eq!(next_json(&mut client).await["job_id"], job);
+        if started.elapsed() < Duration::from_secs(1) {
+            before_pause += 1;
+        }
+    }
+    assert!((1..=512).contains(&before_pause), "{before_pause} events before the pause");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_client_that_keeps_lagging_is_disconnected() {
     let broadcaster = Broadcaster::builder().channel_capacity(16).build().unwrap();

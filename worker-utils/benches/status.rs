@@ -2,16 +2,18 @@
 //!
 //! 1. `publish/{0,1,100}_subscribers`: the cost of one `publish` while that many clients
 //!    are connected and reading (they may lag; lag reports are on, disconnects are off).
-//! 2. `delivery/100_clients`: status messages per second delivered to 100 clients
-//!    (bursts of 2000 events, each received by every client; throughput = messages).
+//! 2. `delivery/100_clients`: status messages per second delivered to 100 clients, laid
+//!    out like the raw fan-out probe it is compared with (`scripts/bench_anchors.py`): 20 000
+//!    events a round, published from a task on the runtime under the probe's lossless flow
+//!    control, every one received by every client in order (checked); throughput = messages.
 //! 3. `publish_burst/{none,100_healthy,90_healthy_10_stalled}`: publish throughput while 10
 //!    of 100 clients never read, against no clients (and 100 healthy clients); the
 //!    `batches_of_64/…` rows publish the same events with `publish_all` in batches of 64,
 //!    as the worker runner does.
 //!
-//! Publishing runs on the bench thread; the server and the clients run on a tokio runtime
-//! in the same process (1 worker thread for 1 and 3, so the publisher keeps a core of this
-//! 2-core machine; 2 worker threads for 2, where the publisher is idle).
+//! For 1 and 3 publishing runs on the bench thread and the server and the clients on a
+//! 1-thread tokio runtime in the same process, so the publisher keeps a core of this 2-core
+//! machine; for 2 everything runs on a 2-thread runtime and the bench thread only waits.
 //!
 //! Run: `cargo bench -p worker-utils --bench status`
 
@@ -20,12 +22,13 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use tokio::runtime::Runtime;
+use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use worker_utils::JobId;
 use worker_utils::status::{
@@ -159,31 +162,137 @@ fn publish_cost(c: &mut Criterion) {
     group.finish();
 }
 
+/// The delivery row's layout, the raw fan-out probe's (`../shared/anchors/wsfanout`):
+/// 100 clients, 20 000 events per round, each one published once and received by every
+/// client, in order, on one 2-thread runtime where the main thread only waits.
+const FANOUT_CLIENTS: usize = 100;
+const FANOUT_EVENTS: u64 = 20_000;
+
+/// The probe's lossless flow control, on the clients' counts: the producer keeps at most
+/// the broadcaster's capacity of events unread by the slowest client (so no client ever
+/// lags), and when that runs out parks until the slowest is within half of it.
+struct Flow {
+    received: Received,
+    producer_waiting: AtomicBool,
+    notify: Notify,
+}
+
+impl Flow {
+    /// Called by a client after each message: wakes a parked producer to look again.
+    fn progress(&self) {
+        // SeqCst here and on the count's store, against the producer's SeqCst flag store
+        // and count loads: one of the two sides sees the other, so no wake-up is lost.
+        if self.producer_waiting.load(Ordering::SeqCst) && self.producer_waiting.swap(false, Ordering::SeqCst)
+        {
+            self.notify.notify_one();
+        }
+    }
+
+    fn slowest(&self) -> u64 {
+        self.received.0.iter().map(|c| c.0.load(Ordering::SeqCst)).min().unwrap_or(0)
+    }
+
+    /// Waits until every client has received at least `count` events since the start.
+    async fn wait_for(&self, count: u64) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            self.producer_waiting.store(true, Ordering::SeqCst);
+            if self.slowest() >= count {
+                self.producer_waiting.store(false, Ordering::SeqCst);
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Every status event's text starts with this; the seq follows (as in the probe's events).
+const SEQ_PREFIX: &str = r#"{"type":"status","seq":"#;
+
+fn parse_seq(text: &str) -> Option<u64> {
+    let rest = text.strip_prefix(SEQ_PREFIX)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    rest[..digits].parse().ok()
+}
+
+/// A probe-like client: reads every status event, checks that it is the next one, counts it.
+async fn fanout_client(mut client: Client, first: u64, counter: Arc<Counter>, flow: Arc<Flow>) {
+    let mut expected = first;
+    let mut count = 0_u64;
+    while let Some(Ok(message)) = client.next().await {
+        let Message::Text(text) = message else { continue };
+        let seq = parse_seq(text.as_str()).unwrap_or_else(|| panic!("unexpected message {text}"));
+        assert_eq!(seq, expected, "every client receives every event, in order");
+        expected += 1;
+        count += 1;
+        counter.0.store(count, Ordering::SeqCst);
+        flow.progress();
+    }
+}
+
+/// One round: publishes `FANOUT_EVENTS` events from a task on the runtime, under the flow
+/// control, and returns the time from the first publish until every client has them all.
+async fn fanout_round(
+    broadcaster: Broadcaster,
+    flow: Arc<Flow>,
+    template: StatusEvent,
+    first: u64,
+) -> Duration {
+    let window = broadcaster.channel_capacity() as u64;
+    let already = flow.slowest();
+    let mut credit = 0;
+    let start = Instant::now();
+    for i in 0..FANOUT_EVENTS {
+        if credit == 0 {
+            // Like the probe's `acquire_credit`: no more than `window` unread, and once
+            // that is spent, a wait until the slowest is within half of it.
+            let published = already + i;
+            if published - flow.slowest() > window / 2 {
+                flow.wait_for(published - window / 2).await;
+            }
+            credit = window - (published - flow.slowest());
+        }
+        broadcaster.publish(event(&template, first + i));
+        credit -= 1;
+    }
+    flow.wait_for(already + FANOUT_EVENTS).await;
+    start.elapsed()
+}
+
 fn delivery(c: &mut Criterion) {
-    const CLIENTS: usize = 100;
-    const BURST: u64 = 2000;
     let mut group = c.benchmark_group("delivery");
-    group.sample_size(10).measurement_time(Duration::from_secs(15));
-    group.throughput(Throughput::Elements(BURST * CLIENTS as u64));
-    let template = template();
+    group.sample_size(10).sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(FANOUT_EVENTS * FANOUT_CLIENTS as u64));
+    // The probe's names, so a message is as close to its size as our event allows (252
+    // bytes of JSON here, 201 there: every field of the wire form is always sent).
+    let mut template = StatusEvent::new(JobId::new(0), "thumbnails", JobStatus::Processing);
+    template.worker = Arc::from("worker-01");
     let rt = runtime(2);
     let broadcaster = Broadcaster::new();
     let server = server(&rt, &broadcaster);
-    let received = readers(&rt, &server, CLIENTS);
-    wait_for(&server, CLIENTS);
+    let flow = Arc::new(Flow {
+        received: Received((0..FANOUT_CLIENTS).map(|_| Arc::new(Counter::default())).collect()),
+        producer_waiting: AtomicBool::new(false),
+        notify: Notify::new(),
+    });
+    for counter in &flow.received.0 {
+        let client = rt.block_on(connect(&server));
+        rt.spawn(fanout_client(client, broadcaster.last_seq() + 1, Arc::clone(counter), Arc::clone(&flow)));
+    }
+    wait_for(&server, FANOUT_CLIENTS);
     let mut i = 0_u64;
     group.bench_function("100_clients", |b| {
         b.iter_custom(|iters| {
-            let start = Instant::now();
+            let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let target = received.total() + BURST * CLIENTS as u64;
-                for _ in 0..BURST {
-                    i += 1;
-                    broadcaster.publish(event(&template, i));
-                }
-                wait_until(&received, target);
+                let round = fanout_round(broadcaster.clone(), Arc::clone(&flow), template.clone(), i);
+                // Spawned, so the round runs on the runtime's two workers, like the probe's.
+                total += rt.block_on(rt.spawn(round)).expect("round");
+                i += FANOUT_EVENTS;
             }
-            start.elapsed()
+            total
         });
     });
     group.finish();

@@ -4,7 +4,8 @@
 //! two clients reading every event, and with two clients flooding it with `subscribe`
 //! messages (issue 12: side by side, the flood may cost at most 5 %), as fast as they can
 //! or one a millisecond. These clients read everything and reconnect whenever the server
-//! closes them (for flooding, or for falling behind), for as long as the row runs.
+//! closes them (for flooding, or for falling behind), for as long as the row runs. Last,
+//! issue 16's mix beside the same worker: 100 clients, 10 stalled, 2 flooding, 88 reading.
 //!
 //! Each iteration fills the queue with `JOBS` jobs (not timed), then times the runner from
 //! start until every job is acked.
@@ -12,16 +13,19 @@
 //! Run: `cargo bench -p worker-utils --bench worker`
 #![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
+#[path = "support/clients.rs"]
+mod clients;
 #[path = "support/noop.rs"]
 mod noop;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clients::{Behaviour, ClientStats, client};
+use criterion::measurement::WallTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use noop::NoopWorker;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
 use worker_utils::queue::{MemoryQueue, Queue};
@@ -56,83 +60,6 @@ async fn run_once(broadcaster: Option<&Broadcaster>) -> Duration {
     shutdown.cancel();
     run.await.expect("runner");
     elapsed
-}
-
-/// What a client did, summed over its connections.
-#[derive(Debug, Default)]
-struct ClientStats {
-    connections: u64,
-    subscribes_sent: u64,
-    bytes_received: u64,
-}
-
-/// How a status client of the issue-12 rows behaves.
-#[derive(Debug, Clone, Copy)]
-enum Behaviour {
-    /// Reads every event and sends nothing.
-    Read,
-    /// Also sends `subscribe` messages as fast as its socket takes them (64 per write).
-    Flood,
-    /// Also sends a `subscribe` message every this long.
-    Paced(Duration),
-}
-
-/// A client of the server at `url` that reads everything, sends what `behaviour` says, and
-/// reconnects whenever it is closed (for lagging or for flooding), until `stop`.
-async fn client(url: String, behaviour: Behaviour, stop: CancellationToken) -> ClientStats {
-    const SUBSCRIBE: &str = r#"{"type":"subscribe"}"#;
-    let mut stats = ClientStats::default();
-    while !stop.is_cancelled() {
-        let connected = tokio::select! {
-            () = stop.cancelled() => break,
-            connected = tokio_tungstenite::connect_async(url.as_str()) => connected,
-        };
-        let Ok((socket, _)) = connected else {
-            // Refused (no slot yet while the last connection winds down): try again shortly.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        stats.connections += 1;
-        let (mut tx, mut rx) = socket.split();
-        let (mut sent, mut received) = (0_u64, 0_u64);
-        let send = async {
-            match behaviour {
-                Behaviour::Read => return,
-                Behaviour::Paced(pace) => {
-                    let mut every = tokio::time::interval(pace);
-                    while tx.send(Message::text(SUBSCRIBE)).await.is_ok() {
-                        sent += 1;
-                        every.tick().await;
-                    }
-                    return;
-                }
-                Behaviour::Flood => {}
-            }
-            loop {
-                for _ in 0..64 {
-                    if tx.feed(Message::text(SUBSCRIBE)).await.is_err() {
-                        return;
-                    }
-                    sent += 1;
-                }
-                if tx.flush().await.is_err() {
-                    return;
-                }
-            }
-        };
-        let read = async {
-            while let Some(Ok(message)) = rx.next().await {
-                received += message.len() as u64;
-            }
-        };
-        tokio::select! {
-            () = stop.cancelled() => {}
-            _ = futures_util::future::join(send, read) => {}
-        }
-        stats.subscribes_sent += sent;
-        stats.bytes_received += received;
-    }
-    stats
 }
 
 async fn sum_runs(iters: u64, broadcaster: Option<&Broadcaster>) -> Duration {
@@ -207,18 +134,47 @@ fn throughput(c: &mut Criterion) {
             b.iter_custom(|iters| runtime.block_on(sum_runs(iters, Some(&broadcaster))))
         });
         stop.cancel();
-        runtime.block_on(async {
-            for client in clients {
-                let stats = client.await.expect("client");
-                eprintln!(
-                    "{name}: {} connections, {} subscribes sent, {} bytes received",
-                    stats.connections, stats.subscribes_sent, stats.bytes_received
-                );
-            }
-        });
+        report(&runtime, name, clients);
     }
     group.finish();
     runtime.block_on(server.shutdown());
+
+    mixed_clients(&runtime, &mut c.benchmark_group("worker_throughput"));
+}
+
+/// Issue 16's target 4: 100 clients, of which 10 stalled, 2 flooding and 88 reading, beside
+/// `noop_jobs_status_server_0_clients` (at least 0.95 of it). The server has room for 200
+/// so that a reader closed for lagging gets its place back at once; the stalled clients
+/// complete the handshake and never read again (the write timeout, 10 s by default, may
+/// close them; they do not come back).
+fn mixed_clients(runtime: &tokio::runtime::Runtime, group: &mut criterion::BenchmarkGroup<'_, WallTime>) {
+    const NAME: &str = "noop_jobs_status_server_100_clients_10_stalled_2_flooders";
+    group.throughput(Throughput::Elements(JOBS)).sample_size(10).measurement_time(Duration::from_secs(10));
+    let broadcaster = Broadcaster::new();
+    let stop = CancellationToken::new();
+    let (server, stalled, clients) = runtime.block_on(async {
+        let server = StatusServer::builder(broadcaster.clone()).max_clients(200).build().expect("server");
+        let server = server.start().await.expect("start");
+        let behaviours = [(Behaviour::Flood, 2), (Behaviour::Read, 88)];
+        let (stalled, clients) = clients::mix(&server.ws_url(), 10, behaviours, &stop).await;
+        (server, stalled, clients)
+    });
+    group.bench_function(NAME, |b| {
+        b.iter_custom(|iters| runtime.block_on(sum_runs(iters, Some(&broadcaster))))
+    });
+    stop.cancel();
+    report(runtime, NAME, clients);
+    drop(stalled);
+    runtime.block_on(server.shutdown());
+}
+
+/// Prints what the clients of a row did, summed over their connections.
+fn report(runtime: &tokio::runtime::Runtime, name: &str, clients: Vec<tokio::task::JoinHandle<ClientStats>>) {
+    let total = runtime.block_on(clients::join(clients));
+    eprintln!(
+        "{name}: {} connections, {} subscribes sent, {} bytes received",
+        total.connections, total.subscribes_sent, total.bytes_received
+    );
 }
 
 criterion_group!(benches, throughput);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::{broadcast, watch};
@@ -16,6 +17,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message, Utf8Bytes
 use tokio_util::sync::CancellationToken;
 
 use super::coalesce::Coalescer;
+use super::frames::TextFrames;
 use super::limiter::{MessageLimiter, SUBSCRIBE_PAUSE, later};
 use super::protocol::{self, Filter, Inbound, ProtocolError};
 use super::{Settings, Shared};
@@ -25,8 +27,16 @@ use crate::status::broadcaster::{FrameItem, FrameRef, Subscription};
 
 /// Most events taken from the ring per write (one flush per batch).
 const BATCH: usize = 512;
+/// A batch stops taking events once this many bytes are framed, so a client's buffer stays
+/// about this size (the same as tungstenite's write buffer before).
+const WRITE_CHUNK: usize = 64 * 1024;
 /// Jobs tracked by one client's rate limiter; beyond this, updates pass uncoalesced.
 const COALESCE_JOBS: usize = 16 * 1024;
+/// How long a client that is still behind after the batch that reported its lag waits
+/// before it reads the ring again. While publishers outrun the server, such a client costs
+/// one batch per pause instead of every cycle the runtime would give it: what it cannot
+/// keep up with it misses anyway, and the worker publishing keeps the CPU.
+const LAG_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 /// How long a close waits for the client's close reply.
 const CLOSE_REPLY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Invalid messages a client may send before it is closed.
@@ -80,11 +90,14 @@ pub(crate) struct Connection {
     wake: watch::Receiver<()>,
     /// Whether the ring may hold more than the last batch took.
     more: bool,
+    /// The ring is not read before this (set when a batch reported a lag and did not catch
+    /// up: see [`LAG_PAUSE`]).
+    behind_until: Option<Instant>,
     /// Alerts published since the last snapshot; set with each snapshot.
     alerts: Option<broadcast::Receiver<AlertMessage>>,
     last_heard: Instant,
-    /// Reused between batches.
-    out: Vec<Utf8Bytes>,
+    /// The frames of the next write; reused between batches.
+    out: TextFrames,
     due: Vec<FrameRef>,
     _slot: OwnedSemaphorePermit,
     _connected: Connected,
@@ -138,9 +151,10 @@ impl Connection {
             paused_until: None,
             wake: shared.wake.subscribe(),
             more: true,
+            behind_until: None,
             alerts: None,
             last_heard: now,
-            out: Vec::with_capacity(BATCH + 1),
+            out: TextFrames::default(),
             due: Vec::new(),
             _slot: slot,
         }
@@ -191,18 +205,21 @@ impl Connection {
                 Due,
                 Ping,
                 Resume,
+                ReadOn,
             }
             let due = self.coalescer.next_due();
             let paused = self.paused_until.filter(|until| *until > Instant::now());
+            let behind = self.behind_until;
             let step = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return End::Close(CloseCode::Normal, "server shutting down"),
                 inbound = self.ws.next(), if paused.is_none() => Step::Inbound(inbound),
-                woken = wait_for_events(&mut self.wake, self.more) => Step::Frames(woken),
+                woken = wait_for_events(&mut self.wake, self.more), if behind.is_none() => Step::Frames(woken),
                 alert = next_alert(&mut self.alerts, self.peer) => Step::Alert(alert),
                 () = tokio::time::sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => Step::Due,
                 () = tokio::time::sleep_until(next_ping) => Step::Ping,
                 () = tokio::time::sleep_until(paused.unwrap_or_else(Instant::now)), if paused.is_some() => Step::Resume,
+                () = tokio::time::sleep_until(behind.unwrap_or_else(Instant::now)), if behind.is_some() => Step::ReadOn,
             };
             let done = match step {
                 Step::Inbound(inbound) => self.on_inbound(inbound, sub).await,
@@ -210,7 +227,7 @@ impl Connection {
                 Step::Frames(Err(_)) => Err(End::Close(CloseCode::Away, "status feed closed")),
                 Step::Alert(alert) => {
                     if self.filter.matches_queue(&alert.alert.queue) {
-                        self.out.push(alert.json);
+                        self.out.push(&alert.json);
                     }
                     self.write_out().await
                 }
@@ -223,6 +240,11 @@ impl Connection {
                     self.paused_until = None;
                     Ok(())
                 }
+                Step::ReadOn => {
+                    self.behind_until = None;
+                    self.more = true;
+                    Ok(())
+                }
             };
             if let Err(end) = done {
                 return end;
@@ -233,20 +255,26 @@ impl Connection {
     /// Sends the optional reply, the snapshot events the filter wants, `ready`, then the
     /// alerts firing now that the filter wants.
     async fn send_snapshot(&mut self, sub: &mut Subscription, reply: Option<Utf8Bytes>) -> Result<(), End> {
-        self.out.extend(reply);
+        if let Some(reply) = reply {
+            self.out.push(&reply);
+        }
         let mut count = 0;
-        // Shared with other subscribers: release it once queued.
+        // Shared with other subscribers: release it once sent.
         for frame in std::mem::take(&mut sub.snapshot).iter() {
             if self.filter.matches(frame.event()) && !frame.json().is_empty() {
-                self.out.push(frame.json().clone());
+                self.out.push(frame.json());
                 count += 1;
+                if self.out.len() >= WRITE_CHUNK {
+                    self.write_out().await?;
+                }
             }
         }
-        self.out.push(protocol::ready(sub.seq, count));
+        self.out.push(&protocol::ready(sub.seq, count));
         let (firing, live) = self.broadcaster.alerts().subscribe();
         self.alerts = Some(live);
-        let wanted = firing.into_iter().filter(|alert| self.filter.matches_queue(&alert.alert.queue));
-        self.out.extend(wanted.map(|alert| alert.json));
+        for alert in firing.iter().filter(|alert| self.filter.matches_queue(&alert.alert.queue)) {
+            self.out.push(&alert.json);
+        }
         self.write_out().await
     }
 
@@ -256,10 +284,13 @@ impl Connection {
         let now = Instant::now();
         let missed = sub.catch_up();
         if missed > 0 {
-            self.out.push(protocol::lagged(missed));
+            self.out.push(&protocol::lagged(missed));
         }
         let mut caught_up = false;
         for _ in 0..BATCH {
+            if self.out.len() >= WRITE_CHUNK {
+                break;
+            }
             match sub.cursor.next() {
                 Some(frame) => self.take(frame, now),
                 None => {
@@ -279,6 +310,9 @@ impl Connection {
             if self.lags_in_a_row > self.settings.max_lags {
                 return Err(End::Close(CloseCode::Policy, "client too slow"));
             }
+            if !caught_up {
+                self.behind_until = Some(later(now, LAG_PAUSE));
+            }
         } else if caught_up {
             self.lags_in_a_row = 0;
         }
@@ -289,7 +323,7 @@ impl Connection {
         if self.filter.matches(frame.get().event()) && self.coalescer.offer(frame, now) {
             let json = frame.get().json();
             if !json.is_empty() {
-                self.out.push(json.clone());
+                self.out.push(json);
             }
         }
     }
@@ -301,7 +335,7 @@ impl Connection {
         for frame in due.drain(..) {
             let json = frame.json();
             if !json.is_empty() {
-                self.out.push(json.clone());
+                self.out.push(json);
             }
         }
         self.due = due;
@@ -379,22 +413,21 @@ impl Connection {
         if self.invalid > MAX_INVALID {
             return Err(End::Close(CloseCode::Policy, "too many invalid messages"));
         }
-        self.out.push(error.to_message());
+        self.out.push(&error.to_message());
         self.write_out().await
     }
 
-    /// Writes every queued message with one flush, within the write timeout.
+    /// Writes every queued frame, within the write timeout: what tungstenite still holds
+    /// (a pong) first, then the frames in one write.
     async fn write_out(&mut self) -> Result<(), End> {
         if self.out.is_empty() {
             return Ok(());
         }
         let ws = &mut self.ws;
-        let out = &mut self.out;
+        let out = &self.out;
         let write = async {
-            for text in out.drain(..) {
-                ws.feed(Message::Text(text)).await?;
-            }
-            ws.flush().await
+            ws.flush().await?;
+            ws.get_mut().write_all(out.as_bytes()).await.map_err(WsError::Io)
         };
         let result = tokio::time::timeout(self.settings.write_timeout, write).await;
         self.out.clear();

@@ -1,9 +1,10 @@
 //! The per-client rate limit: coalesces a job's intermediate updates inside a window.
 
+use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use tokio::time::Instant;
 
 use super::limiter::later;
@@ -20,7 +21,9 @@ use crate::status::broadcaster::{FrameItem, FrameRef};
 pub(crate) struct Coalescer {
     window: Duration,
     max_jobs: usize,
-    jobs: HashMap<JobId, Slot>,
+    /// Keyed by job id with the Fx hash: SipHash's cost showed per event per client, and a
+    /// job id is not chosen by the client.
+    jobs: FxHashMap<JobId, Slot>,
     /// `(window end, job)` in time order; an entry is stale unless `jobs[job].until` equals it.
     timers: VecDeque<(Instant, JobId)>,
     coalesced: u64,
@@ -33,7 +36,7 @@ struct Slot {
 
 impl Coalescer {
     pub(crate) fn new(window: Duration, max_jobs: usize) -> Self {
-        Self { window, max_jobs, jobs: HashMap::new(), timers: VecDeque::new(), coalesced: 0 }
+        Self { window, max_jobs, jobs: FxHashMap::default(), timers: VecDeque::new(), coalesced: 0 }
     }
 
     /// Whether `frame` goes out now; if not, it is held (replacing an older held update).

@@ -7,6 +7,7 @@ mod builder;
 mod client;
 mod coalesce;
 mod dashboard;
+mod frames;
 mod front;
 #[cfg(fuzzing)]
 pub mod fuzzing;
@@ -45,7 +46,8 @@ use refusal::RefusalLog;
 /// stream, one JSON text message per event (see `docs/protocol.md`). The server enforces
 /// `max_clients` (refusing more with HTTP 503), a per-client rate limit that coalesces a
 /// job's intermediate updates but never drops `COMPLETED`/`FAILED`, bounded buffering (a
-/// client that falls behind is told how many events it missed, and cut off if it keeps
+/// client that falls behind is told how many events it missed, paused for a second if it
+/// is still behind after the next batch, and cut off if it keeps
 /// falling behind or stops reading), an optional bearer token and Origin allow-list,
 /// ping/pong keep-alive, and a graceful shutdown with a normal close frame. It binds to
 /// `127.0.0.1` unless told otherwise.
