@@ -1,4 +1,4 @@
-//! One client's outgoing text frames, framed by hand into one byte buffer.
+//! One client's outgoing text frames, gathered into one byte buffer.
 //!
 //! Every client sends the same JSON text, shared by all of them. Handing it to tungstenite
 //! as a `Message` costs, per message and per client, a reference-count bump and drop on the
@@ -10,31 +10,33 @@
 //! Pings and the close handshake still go through tungstenite, which holds no other state
 //! about what it sent.
 
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
 /// Text frames, each complete, waiting to be written in one go.
 #[derive(Debug, Default)]
 pub(crate) struct TextFrames {
     bytes: Vec<u8>,
 }
 
-/// FIN set, opcode 1 (text): a whole message in one frame.
-const FIN_TEXT: u8 = 0x81;
+/// The header of a whole, unmasked text message in one frame, as a server sends it.
+const TEXT_HEADER: FrameHeader = FrameHeader {
+    is_final: true,
+    rsv1: false,
+    rsv2: false,
+    rsv3: false,
+    opcode: OpCode::Data(Data::Text),
+    mask: None,
+};
 
 impl TextFrames {
     /// Appends `text` as one unfragmented, unmasked text frame.
     pub(crate) fn push(&mut self, text: &str) {
-        let len = text.len();
-        self.bytes.reserve(len + 10);
-        self.bytes.push(FIN_TEXT);
-        // The shortest length encoding, as RFC 6455 requires.
-        if len < 126 {
-            self.bytes.push(len as u8);
-        } else if let Ok(len) = u16::try_from(len) {
-            self.bytes.push(126);
-            self.bytes.extend_from_slice(&len.to_be_bytes());
-        } else {
-            self.bytes.push(127);
-            self.bytes.extend_from_slice(&(len as u64).to_be_bytes());
-        }
+        let len = text.len() as u64;
+        self.bytes.reserve(TEXT_HEADER.len(len) + text.len());
+        // tungstenite's own header writer (shortest length encoding, RFC 6455 §5.2); writing
+        // into a `Vec` cannot fail.
+        let _ = TEXT_HEADER.format(len, &mut self.bytes);
         self.bytes.extend_from_slice(text.as_bytes());
     }
 
