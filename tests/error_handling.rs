@@ -66,9 +66,9 @@ async fn a_panic_becomes_a_system_error_and_the_caller_lives_on() {
 
 #[tokio::test]
 async fn a_panic_in_the_handler_or_the_cleanup_hook_becomes_a_system_error_too() {
-    let handler_panics = FailTimes::new(1, ErrorKind::Permanent)
-        .error_handling()
-        .handler(|_: ActionError, _: &(), _: &ActionContext| -> Result<u8, ActionError> { panic!("handler") });
+    let handler_panics = FailTimes::new(1, ErrorKind::Permanent).error_handling().handler(
+        |_: ActionError, _: &(), _: &ActionContext| -> Result<u8, ActionError> { panic!("handler") },
+    );
     let cleanup_panics = FailTimes::new(1, ErrorKind::Permanent)
         .error_handling()
         .cleanup(|_: &ActionError, _: &(), _: &ActionContext| panic!("cleanup"));

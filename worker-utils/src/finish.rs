@@ -48,8 +48,8 @@ impl<F: Future, G: Fn(F::Output) -> T, T> Future for Finish<F, G> {
 ///
 /// A future whose last step may unwind gives its caller an unwind path that drops the
 /// future, through a call the compiler does not inline; the future's address then escapes,
-/// and the whole stack's future stays in memory instead of registers (about 100
-/// instructions a call for the five-layer stack, with the timers' boxing). This fn is
+/// and the whole stack's future stays in memory instead of registers (the five-layer stack,
+/// its timers boxed: 155 instructions a call with an unwinding last step, 65 without). This fn is
 /// `extern "C"`, which cannot unwind, so its callers have no such path: a panic in `step` is
 /// caught and handed to `on_panic`, and one in `on_panic` (while handling a panic) aborts,
 /// as a panic during a panic does.
