@@ -107,23 +107,26 @@ where
         // (`#[action]` fns start nothing before their first poll), is caught by the runner,
         // which guards the call and fails that job alone.
         let call = CatchPanic { call: self.inner.execute(input, deps, ctx) };
-        // The last step cannot unwind (see `catching`): a panic in the handler, the cleanup
+        // The last step never unwinds: a success with timing off runs nothing that can panic,
+        // and everything else runs in `catching`, where a panic in the handler, the cleanup
         // hook or the metrics recorder becomes a `System` error like the action's own.
-        Finish::new(call, move |outcome| {
-            catching(
-                || self.finish(outcome, started, deps, ctx),
-                |payload| {
+        Finish::new(call, move |outcome| match outcome {
+            Ok(Ok(output)) if started.is_none() => Ok(output),
+            // `move`, so that the closures copy the captures out of the future rather than
+            // point into it.
+            outcome => catching(
+                move || self.finish(outcome, started, deps, ctx),
+                move |payload| {
                     Err(ActionError::system(Panicked::from_payload(payload)).in_context(self.name(), ctx))
                 },
-            )
+            ),
         })
     }
 }
 
 impl<A, H, C> ErrorHandling<A, H, C> {
-    /// Records the call's duration, and hands a failure on to [`Self::fail`]. Always
-    /// inlined: on a success with timing off it is one test and a move.
-    #[inline(always)]
+    /// Records the call's duration, and hands a failure on to [`Self::fail`].
+    #[inline]
     fn finish<D, T>(
         &self,
         outcome: std::thread::Result<Result<T, ActionError>>,

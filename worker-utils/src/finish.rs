@@ -46,15 +46,16 @@ impl<F: Future, G: Fn(F::Output) -> T, T> Future for Finish<F, G> {
 /// Runs `step`, or `on_panic` with the payload if `step` panics, in a call the compiler knows
 /// cannot unwind.
 ///
-/// A future whose last step may unwind gives its caller an unwind path that drops the
-/// future, through a call the compiler does not inline; the future's address then escapes,
-/// and the whole stack's future stays in memory instead of registers (the five-layer stack,
-/// its timers boxed: 155 instructions a call with an unwinding last step, 65 without). This fn is
-/// `extern "C"`, which cannot unwind, so its callers have no such path: a panic in `step` is
-/// caught and handed to `on_panic`, and one in `on_panic` (while handling a panic) aborts,
-/// as a panic during a panic does.
+/// A future whose poll may unwind gives its caller an unwind path that drops the future,
+/// through a call the compiler does not inline; the future's address then escapes, and the
+/// whole stack's future stays in memory instead of registers (the five-layer stack, its
+/// timers boxed: 155 instructions a call with an unwinding last step, 65 without). This fn
+/// is `extern "C"`, which cannot unwind, so its callers have no such path: a panic in
+/// `step` is caught and handed to `on_panic`, and one in `on_panic` (while handling a
+/// panic) aborts, as a panic during a panic does. Out of line, for the paths that may
+/// panic: inlined, `catch_unwind`'s own call of `step` was left out of line in some stacks.
 #[allow(improper_ctypes_definitions, reason = "a Rust fn called from Rust only, for its `nounwind`")]
-#[inline]
+#[inline(never)]
 pub(crate) extern "C" fn catching<T, S, P>(step: S, on_panic: P) -> T
 where
     S: FnOnce() -> T,

@@ -158,8 +158,8 @@ where
 /// the drop of an inline `Sleep` (cancel the entry, release the runtime handle) is too
 /// large for the compiler to inline into the drop of a whole stack, and a stack whose drop
 /// is a call keeps its future in memory: every layer's fields stored and loaded again on
-/// every call. With it, the five-layer stack went from 188 to 64 instructions a call (the
-/// bare call is 9; tower's retry 66). The price is one allocation when a call waits (about
+/// every call. With it (and `finish::catching`), the five-layer stack went from 188 to 60
+/// instructions a call (the bare call is 9; tower's retry 66). The price is one allocation when a call waits (about
 /// 130 instructions on top of the ~770 of arming, polling and cancelling the timer).
 struct LazyTimer(Option<Pin<Box<Sleep>>>);
 
