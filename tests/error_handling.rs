@@ -65,6 +65,26 @@ async fn a_panic_becomes_a_system_error_and_the_caller_lives_on() {
 }
 
 #[tokio::test]
+async fn a_panic_in_the_handler_or_the_cleanup_hook_becomes_a_system_error_too() {
+    let handler_panics = FailTimes::new(1, ErrorKind::Permanent).error_handling().handler(
+        |_: ActionError, _: &(), _: &ActionContext| -> Result<u8, ActionError> { panic!("handler") },
+    );
+    let cleanup_panics = FailTimes::new(1, ErrorKind::Permanent)
+        .error_handling()
+        .cleanup(|_: &ActionError, _: &(), _: &ActionContext| panic!("cleanup"));
+    for (err, message) in [
+        (handler_panics.execute(1_u8, &(), &job_ctx()).await.unwrap_err(), "handler"),
+        (cleanup_panics.execute(1_u8, &(), &job_ctx()).await.unwrap_err(), "cleanup"),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::System);
+        assert_eq!((err.action(), err.job_id()), ("fail_times", Some(JobId::new(31))));
+        assert_eq!(err.downcast_ref::<Panicked>().unwrap().message(), message);
+    }
+    // The caller lives on, and so does the action: its next call succeeds.
+    assert_eq!(handler_panics.execute(2_u8, &(), &job_ctx()).await.unwrap(), 2);
+}
+
+#[tokio::test]
 async fn cleanup_runs_before_the_handler_once_per_failure() {
     let order = Arc::new(Mutex::new(Vec::new()));
     let (o1, o2) = (order.clone(), order.clone());

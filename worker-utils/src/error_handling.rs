@@ -14,14 +14,16 @@ use tokio::time::Instant;
 use crate::action::Action;
 use crate::context::ActionContext;
 use crate::error::ActionError;
-use crate::finish::Finish;
+use crate::finish::{Finish, catching};
 use crate::metrics;
 
 /// The outermost wrapper of an action: on failure it emits one structured `tracing` event
 /// (job id, queue, worker, action, attempt, kind, error chain), counts the error by kind,
 /// runs the [`Cleanup`] hook, then hands the error to the [`ErrorHandler`], which may pass
 /// it on, convert it, or recover with a value. A panic inside the action is caught and
-/// becomes a `System` error carrying the panic message: the caller lives on.
+/// becomes a `System` error carrying the panic message: the caller lives on. So does a
+/// panic in the handler or the cleanup hook; the failure they were given was reported
+/// already, and the panic is returned as the `System` error.
 ///
 /// ```
 /// use worker_utils::prelude::*;
@@ -105,14 +107,26 @@ where
         // (`#[action]` fns start nothing before their first poll), is caught by the runner,
         // which guards the call and fails that job alone.
         let call = CatchPanic { call: self.inner.execute(input, deps, ctx) };
-        Finish::new(call, move |outcome| self.finish(outcome, started, deps, ctx))
+        // The last step never unwinds: a success with timing off runs nothing that can panic,
+        // and everything else runs in `catching`, where a panic in the handler, the cleanup
+        // hook or the metrics recorder becomes a `System` error like the action's own.
+        Finish::new(call, move |outcome| match outcome {
+            Ok(Ok(output)) if started.is_none() => Ok(output),
+            // `move`, so that the closures copy the captures out of the future rather than
+            // point into it.
+            outcome => catching(
+                move || self.finish(outcome, started, deps, ctx),
+                move |payload| {
+                    Err(ActionError::system(Panicked::from_payload(payload)).in_context(self.name(), ctx))
+                },
+            ),
+        })
     }
 }
 
 impl<A, H, C> ErrorHandling<A, H, C> {
-    /// Records the call's duration, and hands a failure on to [`Self::fail`]. Always
-    /// inlined: on a success with timing off it is one test and a move.
-    #[inline(always)]
+    /// Records the call's duration, and hands a failure on to [`Self::fail`].
+    #[inline]
     fn finish<D, T>(
         &self,
         outcome: std::thread::Result<Result<T, ActionError>>,

@@ -56,8 +56,8 @@
 #[cfg(feature = "prometheus")]
 mod prometheus;
 mod sampler;
+pub(crate) mod switches;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use ::metrics::{Counter, Gauge, Histogram, Label};
@@ -72,26 +72,23 @@ pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use prometheus::install_prometheus;
 pub use sampler::QueueSampler;
 
-static SUCCESS_PATH: AtomicBool = AtomicBool::new(false);
-
 /// Turns on the success-path metrics: the attempt counter, the duration histograms, the
 /// consumed and sent counters, and the runners' queue samplers.
 pub fn enable() {
-    SUCCESS_PATH.store(true, Ordering::Relaxed);
+    switches::turn_on_metrics();
 }
 
 /// Whether the success-path metrics are recorded.
 #[inline]
 pub fn enabled() -> bool {
-    SUCCESS_PATH.load(Ordering::Relaxed)
+    switches::on().metrics()
 }
 
-/// Counts one attempt of `action` in the wrapper's cached counter, if metrics are on.
-#[inline]
+/// Counts one attempt of `action` in the wrapper's cached counter; the caller checked that
+/// metrics are on. Out of line: the success path only tests the switch.
+#[inline(never)]
 pub(crate) fn count_attempt(cache: &OnceLock<Counter>, action: &'static str) {
-    if enabled() {
-        cache.get_or_init(move || attempts_counter(action)).increment(1);
-    }
+    cache.get_or_init(move || attempts_counter(action)).increment(1);
 }
 
 fn attempts_counter(action: &'static str) -> Counter {

@@ -27,7 +27,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
@@ -97,8 +96,6 @@ pub enum ProducerTrace {
     Link,
 }
 
-static SPANS: AtomicBool = AtomicBool::new(false);
-
 /// Turns on the `action` and `attempt` spans. [`otel::install`](crate::otel::install)
 /// calls it; a program that exports spans another way calls it once at start. Off, they
 /// cost one relaxed load per call.
@@ -108,13 +105,13 @@ static SPANS: AtomicBool = AtomicBool::new(false);
 /// assert!(worker_utils::trace::spans_enabled());
 /// ```
 pub fn enable_spans() {
-    SPANS.store(true, Ordering::Relaxed);
+    crate::metrics::switches::turn_on_spans();
 }
 
 /// Whether the `action` and `attempt` spans are built.
 #[inline]
 pub fn spans_enabled() -> bool {
-    SPANS.load(Ordering::Relaxed)
+    crate::metrics::switches::on().spans()
 }
 
 // Integers are recorded as `i64`: the OpenTelemetry layer records other integer types as

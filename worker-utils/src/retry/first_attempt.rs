@@ -35,17 +35,18 @@ impl<F, I, G, R> FirstAttempt<F, I, G, R> {
         Self::Running { attempt, retry }
     }
 
-    /// Runs every attempt in `retry_loop`, the first included (called with no error). Out
-    /// of line, and compiled in with `otel` only: see BENCHMARKS.md §10 for its cost.
+    /// Runs every attempt in `retry_loop`, the first included (called with no error). The
+    /// loop is built and boxed out of line, and the future holds only its pointer, so this
+    /// path takes no reference to the future: a success path that may take it still keeps
+    /// its future in registers (BENCHMARKS.md §10). Compiled in with `otel` only.
     #[cfg(feature = "otel")]
-    #[cold]
-    #[inline(never)]
+    #[inline]
     pub(super) fn in_loop<T>(input: I, retry_loop: G) -> Self
     where
         G: FnOnce(Option<ActionError>, I) -> R,
         R: Future<Output = Result<T, ActionError>>,
     {
-        Self::Retrying { remaining: RetryLoop(Some(Box::pin(retry_loop(None, input)))) }
+        Self::Retrying { remaining: RetryLoop(Some(boxed_loop(retry_loop, None, input))) }
     }
 }
 
@@ -85,26 +86,43 @@ where
         (input, retry_loop): (I, G),
         cx: &mut Context<'_>,
     ) -> Poll<R::Output> {
-        let mut remaining = RetryLoop(Some(Box::pin(retry_loop(Some(error), input))));
+        let mut remaining = RetryLoop(Some(boxed_loop(retry_loop, Some(error), input)));
         let poll = remaining.poll(cx);
         self.set(Self::Retrying { remaining });
         poll
     }
 }
 
+/// Builds the retry loop and boxes it, in a call of its own: the loop's state machine is
+/// large, and only its pointer comes back.
+#[cold]
+#[inline(never)]
+fn boxed_loop<I, G, R>(retry_loop: G, error: Option<ActionError>, input: I) -> Pin<Box<R>>
+where
+    G: FnOnce(Option<ActionError>, I) -> R,
+{
+    Box::pin(retry_loop(error, input))
+}
+
 /// The boxed retry loop, polled and dropped in calls of their own, so that its state
-/// machine is not inlined into the success path's poll and drop. (`None` only once its
-/// `drop` has taken the loop out.)
+/// machine is not inlined into the success path's poll and drop. Both calls get the box's
+/// pointer, never the address of the future holding it, which could then no longer live
+/// in registers. (`None` only once its `drop` has taken the loop out.)
 pub(super) struct RetryLoop<R>(Option<Pin<Box<R>>>);
 
 impl<R: Future> RetryLoop<R> {
-    #[inline(never)]
+    #[inline(always)]
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<R::Output> {
         match &mut self.0 {
-            Some(future) => future.as_mut().poll(cx),
+            Some(future) => poll_out_of_line(future.as_mut(), cx),
             None => Poll::Pending,
         }
     }
+}
+
+#[inline(never)]
+fn poll_out_of_line<R: Future>(future: Pin<&mut R>, cx: &mut Context<'_>) -> Poll<R::Output> {
+    future.poll(cx)
 }
 
 impl<R> Drop for RetryLoop<R> {

@@ -112,7 +112,6 @@ where
         deps: &D,
         ctx: &ActionContext,
     ) -> impl Future<Output = Result<A::Output, ActionError>> + Send {
-        metrics::count_attempt(&self.attempts, self.name());
         if let Some(budget) = &self.budget {
             budget.record_call();
         }
@@ -120,12 +119,21 @@ where
         // Built and boxed only once an attempt has failed, so that the retry loop's state
         // (backoff timer, error history) costs the success path nothing.
         let retry_loop = move |error, input| self.attempts(error, input, deps, ctx);
-        // Every attempt in its own span: the loop runs them all, the first included, so
-        // that the untraced first attempt below stays unwrapped. Compiled in with `otel`
-        // only: the branch alone costs the success path (BENCHMARKS.md §10).
-        #[cfg(feature = "otel")]
-        if crate::trace::spans_enabled() {
-            return FirstAttempt::in_loop(input, retry_loop);
+        // Both opt-in switches in one load and one branch: while neither is on, the
+        // instrumentation costs the success path nothing more.
+        let on = metrics::switches::on();
+        if on.any() {
+            if on.metrics() {
+                metrics::count_attempt(&self.attempts, self.name());
+            }
+            // Every attempt in its own span: the loop runs them all, the first included,
+            // so that the untraced first attempt below stays unwrapped. Compiled in with
+            // `otel` only; the traced start takes no reference to the future, which keeps
+            // an untraced one in registers (BENCHMARKS.md §10).
+            #[cfg(feature = "otel")]
+            if on.spans() {
+                return FirstAttempt::in_loop(input, retry_loop);
+            }
         }
         if self.config.max_attempts() == 1 {
             return FirstAttempt::new(self.inner.execute(input, deps, ctx), None);
@@ -177,7 +185,9 @@ impl<A> Retry<A> {
     /// did it for the first.
     fn start_attempt(&self, name: &'static str, attempt: u32, ctx: &ActionContext) {
         if attempt > 1 {
-            metrics::count_attempt(&self.attempts, name);
+            if metrics::enabled() {
+                metrics::count_attempt(&self.attempts, name);
+            }
             ctx.set_attempt(attempt);
         }
     }
