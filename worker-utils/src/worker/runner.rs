@@ -381,6 +381,10 @@ async fn slot<W, Q>(
     // Names of its own (not clones of the runner's), so that the reference counts the
     // slot's contexts and events touch stay on this slot's core.
     let scope = Scope::new(Arc::from(&*shared.queue_name), Arc::from(&*shared.worker_id), hard_stop);
+    // A token of the slot's own, cancelled with the runner's: `is_cancelled` locks the
+    // token's mutex, and checked per job on the one token all slots share, that lock went
+    // back and forth between their cores.
+    let shutdown = shutdown.child_token();
     let mut state = SlotState::default();
     while !shutdown.is_cancelled() {
         let reserved = tokio::select! {
