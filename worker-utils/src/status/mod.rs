@@ -44,6 +44,7 @@ mod actions;
 mod alerts;
 mod broadcaster;
 mod event;
+mod recent;
 #[cfg(feature = "redis")]
 mod redis;
 mod ring;
