@@ -481,6 +481,12 @@ impl StatusSink for Broadcaster {
         self.shared.published.increment(count);
     }
 
+    /// Only while a client is connected: with nobody to see it, a job's superseded event
+    /// would be dropped here anyway (see [`publish_all`](Self::publish_all)).
+    fn wants_superseded(&self) -> bool {
+        self.subscriber_count() > 0
+    }
+
     /// Sends the alert to the clients whose filter is everything or lists its queue, and
     /// keeps it, while it fires, for clients that connect later.
     fn publish_alert(&self, alert: Alert) {
