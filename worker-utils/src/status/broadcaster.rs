@@ -534,7 +534,10 @@ fn drop_superseded(events: &mut Vec<StatusEvent>) {
     for index in 0..events.len() {
         // Positions from `index` on are untouched so far: compare the originals.
         if !superseded(&events[index], events.get(index + 1)) {
-            events.swap(kept, index);
+            // Most batches drop nothing: no swap of an event with itself (three copies).
+            if kept != index {
+                events.swap(kept, index);
+            }
             kept += 1;
         }
     }
