@@ -597,7 +597,7 @@ impl BroadcasterBuilder {
     /// is shared by all clients, so memory does not grow with the number of clients. The
     /// ring is cut in segments of up to 64 events; a kept frame (a recent job's latest
     /// state, the snapshot clients share, a client's held update) keeps its segment alive,
-    /// so the worst case is `channel_capacity + 64 × (3 × recent_jobs + 67)` events plus those
+    /// so the worst case is `channel_capacity + 64 × (5 × recent_jobs + 195)` events plus those
     /// a client holds.
     ///
     /// ```
@@ -664,7 +664,7 @@ mod tests {
         for i in 0..10_000 {
             b.publish(event(i % 20, JobStatus::Processing));
         }
-        assert!(b.lock().recent.logged() <= 8 + 64);
+        assert!(b.lock().recent.logged() <= 8 + 3 * 64);
         let jobs: Vec<u64> = b.snapshot().iter().map(|e| e.job_id.get()).collect();
         assert_eq!(jobs, (12..20).collect::<Vec<_>>());
     }
