@@ -1,5 +1,3 @@
-use std::collections::VecDeque;
-
 use rustc_hash::FxHashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +8,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::alerts::AlertBoard;
+use super::recent::RecentJobs;
 use super::ring::{self, Cursor, Entry, Item, MAX_BATCH, Tail, Writer};
 use super::{StatusEvent, StatusSink};
 use crate::alert::Alert;
@@ -70,9 +69,7 @@ struct Shared {
 struct State {
     ring: Writer<Frame>,
     /// Latest frame per recent job.
-    recent: FxHashMap<JobId, FrameRef>,
-    /// `(seq, job)` in publish order; an entry is live while `recent[job].seq == seq`.
-    order: VecDeque<(u64, JobId)>,
+    recent: RecentJobs<FrameRef>,
 }
 
 /// A published frame, shared: keeps the ring segment it lives in alive.
@@ -211,8 +208,7 @@ impl Broadcaster {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     ring: Writer::new(channel_capacity),
-                    recent: FxHashMap::with_capacity_and_hasher(recent_jobs.min(4096), Default::default()),
-                    order: VecDeque::new(),
+                    recent: RecentJobs::new(recent_jobs),
                 }),
                 snapshots: Mutex::new(SnapshotCache::default()),
                 tail: Tail::new(),
@@ -270,7 +266,7 @@ impl Broadcaster {
     /// assert_eq!(b.latest(JobId::new(9)).unwrap().status, JobStatus::Pending);
     /// ```
     pub fn latest(&self, job: JobId) -> Option<StatusEvent> {
-        self.lock().recent.get(&job).map(|frame| frame.event.clone())
+        self.lock().recent.latest(job).map(|frame| frame.event.clone())
     }
 
     /// The latest event of every recent job, oldest update first.
@@ -286,8 +282,7 @@ impl Broadcaster {
     /// assert_eq!(jobs, [2, 3]); // job 1 was evicted: only 2 recent jobs are kept
     /// ```
     pub fn snapshot(&self) -> Vec<StatusEvent> {
-        let state = self.lock();
-        live_frames(&state).map(|frame| frame.event.clone()).collect()
+        self.lock().recent.iter().map(|frame| frame.event.clone()).collect()
     }
 
     /// How many clients currently listen.
@@ -359,9 +354,9 @@ impl Broadcaster {
     /// A snapshot built under the publishers' lock: the recent jobs' latest frames and a
     /// cursor at the next event, taken together.
     fn build_snapshot(&self) -> Snapshot {
-        let state = self.lock();
+        let mut state = self.lock();
         let cursor = state.ring.cursor();
-        let frames = live_frames(&state).cloned().collect();
+        let frames = state.recent.iter().cloned().collect();
         let seq = state.ring.last();
         drop(state);
         Snapshot { frames, seq, cursor }
@@ -434,12 +429,8 @@ impl Broadcaster {
     }
 }
 
-fn live_frames(state: &State) -> impl Iterator<Item = &FrameRef> {
-    state.order.iter().filter_map(|(seq, job)| state.recent.get(job).filter(|frame| frame.event.seq == *seq))
-}
-
 /// The latest frames of the `limit` most recently updated jobs, oldest update first, after
-/// `fresh` (in publish order) follows `old` (such a list): what `remember` would hold.
+/// `fresh` (in publish order) follows `old` (such a list): what the recent jobs would hold.
 fn merge(old: &[FrameRef], fresh: &[FrameRef], limit: usize) -> Arc<[FrameRef]> {
     let mut last = FxHashMap::with_capacity_and_hasher(fresh.len(), Default::default());
     for (index, frame) in fresh.iter().enumerate() {
@@ -490,6 +481,12 @@ impl StatusSink for Broadcaster {
         self.shared.published.increment(count);
     }
 
+    /// Only while a client is connected: with nobody to see it, a job's superseded event
+    /// would be dropped here anyway (see [`publish_all`](Self::publish_all)).
+    fn wants_superseded(&self) -> bool {
+        self.subscriber_count() > 0
+    }
+
     /// Sends the alert to the clients whose filter is everything or lists its queue, and
     /// keeps it, while it fires, for clients that connect later.
     fn publish_alert(&self, alert: Alert) {
@@ -517,7 +514,7 @@ impl Broadcaster {
                 if superseded(event, items.get(index + 1).map(Frame::event)) {
                     continue;
                 }
-                remember(state, shared.recent_jobs, event.job_id, event.seq, ring::entry(&batch, index));
+                state.recent.push(event.job_id, ring::entry(&batch, index));
             }
         }
         shared.tail.advance(state.ring.last());
@@ -537,28 +534,14 @@ fn drop_superseded(events: &mut Vec<StatusEvent>) {
     for index in 0..events.len() {
         // Positions from `index` on are untouched so far: compare the originals.
         if !superseded(&events[index], events.get(index + 1)) {
-            events.swap(kept, index);
+            // Most batches drop nothing: no swap of an event with itself (three copies).
+            if kept != index {
+                events.swap(kept, index);
+            }
             kept += 1;
         }
     }
     events.truncate(kept);
-}
-
-/// Records `frame` as the latest of `job`, evicting the least recently updated jobs beyond
-/// `limit`. Amortized O(1): stale order entries are skipped lazily and compacted in bulk.
-fn remember(state: &mut State, limit: usize, job: JobId, seq: u64, frame: FrameRef) {
-    state.recent.insert(job, frame);
-    state.order.push_back((seq, job));
-    while state.recent.len() > limit {
-        let Some((old_seq, old_job)) = state.order.pop_front() else { break };
-        if state.recent.get(&old_job).is_some_and(|f| f.event.seq == old_seq) {
-            state.recent.remove(&old_job);
-        }
-    }
-    if state.order.len() > 2 * limit + 64 {
-        let State { recent, order, .. } = state;
-        order.retain(|(seq, job)| recent.get(job).is_some_and(|f| f.event.seq == *seq));
-    }
 }
 
 impl fmt::Debug for Broadcaster {
@@ -614,7 +597,7 @@ impl BroadcasterBuilder {
     /// is shared by all clients, so memory does not grow with the number of clients. The
     /// ring is cut in segments of up to 64 events; a kept frame (a recent job's latest
     /// state, the snapshot clients share, a client's held update) keeps its segment alive,
-    /// so the worst case is `channel_capacity + 64 × (2 × recent_jobs + 3)` events plus those
+    /// so the worst case is `channel_capacity + 64 × (5 × recent_jobs + 195)` events plus those
     /// a client holds.
     ///
     /// ```
@@ -681,10 +664,7 @@ mod tests {
         for i in 0..10_000 {
             b.publish(event(i % 20, JobStatus::Processing));
         }
-        let state = b.lock();
-        assert_eq!(state.recent.len(), 8);
-        assert!(state.order.len() <= 2 * 8 + 64 + 1);
-        drop(state);
+        assert!(b.lock().recent.logged() <= 8 + 3 * 64);
         let jobs: Vec<u64> = b.snapshot().iter().map(|e| e.job_id.get()).collect();
         assert_eq!(jobs, (12..20).collect::<Vec<_>>());
     }
@@ -700,10 +680,10 @@ mod tests {
             event(1, JobStatus::Failed),
         ];
         b.publish_all(&mut batch);
+        assert_eq!(b.lock().recent.logged(), 3); // job 1 at seq 2 and 4, job 2 at 3; not seq 1
         let snap: Vec<(u64, u64, JobStatus)> =
             b.snapshot().iter().map(|e| (e.job_id.get(), e.seq, e.status)).collect();
         assert_eq!(snap, [(2, 3, JobStatus::Processing), (1, 4, JobStatus::Failed)]);
-        assert_eq!(b.lock().order.len(), 3); // job 1 at seq 2 and 4, job 2 at 3; not seq 1
     }
 
     #[tokio::test]

@@ -185,12 +185,18 @@ impl StatusEvent {
     /// assert_eq!((event.seq, event.attempt), (0, 1));
     /// ```
     pub fn new(job_id: JobId, queue: impl Into<Arc<str>>, status: JobStatus) -> Self {
-        Self::from_worker(job_id, queue.into(), Arc::from(""), status)
+        Self::from_worker(job_id, queue.into(), Arc::from(""), status, unix_now_ms())
     }
 
-    /// An event reported by `worker`, stamped now; takes the names as they are, so a
-    /// runner that shares its names with its events allocates nothing here.
-    pub(crate) fn from_worker(job_id: JobId, queue: Arc<str>, worker: Arc<str>, status: JobStatus) -> Self {
+    /// An event reported by `worker`, stamped `timestamp_ms`; takes the names as they are,
+    /// so a runner that shares its names with its events allocates nothing here.
+    pub(crate) fn from_worker(
+        job_id: JobId,
+        queue: Arc<str>,
+        worker: Arc<str>,
+        status: JobStatus,
+        timestamp_ms: u64,
+    ) -> Self {
         Self {
             seq: 0,
             job_id,
@@ -199,7 +205,7 @@ impl StatusEvent {
             status,
             previous: None,
             attempt: 1,
-            timestamp_ms: unix_millis(SystemTime::now()),
+            timestamp_ms,
             duration_ms: None,
             due_at_ms: None,
             error: None,
@@ -356,8 +362,9 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
 }
 
-fn unix_millis(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map_or(0, crate::timeout::millis)
+/// Now, in milliseconds since the Unix epoch (0 for a clock set before 1970).
+pub(crate) fn unix_now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, crate::timeout::millis)
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@ mod actions;
 mod alerts;
 mod broadcaster;
 mod event;
+mod recent;
 #[cfg(feature = "redis")]
 mod redis;
 mod ring;
@@ -56,6 +57,7 @@ pub use actions::{
 pub use broadcaster::{Broadcaster, BroadcasterBuilder};
 #[cfg(feature = "redis")]
 pub(crate) use event::Compact;
+pub(crate) use event::unix_now_ms;
 pub use event::{JobStatus, StatusError, StatusEvent};
 #[cfg(feature = "redis")]
 pub(crate) use redis::{DEFAULT_STREAM_CAP as REDIS_STREAM_CAP, stream_key as redis_stream_key};

@@ -35,6 +35,16 @@ pub trait StatusSink: Send + Sync + 'static {
         }
     }
 
+    /// Whether the sink wants an event that a later event of the same job supersedes before
+    /// anybody could see it: a quick job's `PROCESSING`, handed over in one batch with its
+    /// outcome. `true` by default: every event reaches the sink. The
+    /// [`Broadcaster`](super::Broadcaster) says `false` while no client is connected, and
+    /// the runner then builds no `PROCESSING` for a job that finishes without waiting (a
+    /// job that waits reports it as always). Asked once per job: keep it cheap.
+    fn wants_superseded(&self) -> bool {
+        true
+    }
+
     /// Takes an [`Alert`] a runner raised or resolved; returns at once. Ignored by default:
     /// a sink that serves clients (the [`Broadcaster`](super::Broadcaster)) or carries events
     /// to them (the Redis sink) overrides it.
@@ -50,6 +60,10 @@ impl<S: StatusSink + ?Sized> StatusSink for Arc<S> {
 
     fn publish_all(&self, events: &mut Vec<StatusEvent>) {
         (**self).publish_all(events);
+    }
+
+    fn wants_superseded(&self) -> bool {
+        (**self).wants_superseded()
     }
 
     fn publish_alert(&self, alert: Alert) {

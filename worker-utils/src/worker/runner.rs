@@ -3,6 +3,7 @@
 //! and shutdown gives back whatever did not finish. Configured by `builder`.
 
 mod builder;
+mod clock;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,6 +18,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use builder::RunnerBuilder;
+use clock::SlotClock;
 
 use super::redelivery::{DeadLetterCause, Redelivery, RedeliveryPolicy};
 use super::{JobOf, Worker};
@@ -27,7 +29,7 @@ use crate::error::ActionError;
 use crate::error_handling::Panicked;
 use crate::metrics::{JobMetrics, QueueSampler};
 use crate::queue::{Failure, Outcome, Queue, QueueError, Receipt, Reserved, Settlement};
-use crate::status::{JobStatus, StatusEvent, StatusSink};
+use crate::status::{JobStatus, StatusEvent, StatusSink, unix_now_ms};
 use crate::timeout::millis;
 use crate::trace::{self, ProducerTrace, SpanSlot};
 
@@ -381,6 +383,10 @@ async fn slot<W, Q>(
     // Names of its own (not clones of the runner's), so that the reference counts the
     // slot's contexts and events touch stay on this slot's core.
     let scope = Scope::new(Arc::from(&*shared.queue_name), Arc::from(&*shared.worker_id), hard_stop);
+    // A token of the slot's own, cancelled with the runner's: `is_cancelled` locks the
+    // token's mutex, and checked per job on the one token all slots share, that lock went
+    // back and forth between their cores.
+    let shutdown = shutdown.child_token();
     let mut state = SlotState::default();
     while !shutdown.is_cancelled() {
         let reserved = tokio::select! {
@@ -388,6 +394,8 @@ async fn slot<W, Q>(
             () = shutdown.cancelled() => break,
             reserved = shared.queue.reserve(shared.batch, RESERVE_WAIT) => reserved,
         };
+        // The reserve may have waited: the next job's start is read afresh.
+        state.clock.forget();
         let batch = match reserved {
             Ok(batch) => batch,
             Err(error) => {
@@ -445,6 +453,8 @@ struct SlotState {
     tallies: Vec<Tally>,
     /// The outcomes handed to a background task when a job started to wait.
     in_flight: Option<tokio::task::JoinHandle<()>>,
+    /// The timestamps of the slot's events.
+    clock: SlotClock,
 }
 
 impl SlotState {
@@ -534,15 +544,15 @@ where
         let receipt = reserved.receipt();
         let Reserved { id, job, delivery, trace, .. } = reserved;
         let span = trace::process_span(&self.queue_name, id, delivery, trace.as_deref(), self.producer_trace);
+        // When the job starts, read only if anybody listens (its PROCESSING is built later).
+        let mut started =
+            self.status.is_some().then(|| Started { at_ms: state.clock.start(), announced: false });
         if delivery > self.redelivery.max_deliveries() {
             // Boxed, like every failure branch below: off the success path, so that the
             // job's future stays small and its poll inlines into the slot's.
             return Box::pin(self.dead_letter_unrun(receipt, delivery, scope, &span, state)).await;
         }
         let ctx = ActionContext::in_scope(scope.clone(), id, delivery, span);
-        let started = self.publish(&mut state.outbox, || {
-            event(scope, id, delivery, JobStatus::Processing, JobStatus::Pending)
-        });
         // Metrics: the processing time starts (no clock read when metrics are off).
         let timer = self.job_metrics.start();
 
@@ -568,6 +578,7 @@ where
                         call.as_mut().poll(cx)
                     };
                     if poll.is_pending() {
+                        self.announce(&mut started, scope, id, delivery, &mut state.outbox);
                         drop_superseded(state);
                         self.flush(&mut state.outbox);
                         self.settle_in_background(state);
@@ -585,11 +596,18 @@ where
         action.finish(&result);
         // Metrics: the processing time ends, labelled with the error kind of a failure.
         self.job_metrics.processed(timer, &result);
+        // A job that never waited: its PROCESSING goes before its outcome only if the sink
+        // wants superseded events.
+        if self.status.as_ref().is_some_and(|sink| sink.wants_superseded()) {
+            self.announce(&mut started, scope, id, delivery, &mut state.outbox);
+        }
+        let started = started.map(|started| started.at_ms);
         match result {
             Ok(_) => {
                 // The success path, spelled out rather than through `record`, so that the job's
                 // future holds no state of the failure outcomes.
-                let event = || finished(scope, id, delivery, JobStatus::Completed, started);
+                let mut event =
+                    || finished(scope, id, delivery, JobStatus::Completed, started, state.clock.end());
                 if self.queue.publishes_outcomes() {
                     self.defer(receipt, Outcome::Ack, event(), state);
                 } else if self.accepted(id, Counter::Completed, self.queue.ack(receipt, None).await) {
@@ -621,7 +639,14 @@ where
             Redelivery::After(delay) => {
                 tracing::info!(parent: span, delay_ms = millis(delay), "job redelivery scheduled");
                 let event = || {
-                    let mut event = event(scope, id, delivery + 1, JobStatus::Pending, JobStatus::Processing);
+                    let mut event = event(
+                        scope,
+                        id,
+                        delivery + 1,
+                        JobStatus::Pending,
+                        JobStatus::Processing,
+                        unix_now_ms(),
+                    );
                     event.due_at_ms = Some(event.timestamp_ms.saturating_add(millis(delay)));
                     event.error(&error)
                 };
@@ -633,7 +658,8 @@ where
                 if cause == DeadLetterCause::Panicked {
                     self.stats.panics.fetch_add(1, Ordering::Relaxed);
                 }
-                let event = || finished(scope, id, delivery, JobStatus::Failed, started).error(&error);
+                let event =
+                    || finished(scope, id, delivery, JobStatus::Failed, started, unix_now_ms()).error(&error);
                 let dead = Outcome::DeadLetter { failure };
                 self.record(receipt, dead, event, state).await;
             }
@@ -657,7 +683,8 @@ where
         trace::record_failure(span, &error);
         tracing::info!(parent: span, cause = ?DeadLetterCause::DeliveriesExhausted, "job dead-lettered");
         let failure = Outcome::DeadLetter { failure: Failure::from_error(&error, delivery) };
-        let event = || event(scope, id, delivery, JobStatus::Failed, JobStatus::Pending).error(&error);
+        let event =
+            || event(scope, id, delivery, JobStatus::Failed, JobStatus::Pending, unix_now_ms()).error(&error);
         self.record(receipt, failure, event, state).await;
     }
 
@@ -698,6 +725,8 @@ where
 
     /// Records the slot's pending outcomes now, after any still in flight.
     async fn settle_now(&self, state: &mut SlotState) {
+        // The slot waits here: the next job's start is read afresh.
+        state.clock.forget();
         if let Some(in_flight) = state.in_flight.take() {
             let _ = in_flight.await;
         }
@@ -809,25 +838,50 @@ where
     async fn give_back(self: &Arc<Self>, receipt: Receipt, state: &mut SlotState) {
         let id = receipt.id;
         let event = || {
-            StatusEvent::from_worker(id, self.queue_name.clone(), self.worker_id.clone(), JobStatus::Pending)
-                .previous(JobStatus::Processing)
+            StatusEvent::from_worker(
+                id,
+                self.queue_name.clone(),
+                self.worker_id.clone(),
+                JobStatus::Pending,
+                unix_now_ms(),
+            )
+            .previous(JobStatus::Processing)
         };
         self.record(receipt, Outcome::Release, event, state).await;
     }
 
+    /// Puts the job's PROCESSING in the outbox, unless it is there already.
+    fn announce(
+        &self,
+        started: &mut Option<Started>,
+        scope: &Scope,
+        id: JobId,
+        delivery: u32,
+        outbox: &mut Vec<StatusEvent>,
+    ) {
+        if let Some(started) = started
+            && !started.announced
+        {
+            started.announced = true;
+            let at_ms = started.at_ms;
+            self.publish(outbox, || {
+                event(scope, id, delivery, JobStatus::Processing, JobStatus::Pending, at_ms)
+            });
+        }
+    }
+
     /// Builds an event if anybody listens and puts it in the slot's outbox, sending the
-    /// outbox when it is full; returns the event's timestamp.
-    fn publish(&self, outbox: &mut Vec<StatusEvent>, event: impl FnOnce() -> StatusEvent) -> Option<u64> {
-        self.status.as_ref()?;
-        let event = event();
-        let timestamp = event.timestamp_ms;
-        outbox.push(event);
+    /// outbox when it is full.
+    fn publish(&self, outbox: &mut Vec<StatusEvent>, event: impl FnOnce() -> StatusEvent) {
+        if self.status.is_none() {
+            return;
+        }
+        outbox.push(event());
         // A queue that publishes outcomes leaves the outbox to the slot, which drops the
         // PROCESSING of jobs that finished before it is sent (at most a batch of events).
         if outbox.len() >= OUTBOX_LIMIT && !self.queue.publishes_outcomes() {
             self.flush(outbox);
         }
-        Some(timestamp)
     }
 
     /// Hands the outbox's events to the sink, in order, in one batch.
@@ -850,25 +904,45 @@ struct DeliveriesExhausted {
     max: u32,
 }
 
-/// An event of a job run in the slot of `scope`.
-fn event(scope: &Scope, id: JobId, delivery: u32, status: JobStatus, previous: JobStatus) -> StatusEvent {
+/// When a job started, for its PROCESSING event and its duration; that event is built only
+/// once somebody can see it: when the job first waits (it is in flight then, and goes out at
+/// once), or before its outcome if the sink wants superseded events. With nobody listening,
+/// a job that finishes without waiting reports its outcome alone, as the broadcaster's
+/// batches would have it anyway, and its PROCESSING costs nothing.
+#[derive(Clone, Copy)]
+struct Started {
+    at_ms: u64,
+    /// Whether its PROCESSING is in the outbox (or sent).
+    announced: bool,
+}
+
+/// An event of a job run in the slot of `scope`, stamped `at_ms`.
+fn event(
+    scope: &Scope,
+    id: JobId,
+    delivery: u32,
+    status: JobStatus,
+    previous: JobStatus,
+    at_ms: u64,
+) -> StatusEvent {
     let mut event =
-        StatusEvent::from_worker(id, scope.queue_arc().clone(), scope.worker_arc().clone(), status)
+        StatusEvent::from_worker(id, scope.queue_arc().clone(), scope.worker_arc().clone(), status, at_ms)
             .previous(previous);
     event.attempt = delivery;
     event
 }
 
-/// The terminal event of a job whose PROCESSING event was stamped `started_ms`; the
-/// duration comes from the two timestamps, saving two clock reads per job.
+/// The terminal event, stamped `at_ms`, of a job that started at `started_ms`; the duration
+/// comes from the two timestamps, saving two clock reads per job.
 fn finished(
     scope: &Scope,
     id: JobId,
     delivery: u32,
     status: JobStatus,
     started_ms: Option<u64>,
+    at_ms: u64,
 ) -> StatusEvent {
-    let mut event = event(scope, id, delivery, status, JobStatus::Processing);
+    let mut event = event(scope, id, delivery, status, JobStatus::Processing, at_ms);
     event.duration_ms = started_ms.map(|started| event.timestamp_ms.saturating_sub(started));
     event
 }
