@@ -15,7 +15,12 @@ use worker_utils_tests::Events;
 fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<BTreeMap<String, String>>) {
     let events = Events::default();
     let subscriber = tracing_subscriber::registry().with(events.clone());
-    let out = tracing::subscriber::with_default(subscriber, f);
+    let out = tracing::subscriber::with_default(subscriber, || {
+        // A callsite first hit by a parallel test on a thread without a subscriber may have
+        // cached "never" while this one was being installed; asking again makes it see it.
+        tracing::callsite::rebuild_interest_cache();
+        f()
+    });
     (out, events.take())
 }
 
