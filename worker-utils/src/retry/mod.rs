@@ -122,6 +122,7 @@ where
         // Both opt-in switches in one load and one branch: while neither is on, the
         // instrumentation costs the success path nothing more.
         let on = metrics::switches::on();
+        #[allow(clippy::collapsible_if, reason = "the block holds a second `if`, compiled in with `otel`")]
         if on.any() {
             if on.metrics() {
                 metrics::count_attempt(&self.attempts, self.name());
