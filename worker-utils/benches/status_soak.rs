@@ -32,7 +32,6 @@ use noop::NoopWorker;
 use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
 use worker_utils::queue::{MemoryQueue, Queue};
-use worker_utils::status::StatusServer;
 use worker_utils::worker::Runner;
 
 const DEFAULT_JOBS: u64 = 10_000_000;
@@ -88,13 +87,7 @@ async fn soak(jobs: u64) -> Vec<Sample> {
             .build()
             .expect("queue"),
     );
-    let server = StatusServer::builder(broadcaster.clone())
-        .max_clients(200)
-        .build()
-        .expect("server")
-        .start()
-        .await
-        .expect("start");
+    let server = clients::start_server(&broadcaster).await;
     let stop = CancellationToken::new();
     let (stalled, clients) =
         clients::mix(&server.ws_url(), 10, [(Behaviour::Flood, 2), (Behaviour::Read, 88)], &stop).await;

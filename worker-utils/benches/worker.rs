@@ -87,13 +87,7 @@ fn throughput(c: &mut Criterion) {
 
     let broadcaster = Broadcaster::new();
     let (server, readers) = runtime.block_on(async {
-        let server = StatusServer::builder(broadcaster.clone())
-            .max_clients(200)
-            .build()
-            .expect("server")
-            .start()
-            .await
-            .expect("start");
+        let server = clients::start_server(&broadcaster).await;
         let url = server.ws_url();
         let mut readers = Vec::new();
         for _ in 0..100 {
@@ -153,8 +147,7 @@ fn mixed_clients(runtime: &tokio::runtime::Runtime, group: &mut criterion::Bench
     let broadcaster = Broadcaster::new();
     let stop = CancellationToken::new();
     let (server, stalled, clients) = runtime.block_on(async {
-        let server = StatusServer::builder(broadcaster.clone()).max_clients(200).build().expect("server");
-        let server = server.start().await.expect("start");
+        let server = clients::start_server(&broadcaster).await;
         let behaviours = [(Behaviour::Flood, 2), (Behaviour::Read, 88)];
         let (stalled, clients) = clients::mix(&server.ws_url(), 10, behaviours, &stop).await;
         (server, stalled, clients)

@@ -7,6 +7,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
+use worker_utils::status::{Broadcaster, StatusServer, StatusServerHandle};
 
 use std::time::Duration;
 
@@ -120,4 +121,16 @@ pub(crate) async fn join(clients: Vec<JoinHandle<ClientStats>>) -> ClientStats {
         total.bytes_received += stats.bytes_received;
     }
     total
+}
+
+/// A status server of `broadcaster` on a loopback port, with room for every client of a mix
+/// (200) and the other settings at their defaults.
+pub(crate) async fn start_server(broadcaster: &Broadcaster) -> StatusServerHandle {
+    StatusServer::builder(broadcaster.clone())
+        .max_clients(200)
+        .build()
+        .expect("server settings")
+        .start()
+        .await
+        .expect("bind a loopback port")
 }
