@@ -4,10 +4,14 @@
 //!
 //! The clients are the throughput bench's mix: 88 read everything (and reconnect when closed
 //! for lagging), 2 flood `subscribe` messages (and reconnect when closed for it), 10 complete
-//! the handshake and never read. A producer keeps at most `QUEUED` jobs waiting, enqueueing
+//! the handshake and never read. They run in a child process (this binary again, with
+//! `--clients URL`), so the RSS sampled is the worker's and the server's alone: in the same
+//! process, the clients' own read buffers were half the peak heap and, freed and grown again
+//! at every reconnect, most of the growth the soak reported. A producer keeps at most `QUEUED` jobs waiting, enqueueing
 //! in batches of 1000 as the runner completes them, so what the queue holds stays bounded
-//! and any growth is the status path's. Everything runs on one 2-thread runtime, loopback
-//! only; the run ends when every job is done (with a 30-minute watchdog).
+//! and any growth is the status path's. The worker runs on a 2-thread runtime, the clients
+//! on one thread of their own, loopback only; the run ends when every job is done (with a
+//! 30-minute watchdog), and the clients stop when their standard input closes.
 //!
 //! It prints every sample (seconds, jobs done, RSS), then the least-squares slope of RSS
 //! against jobs (MiB per million jobs) and against time (MiB per minute) over the samples
@@ -24,6 +28,8 @@ mod clients;
 #[path = "support/noop.rs"]
 mod noop;
 
+use std::io::{BufRead as _, Read as _};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -70,12 +76,57 @@ fn slope(points: impl Iterator<Item = (f64, f64)> + Clone) -> f64 {
     if sxx > 0.0 { sxy / sxx } else { 0.0 }
 }
 
-fn jobs_from_args() -> u64 {
+/// The value after `flag` on the command line.
+fn arg(flag: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|arg| arg == "--jobs")
-        .and_then(|at| args.get(at + 1))
-        .map_or(DEFAULT_JOBS, |jobs| jobs.parse().expect("--jobs takes a number"))
+    args.iter().position(|arg| arg == flag).and_then(|at| args.get(at + 1)).cloned()
+}
+
+/// The child process: the client mix on the server at `url`, until standard input closes;
+/// then prints what the clients did.
+fn run_clients(url: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let stop = CancellationToken::new();
+        let (stalled, clients) =
+            clients::mix(url, 10, [(Behaviour::Flood, 2), (Behaviour::Read, 88)], &stop).await;
+        println!("clients connected");
+        tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new()))
+            .await
+            .expect("stdin")
+            .ok();
+        stop.cancel();
+        let totals = clients::join(clients).await;
+        drop(stalled);
+        println!(
+            "clients: {} connections, {} subscribes sent, {} bytes received",
+            totals.connections, totals.subscribes_sent, totals.bytes_received
+        );
+    });
+}
+
+/// Starts the client process on the server at `url` and waits until its clients connected.
+fn spawn_clients(url: &str) -> Child {
+    let exe = std::env::current_exe().expect("this bench's path");
+    let mut child = Command::new(exe)
+        .args(["--clients", url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the client process");
+    let mut line = String::new();
+    let stdout = child.stdout.as_mut().expect("piped");
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("client process output");
+    assert_eq!(line.trim(), "clients connected", "the client process did not start");
+    child
+}
+
+/// Stops the client process (closes its standard input) and returns its report.
+fn stop_clients(mut child: Child) -> String {
+    drop(child.stdin.take());
+    let output = child.wait_with_output().expect("client process");
+    assert!(output.status.success(), "the client process failed");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 async fn soak(jobs: u64) -> Vec<Sample> {
@@ -88,9 +139,8 @@ async fn soak(jobs: u64) -> Vec<Sample> {
             .expect("queue"),
     );
     let server = clients::start_server(&broadcaster).await;
-    let stop = CancellationToken::new();
-    let (stalled, clients) =
-        clients::mix(&server.ws_url(), 10, [(Behaviour::Flood, 2), (Behaviour::Read, 88)], &stop).await;
+    let url = server.ws_url();
+    let clients = tokio::task::spawn_blocking(move || spawn_clients(&url)).await.expect("clients");
 
     let runner = Runner::builder(NoopWorker, Arc::clone(&queue), ())
         .concurrency(2)
@@ -139,19 +189,17 @@ async fn soak(jobs: u64) -> Vec<Sample> {
     producer.await.expect("producer");
     shutdown.cancel();
     run.await.expect("runner");
-    stop.cancel();
-    let totals = clients::join(clients).await;
-    drop(stalled);
+    let report = tokio::task::spawn_blocking(move || stop_clients(clients)).await.expect("clients");
     server.shutdown().await;
-    println!(
-        "clients: {} connections, {} subscribes sent, {} bytes received",
-        totals.connections, totals.subscribes_sent, totals.bytes_received
-    );
+    println!("{report}");
     samples
 }
 
 fn main() {
-    let jobs = jobs_from_args();
+    if let Some(url) = arg("--clients") {
+        return run_clients(&url);
+    }
+    let jobs = arg("--jobs").map_or(DEFAULT_JOBS, |jobs| jobs.parse().expect("--jobs takes a number"));
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let samples = runtime.block_on(async { tokio::spawn(soak(jobs)).await.expect("soak") });
