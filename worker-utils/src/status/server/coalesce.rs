@@ -80,7 +80,7 @@ impl Coalescer {
                 self.timers.push_back((until, event.job_id));
             }
         }
-        if self.timers.len() > 4 * self.max_jobs.max(16) {
+        if self.timers.len() > 2 * self.max_jobs.max(16) {
             let jobs = &self.jobs;
             self.timers.retain(|(until, job)| jobs.get(job).is_some_and(|slot| slot.until == *until));
         }
@@ -207,6 +207,20 @@ mod tests {
         let now = Instant::now();
         assert!(f.iter().all(|frame| c.offer(frame.as_item(), now)));
         assert_eq!(c.tracked(), 4, "beyond max_jobs updates pass through untracked");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stale_timers_of_a_client_that_never_takes_due_updates_stay_bounded() {
+        let events: Vec<(u64, JobStatus)> = (0..1000).map(|j| (j % 4, JobStatus::Processing)).collect();
+        let f = frames(&events).await;
+        let mut c = Coalescer::new(WINDOW, 4);
+        for frame in &f {
+            // Each window has ended unpolled: every update opens a new one, with a new timer.
+            tokio::time::advance(WINDOW).await;
+            assert!(c.offer(frame.as_item(), Instant::now()));
+            assert!(c.timers.len() <= 2 * 16, "{} timers", c.timers.len());
+        }
+        assert_eq!(c.tracked(), 4);
     }
 
     #[tokio::test(start_paused = true)]
