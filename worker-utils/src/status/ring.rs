@@ -4,7 +4,9 @@
 //! Items are published in immutable batches linked one to the next. A reader holds the
 //! batch it reads and follows the link when it reaches the end, so reading is a plain load
 //! per item and a reference-count bump per batch; publishing is one allocation and one
-//! link per batch. The writer keeps the last `capacity` items reachable; a reader that
+//! link per batch, and takes the publisher's `Vec` as it is, without moving an item. Each
+//! batch also carries a memo of type `M`, for what readers derive from its items and share
+//! (the broadcaster's JSON texts), made on first use rather than per item when published. The writer keeps the last `capacity` items reachable; a reader that
 //! falls further behind than that is moved forward and told how many items it missed.
 //! Publishing is announced through an atomic tail, and a parked waiter is woken only when
 //! it said it is parked, so a write with nobody waiting costs no wake-up.
@@ -20,17 +22,23 @@ use tokio::sync::Notify;
 /// Items per batch at most, so that a kept item pins a bounded amount of memory.
 pub(crate) const MAX_BATCH: usize = 64;
 
-pub(crate) struct Batch<T> {
+pub(crate) struct Batch<T, M = ()> {
     /// Sequence number of `items[0]`.
     first: u64,
-    items: Box<[T]>,
+    items: Vec<T>,
+    memo: M,
     /// Set when the writer links the following batch; dangling once the writer forgot it.
-    next: OnceLock<Weak<Batch<T>>>,
+    next: OnceLock<Weak<Batch<T, M>>>,
 }
 
-impl<T> Batch<T> {
+impl<T, M> Batch<T, M> {
     pub(crate) fn items(&self) -> &[T] {
         &self.items
+    }
+
+    /// What readers derived from the items and share.
+    pub(crate) fn memo(&self) -> &M {
+        &self.memo
     }
 
     fn end(&self) -> u64 {
@@ -39,25 +47,30 @@ impl<T> Batch<T> {
 }
 
 /// A published item, shared: keeps its batch alive.
-pub(crate) struct Entry<T> {
-    batch: Arc<Batch<T>>,
+pub(crate) struct Entry<T, M = ()> {
+    batch: Arc<Batch<T, M>>,
     index: usize,
 }
 
-impl<T> Clone for Entry<T> {
+impl<T, M> Clone for Entry<T, M> {
     fn clone(&self) -> Self {
         Self { batch: Arc::clone(&self.batch), index: self.index }
     }
 }
 
-impl<T> Entry<T> {
+impl<T, M> Entry<T, M> {
+    /// The item's batch and its place in it.
+    pub(crate) fn position(&self) -> (&Batch<T, M>, usize) {
+        (&self.batch, self.index)
+    }
+
     #[cfg(test)]
-    pub(crate) fn as_item(&self) -> Item<'_, T> {
+    pub(crate) fn as_item(&self) -> Item<'_, T, M> {
         Item { batch: &self.batch, index: self.index }
     }
 }
 
-impl<T> Deref for Entry<T> {
+impl<T, M> Deref for Entry<T, M> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -66,47 +79,52 @@ impl<T> Deref for Entry<T> {
 }
 
 /// A published item borrowed from a reader's batch; [`Item::to_entry`] keeps it.
-pub(crate) struct Item<'a, T> {
-    batch: &'a Arc<Batch<T>>,
+pub(crate) struct Item<'a, T, M = ()> {
+    batch: &'a Arc<Batch<T, M>>,
     index: usize,
 }
 
-impl<T> Clone for Item<'_, T> {
+impl<T, M> Clone for Item<'_, T, M> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<T> Copy for Item<'_, T> {}
+impl<T, M> Copy for Item<'_, T, M> {}
 
-impl<'a, T> Item<'a, T> {
+impl<'a, T, M> Item<'a, T, M> {
     pub(crate) fn get(self) -> &'a T {
         &self.batch.items[self.index]
     }
 
-    pub(crate) fn to_entry(self) -> Entry<T> {
+    /// The item's batch and its place in it.
+    pub(crate) fn position(self) -> (&'a Batch<T, M>, usize) {
+        (self.batch, self.index)
+    }
+
+    pub(crate) fn to_entry(self) -> Entry<T, M> {
         Entry { batch: Arc::clone(self.batch), index: self.index }
     }
 }
 
 /// The writer's side; lives under the broadcaster's lock.
-pub(crate) struct Writer<T> {
+pub(crate) struct Writer<T, M = ()> {
     /// Batches kept reachable, oldest first; never empty (the newest is linked to next).
-    window: VecDeque<Arc<Batch<T>>>,
+    window: VecDeque<Arc<Batch<T, M>>>,
     /// Items in `window`.
     kept: usize,
     capacity: usize,
 }
 
-impl<T> Writer<T> {
+impl<T, M: Default> Writer<T, M> {
     /// A writer whose readers may fall `capacity` items behind; the first item gets
     /// sequence number 1.
     pub(crate) fn new(capacity: usize) -> Self {
-        let empty = Arc::new(Batch { first: 1, items: Box::new([]), next: OnceLock::new() });
+        let empty = Arc::new(Batch { first: 1, items: Vec::new(), memo: M::default(), next: OnceLock::new() });
         Self { window: VecDeque::from([empty]), kept: 0, capacity }
     }
 
-    fn newest(&self) -> &Arc<Batch<T>> {
+    fn newest(&self) -> &Arc<Batch<T, M>> {
         &self.window[self.window.len() - 1]
     }
 
@@ -122,10 +140,11 @@ impl<T> Writer<T> {
 
     /// Publishes `items` (at most [`MAX_BATCH`], numbered from [`next_seq`](Self::next_seq)
     /// on) as one batch, and returns it. Readers see it at once; the [`Tail`] is the
-    /// caller's to advance.
-    pub(crate) fn push(&mut self, items: Vec<T>) -> Arc<Batch<T>> {
+    /// caller's to advance. The batch keeps `items` as it is, spare capacity included.
+    pub(crate) fn push(&mut self, items: Vec<T>) -> Arc<Batch<T, M>> {
         debug_assert!(items.len() <= MAX_BATCH);
-        let batch = Arc::new(Batch { first: self.next_seq(), items: items.into(), next: OnceLock::new() });
+        let batch =
+            Arc::new(Batch { first: self.next_seq(), items, memo: M::default(), next: OnceLock::new() });
         // Only the writer links, each batch once.
         let _ = self.newest().next.set(Arc::downgrade(&batch));
         self.kept += batch.items.len();
@@ -139,13 +158,13 @@ impl<T> Writer<T> {
     }
 
     /// A reader that starts with the next item.
-    pub(crate) fn cursor(&self) -> Cursor<T> {
+    pub(crate) fn cursor(&self) -> Cursor<T, M> {
         let newest = self.newest();
         Cursor { batch: Arc::clone(newest), index: newest.items.len(), next: newest.end() }
     }
 
     /// Moves `cursor` to item `seq`, or to the oldest item still kept if `seq` is gone.
-    pub(crate) fn seek(&self, cursor: &mut Cursor<T>, seq: u64) {
+    pub(crate) fn seek(&self, cursor: &mut Cursor<T, M>, seq: u64) {
         let seq = seq.clamp(self.window[0].first, self.next_seq());
         let at = self.window.partition_point(|batch| batch.end() <= seq).min(self.window.len() - 1);
         let batch = &self.window[at];
@@ -154,31 +173,31 @@ impl<T> Writer<T> {
 }
 
 /// The published item `index` of `batch`.
-pub(crate) fn entry<T>(batch: &Arc<Batch<T>>, index: usize) -> Entry<T> {
+pub(crate) fn entry<T, M>(batch: &Arc<Batch<T, M>>, index: usize) -> Entry<T, M> {
     Entry { batch: Arc::clone(batch), index }
 }
 
-impl<T> fmt::Debug for Writer<T> {
+impl<T, M: Default> fmt::Debug for Writer<T, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Writer").field("last", &self.last()).field("kept", &self.kept).finish()
     }
 }
 
 /// One reader's position. A clone reads on from the same place, independently.
-pub(crate) struct Cursor<T> {
-    batch: Arc<Batch<T>>,
+pub(crate) struct Cursor<T, M = ()> {
+    batch: Arc<Batch<T, M>>,
     index: usize,
     /// Sequence number of the next item to read.
     next: u64,
 }
 
-impl<T> Clone for Cursor<T> {
+impl<T, M> Clone for Cursor<T, M> {
     fn clone(&self) -> Self {
         Self { batch: Arc::clone(&self.batch), index: self.index, next: self.next }
     }
 }
 
-impl<T> Cursor<T> {
+impl<T, M> Cursor<T, M> {
     /// Sequence number of the next item to read.
     pub(crate) fn position(&self) -> u64 {
         self.next
@@ -186,7 +205,7 @@ impl<T> Cursor<T> {
 
     /// The next item, if it is published and still reachable. `None` with a tail at or
     /// beyond [`position`](Self::position) means the reader was lapped.
-    pub(crate) fn next(&mut self) -> Option<Item<'_, T>> {
+    pub(crate) fn next(&mut self) -> Option<Item<'_, T, M>> {
         while self.index == self.batch.items.len() {
             let following = self.batch.next.get()?.upgrade()?;
             self.batch = following;
@@ -339,7 +358,7 @@ mod tests {
     fn concurrent_writer_and_readers_see_items_in_order_without_gaps_unless_lapped() {
         const ITEMS: u64 = 20_000;
         const CAPACITY: u64 = 256;
-        let writer = Arc::new(std::sync::Mutex::new(Writer::new(CAPACITY as usize)));
+        let writer = Arc::new(std::sync::Mutex::new(Writer::<u64>::new(CAPACITY as usize)));
         let tail = Arc::new(Tail::new());
         let readers: Vec<_> = (0..3)
             .map(|_| {

@@ -324,8 +324,8 @@ impl Connection {
     }
 
     fn take(&mut self, frame: FrameItem<'_>, now: Instant) {
-        if self.filter.matches(frame.get().event()) && self.coalescer.offer(frame, now) {
-            let json = frame.get().json();
+        if self.filter.matches(frame.event()) && self.coalescer.offer(frame, now) {
+            let json = frame.json();
             if !json.is_empty() {
                 self.out.push(json);
             }

@@ -44,7 +44,7 @@ impl Coalescer {
         if self.window.is_zero() {
             return true;
         }
-        let event = frame.get().event();
+        let event = frame.event();
         if event.status.is_terminal() {
             if let Some(slot) = self.jobs.remove(&event.job_id)
                 && slot.held.is_some()
