@@ -17,7 +17,7 @@ use super::{
 use crate::config::ConfigError;
 use crate::context::JobId;
 use crate::metrics::{self, SentCounter};
-use crate::status::{JobStatus, StatusEvent, StatusSink};
+use crate::status::{JobStatus, StatusEvent, StatusSink, unix_now_ms};
 use crate::trace::{self, TraceContext};
 
 /// The embedded default queue: in-process, bounded, no external service.
@@ -307,6 +307,20 @@ impl<J> State<J> {
         }
     }
 
+    /// Adds `job` under the next id (and records its idempotency key), ready now or after
+    /// `delay`.
+    fn add(&mut self, job: J, key: Option<&str>, trace: Option<Arc<TraceContext>>, delay: Duration) -> JobId {
+        self.next_id += 1;
+        let id = JobId::new(self.next_id);
+        if let Some(key) = key {
+            self.keys.insert(key.to_owned(), id);
+        }
+        let extra = (key.is_some() || trace.is_some())
+            .then(|| Box::new(Extra { failures: Vec::new(), key: key.map(str::to_owned), trace }));
+        self.push(Entry { id, job, deliveries: 0, ready_at: Stamp::default(), extra }, delay);
+        id
+    }
+
     /// Makes `entry` ready now, or after `delay` (a delay past the clock's range parks it
     /// at the end of the range).
     fn push(&mut self, mut entry: Entry<J>, delay: Duration) {
@@ -431,21 +445,48 @@ impl<J> MemoryQueue<J> {
             if state.live() >= self.capacity {
                 return Err(job);
             }
-            state.next_id += 1;
-            let id = JobId::new(state.next_id);
-            if let Some(key) = key {
-                state.keys.insert(key.to_owned(), id);
-            }
-            let extra = (key.is_some() || trace.is_some())
-                .then(|| Box::new(Extra { failures: Vec::new(), key: key.map(str::to_owned), trace }));
-            let entry = Entry { id, job, deliveries: 0, ready_at: Stamp::default(), extra };
-            state.push(entry, options.delay_value());
-            id
+            state.add(job, key, trace, options.delay_value())
         };
         self.sent.add(&self.name, 1);
         self.ready.notify_one();
         self.publish(id, JobStatus::Pending);
         Ok(id)
+    }
+
+    /// Adds jobs from `jobs` while there is room, in order, and appends their ids to `ids`:
+    /// under one lock, with one wake-up for the reservers and one batch of `PENDING` events
+    /// (stamped with one clock reading). Job by job, a batch took the lock, woke a reserver
+    /// and published an event of its own for every job.
+    fn try_push_many(
+        &self,
+        jobs: &mut std::iter::Peekable<std::vec::IntoIter<J>>,
+        trace: Option<&Arc<TraceContext>>,
+        ids: &mut Vec<JobId>,
+    ) {
+        let first = ids.len();
+        {
+            let mut state = self.lock();
+            while state.live() < self.capacity
+                && let Some(job) = jobs.next()
+            {
+                ids.push(state.add(job, None, trace.cloned(), Duration::ZERO));
+            }
+        }
+        let added = &ids[first..];
+        if added.is_empty() {
+            return;
+        }
+        self.sent.add(&self.name, added.len() as u64);
+        // One reserver: it wakes the next while ready jobs are left.
+        self.ready.notify_one();
+        if let Some(sink) = &self.status {
+            let (worker, at_ms) = (Arc::<str>::from(""), unix_now_ms());
+            let mut events: Vec<StatusEvent> = added
+                .iter()
+                .map(|&id| StatusEvent::from_worker(id, self.name.clone(), worker.clone(), JobStatus::Pending, at_ms))
+                .collect();
+            sink.publish_all(&mut events);
+        }
     }
 
     /// Records one outcome; see [`State::settle`].
@@ -498,13 +539,18 @@ impl<J: Clone + Send + 'static> Queue<J> for MemoryQueue<J> {
     async fn enqueue_batch(&self, jobs: Vec<J>) -> Result<Vec<JobId>, QueueError> {
         let span = trace::send_span(&self.name, jobs.len());
         let trace = trace::capture(&span);
-        let options = EnqueueOptions::default();
         let push_all = async {
             let mut ids = Vec::with_capacity(jobs.len());
-            for job in jobs {
-                ids.push(self.push(job, &options, trace.as_ref()).await);
+            let mut jobs = jobs.into_iter().peekable();
+            loop {
+                // Before trying, so that room freed in between is not missed.
+                let room = self.room.notified();
+                self.try_push_many(&mut jobs, trace.as_ref(), &mut ids);
+                if jobs.peek().is_none() {
+                    return ids;
+                }
+                room.await;
             }
-            ids
         };
         Ok(push_all.instrument(span).await)
     }
@@ -840,6 +886,30 @@ mod tests {
             .filter(|(until, id)| state.reserved.get(id).is_some_and(|l| l.until == *until))
             .count();
         assert_eq!(live, 100, "every live lease keeps its end");
+    }
+
+    #[tokio::test]
+    async fn a_batch_larger_than_the_room_waits_for_it_and_keeps_its_order() {
+        let broadcaster = crate::status::Broadcaster::new();
+        let queue = Arc::new(MemoryQueue::builder("q").capacity(4).status(broadcaster.clone()).build().unwrap());
+        let producer = tokio::spawn({
+            let queue = Arc::clone(&queue);
+            async move { queue.enqueue_batch((1..=10).collect()).await.unwrap() }
+        });
+        let mut taken = Vec::new();
+        while taken.len() < 10 {
+            for job in queue.reserve(3, Duration::from_secs(5)).await.unwrap() {
+                taken.push(job.job);
+                queue.ack(job.receipt(), None).await.unwrap();
+            }
+        }
+        let ids = producer.await.unwrap();
+        assert_eq!(taken, (1..=10).collect::<Vec<u64>>(), "jobs come out in batch order");
+        assert_eq!(ids.iter().map(|id| id.get()).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>());
+        // One PENDING per job, in order, each numbered once.
+        let pending: Vec<(u64, u64)> = broadcaster.snapshot().iter().map(|e| (e.job_id.get(), e.seq)).collect();
+        assert_eq!(pending, (1..=10).map(|id| (id, id)).collect::<Vec<_>>());
+        assert!(broadcaster.snapshot().iter().all(|e| e.status == JobStatus::Pending && &*e.queue == "q"));
     }
 
     #[test]
