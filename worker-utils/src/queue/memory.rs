@@ -483,7 +483,9 @@ impl<J> MemoryQueue<J> {
             let (worker, at_ms) = (Arc::<str>::from(""), unix_now_ms());
             let mut events: Vec<StatusEvent> = added
                 .iter()
-                .map(|&id| StatusEvent::from_worker(id, self.name.clone(), worker.clone(), JobStatus::Pending, at_ms))
+                .map(|&id| {
+                    StatusEvent::from_worker(id, self.name.clone(), worker.clone(), JobStatus::Pending, at_ms)
+                })
                 .collect();
             sink.publish_all(&mut events);
         }
@@ -891,7 +893,8 @@ mod tests {
     #[tokio::test]
     async fn a_batch_larger_than_the_room_waits_for_it_and_keeps_its_order() {
         let broadcaster = crate::status::Broadcaster::new();
-        let queue = Arc::new(MemoryQueue::builder("q").capacity(4).status(broadcaster.clone()).build().unwrap());
+        let queue =
+            Arc::new(MemoryQueue::builder("q").capacity(4).status(broadcaster.clone()).build().unwrap());
         let producer = tokio::spawn({
             let queue = Arc::clone(&queue);
             async move { queue.enqueue_batch((1..=10).collect()).await.unwrap() }
@@ -907,7 +910,8 @@ mod tests {
         assert_eq!(taken, (1..=10).collect::<Vec<u64>>(), "jobs come out in batch order");
         assert_eq!(ids.iter().map(|id| id.get()).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>());
         // One PENDING per job, in order, each numbered once.
-        let pending: Vec<(u64, u64)> = broadcaster.snapshot().iter().map(|e| (e.job_id.get(), e.seq)).collect();
+        let pending: Vec<(u64, u64)> =
+            broadcaster.snapshot().iter().map(|e| (e.job_id.get(), e.seq)).collect();
         assert_eq!(pending, (1..=10).map(|id| (id, id)).collect::<Vec<_>>());
         assert!(broadcaster.snapshot().iter().all(|e| e.status == JobStatus::Pending && &*e.queue == "q"));
     }

@@ -755,7 +755,8 @@ mod tests {
         b.publish_all(&mut long);
         assert!(long.is_empty());
         let seqs: Vec<(u64, u64)> =
-            std::iter::from_fn(|| sub.cursor.next().map(|f| (f.event().job_id.get(), f.event().seq))).collect();
+            std::iter::from_fn(|| sub.cursor.next().map(|f| (f.event().job_id.get(), f.event().seq)))
+                .collect();
         assert_eq!(seqs, (2..=200).map(|job| (job, job)).collect::<Vec<_>>());
         assert_eq!(b.last_seq(), 200);
     }

@@ -120,7 +120,8 @@ impl<T, M: Default> Writer<T, M> {
     /// A writer whose readers may fall `capacity` items behind; the first item gets
     /// sequence number 1.
     pub(crate) fn new(capacity: usize) -> Self {
-        let empty = Arc::new(Batch { first: 1, items: Vec::new(), memo: M::default(), next: OnceLock::new() });
+        let empty =
+            Arc::new(Batch { first: 1, items: Vec::new(), memo: M::default(), next: OnceLock::new() });
         Self { window: VecDeque::from([empty]), kept: 0, capacity }
     }
 
