@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::alerts::AlertBoard;
-use super::recent::RecentJobs;
+use super::recent::{OfJob, RecentJobs};
 use super::ring::{self, Cursor, Entry, Item, MAX_BATCH, Tail, Writer};
 use super::{StatusEvent, StatusSink};
 use crate::alert::Alert;
@@ -69,7 +69,13 @@ struct Shared {
 struct State {
     ring: Writer<StatusEvent, Json>,
     /// Latest frame per recent job.
-    recent: RecentJobs<FrameRef>,
+    recent: RecentJobs<StatusEvent, Json>,
+}
+
+impl OfJob for StatusEvent {
+    fn job(&self) -> JobId {
+        self.job_id
+    }
 }
 
 /// A published event, shared: keeps the ring segment it lives in alive.
@@ -529,24 +535,13 @@ impl Broadcaster {
     /// jobs' latest states and announces the new tail. Writing under the lock keeps the
     /// ring in `seq` order and makes `subscribe` atomic with respect to publishing.
     fn publish_locked(&self, state: &mut State, mut events: Vec<StatusEvent>) {
-        let shared = &*self.shared;
         let first = state.ring.next_seq();
         for (seq, event) in (first..).zip(&mut events) {
             event.seq = seq;
         }
         let batch = state.ring.push(events);
-        if shared.recent_jobs > 0 {
-            let items = batch.items();
-            for (index, event) in items.iter().enumerate() {
-                // A runner slot reports a quick job's PROCESSING and COMPLETED back to back;
-                // only the last of such a run is the job's latest state.
-                if superseded(event, items.get(index + 1)) {
-                    continue;
-                }
-                state.recent.push(event.job_id, ring::entry(&batch, index));
-            }
-        }
-        shared.tail.advance(state.ring.last());
+        state.recent.push(&batch);
+        self.shared.tail.advance(state.ring.last());
     }
 }
 
@@ -626,8 +621,8 @@ impl BroadcasterBuilder {
     /// is shared by all clients, so memory does not grow with the number of clients. The
     /// ring is cut in segments of up to 64 events; a kept frame (a recent job's latest
     /// state, the snapshot clients share, a client's held update) keeps its segment alive,
-    /// so the worst case is `channel_capacity + 64 × (5 × recent_jobs + 195)` events plus those
-    /// a client holds.
+    /// so the worst case is `channel_capacity + 128 × recent_jobs + 3 × max(recent_jobs, 64) + 256`
+    /// events plus those a client holds.
     ///
     /// ```
     /// # use worker_utils::status::Broadcaster;
@@ -693,13 +688,13 @@ mod tests {
         for i in 0..10_000 {
             b.publish(event(i % 20, JobStatus::Processing));
         }
-        assert!(b.lock().recent.logged() <= 8 + 3 * 64);
+        assert!(b.lock().recent.uncompacted() < 3 * 64 + MAX_BATCH);
         let jobs: Vec<u64> = b.snapshot().iter().map(|e| e.job_id.get()).collect();
         assert_eq!(jobs, (12..20).collect::<Vec<_>>());
     }
 
     #[tokio::test]
-    async fn a_batch_records_only_the_last_of_each_run_of_one_job() {
+    async fn a_batch_records_the_last_state_of_each_job() {
         let b = Broadcaster::new();
         let _listening = b.subscribe().await;
         let mut batch = vec![
@@ -709,7 +704,6 @@ mod tests {
             event(1, JobStatus::Failed),
         ];
         b.publish_all(&mut batch);
-        assert_eq!(b.lock().recent.logged(), 3); // job 1 at seq 2 and 4, job 2 at 3; not seq 1
         let snap: Vec<(u64, u64, JobStatus)> =
             b.snapshot().iter().map(|e| (e.job_id.get(), e.seq, e.status)).collect();
         assert_eq!(snap, [(2, 3, JobStatus::Processing), (1, 4, JobStatus::Failed)]);

@@ -1,92 +1,132 @@
 //! The latest state of the most recently updated jobs, kept for clients that connect late.
 //!
-//! Publishing appends to a log in publish order and hashes nothing; the log is boiled down
-//! to each job's latest entry only when it has grown by three times `limit` entries (or when
-//! someone reads it). Before, a hash map and an order queue were updated on every publish, and once
-//! `limit` jobs were kept every new job also cost a hash map eviction.
+//! Publishing keeps a reference to each published ring segment and looks at none of its
+//! items; the segments are boiled down to each job's latest entry only when they hold three
+//! times `limit` items (or when someone reads them). Before, every published event was
+//! appended to a log as an entry of its own (a reference-count bump, and a drop later),
+//! and before that a hash map and an order queue were updated on every publish.
 
-use std::collections::VecDeque;
+use std::mem;
+use std::sync::Arc;
 
 use rustc_hash::FxHashSet;
 
+use super::ring::{self, Batch, Entry};
 use crate::context::JobId;
 
-/// Compaction lets the log grow by at least three times this many entries, so that a small
-/// `limit` does not compact on every publish.
+/// Compaction lets the segments grow by at least three times this many items, so that a
+/// small `limit` does not compact on every publish.
 const MIN_SLACK: usize = 64;
+
+/// An item that reports a job's state.
+pub(crate) trait OfJob {
+    fn job(&self) -> JobId;
+}
 
 /// The latest item of each of the `limit` most recently updated jobs.
 ///
-/// `push` is one append, amortized a third of a hash-set insert per entry: the log holds at
-/// most `limit + slack` entries (`slack` = three times `limit`, at least [`MIN_SLACK`]); when
-/// it is full it keeps the newest entry of each of the `limit` most recently updated jobs and
-/// drops the rest in one pass. (A slack of `limit` cost a no-op job with status on 5 % more
-/// instructions; each entry may keep a ring segment alive, which the memory bound of
+/// [`push`](Self::push) is one reference-count bump per ring segment; compaction costs,
+/// amortized, a third of a hash-set insert and of an entry per item. Uncompacted segments
+/// hold fewer than `slack + 64` items (`slack` = three times `limit`, at least
+/// [`MIN_SLACK`]); compaction walks them newest first and keeps the first entry it meets of
+/// each job (its latest: a quick job's PROCESSING, followed by its COMPLETED, is skipped so),
+/// until `limit` are kept. (A slack of `limit` cost a no-op job with status on 5 % more
+/// instructions; each kept entry keeps its ring segment alive, which the memory bound of
 /// `BroadcasterBuilder::channel_capacity` counts.)
-pub(crate) struct RecentJobs<T> {
-    /// `(job, item)`, oldest first; a job may appear more than once until compacted.
-    log: VecDeque<(JobId, T)>,
+pub(crate) struct RecentJobs<T, M> {
+    /// The latest entry of each of at most `limit` jobs, oldest update first, as of the
+    /// last compaction.
+    kept: Vec<Entry<T, M>>,
+    /// The segments published since the last compaction, oldest first.
+    fresh: Vec<Arc<Batch<T, M>>>,
+    /// Items in `fresh`.
+    fresh_items: usize,
     limit: usize,
-    /// The jobs seen by a compaction; kept between compactions for its allocation.
+    /// The jobs seen by a compaction, and the list it builds: kept between compactions for
+    /// their allocations.
     seen: FxHashSet<JobId>,
+    spare: Vec<Entry<T, M>>,
 }
 
-impl<T> RecentJobs<T> {
+impl<T: OfJob, M> RecentJobs<T, M> {
     /// Keeps the latest item of `limit` jobs (0 keeps nothing).
     pub(crate) fn new(limit: usize) -> Self {
-        Self { log: VecDeque::new(), limit, seen: FxHashSet::default() }
+        Self {
+            kept: Vec::new(),
+            fresh: Vec::new(),
+            fresh_items: 0,
+            limit,
+            seen: FxHashSet::default(),
+            spare: Vec::new(),
+        }
     }
 
-    /// Entries the log holds at most before it is compacted.
-    fn capacity(&self) -> usize {
-        self.limit + 3 * self.limit.max(MIN_SLACK)
+    /// Items the uncompacted segments hold before the next push compacts them.
+    fn slack(&self) -> usize {
+        3 * self.limit.max(MIN_SLACK)
     }
 
-    /// Records `item` as the latest of `job`.
-    pub(crate) fn push(&mut self, job: JobId, item: T) {
+    /// Records the items of `batch`, just published, as the latest of their jobs.
+    pub(crate) fn push(&mut self, batch: &Arc<Batch<T, M>>) {
         if self.limit == 0 {
             return;
         }
-        if self.log.len() >= self.capacity() {
+        if self.fresh_items >= self.slack() {
             self.compact();
         }
-        self.log.push_back((job, item));
+        self.fresh_items += batch.items().len();
+        self.fresh.push(Arc::clone(batch));
     }
 
     /// The latest item of `job`, if it is among the recent jobs.
-    pub(crate) fn latest(&mut self, job: JobId) -> Option<&T> {
+    pub(crate) fn latest(&mut self, job: JobId) -> Option<&Entry<T, M>> {
         self.compact();
-        self.log.iter().rev().find(|(id, _)| *id == job).map(|(_, item)| item)
+        self.kept.iter().rev().find(|entry| entry.job() == job)
     }
 
     /// The latest item of each recent job, oldest update first.
-    pub(crate) fn iter(&mut self) -> impl ExactSizeIterator<Item = &T> {
+    pub(crate) fn iter(&mut self) -> impl ExactSizeIterator<Item = &Entry<T, M>> {
         self.compact();
-        self.log.iter().map(|(_, item)| item)
+        self.kept.iter()
     }
 
-    /// Log entries, compacted or not.
+    /// Items held uncompacted.
     #[cfg(test)]
-    pub(crate) fn logged(&self) -> usize {
-        self.log.len()
+    pub(crate) fn uncompacted(&self) -> usize {
+        self.fresh_items
     }
 
-    /// Keeps only the newest entry of each of the `limit` most recently updated jobs, in
-    /// their order. Walks from the newest entry back, moving each kept one next to the
-    /// kept ones after it, and stops once `limit` are kept: older ones are dropped unread.
+    /// Keeps only the latest entry of each of the `limit` most recently updated jobs, in
+    /// their order: walks the fresh segments, then the kept entries, from the newest back,
+    /// and stops once `limit` jobs are seen; older items are dropped unread.
     fn compact(&mut self) {
-        let mut kept = self.log.len();
-        for index in (0..self.log.len()).rev() {
+        if self.fresh.is_empty() {
+            return;
+        }
+        let mut newest_first = mem::take(&mut self.spare);
+        'fresh: for batch in self.fresh.iter().rev() {
+            for (index, item) in batch.items().iter().enumerate().rev() {
+                if self.seen.len() == self.limit {
+                    break 'fresh;
+                }
+                if self.seen.insert(item.job()) {
+                    newest_first.push(ring::entry(batch, index));
+                }
+            }
+        }
+        for entry in self.kept.drain(..).rev() {
             if self.seen.len() == self.limit {
                 break;
             }
-            if self.seen.insert(self.log[index].0) {
-                kept -= 1;
-                self.log.swap(index, kept);
+            if self.seen.insert(entry.job()) {
+                newest_first.push(entry);
             }
         }
+        newest_first.reverse();
+        self.spare = mem::replace(&mut self.kept, newest_first);
         self.seen.clear();
-        self.log.drain(..kept);
+        self.fresh.clear();
+        self.fresh_items = 0;
     }
 }
 
@@ -95,11 +135,21 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::status::ring::{MAX_BATCH, Writer};
+
+    /// `(job, item number)`.
+    type Item = (u64, u32);
+
+    impl OfJob for Item {
+        fn job(&self) -> JobId {
+            JobId::new(self.0)
+        }
+    }
 
     /// What a compacted log must hold: the newest entry of each of the `limit` most
     /// recently updated jobs, oldest update first.
-    fn expected(pushed: &[(u64, u32)], limit: usize) -> Vec<(u64, u32)> {
-        let mut newest_first: Vec<(u64, u32)> = Vec::new();
+    fn expected(pushed: &[Item], limit: usize) -> Vec<Item> {
+        let mut newest_first: Vec<Item> = Vec::new();
         for &(job, item) in pushed.iter().rev() {
             if newest_first.len() == limit {
                 break;
@@ -112,46 +162,59 @@ mod tests {
         newest_first
     }
 
-    fn recent(pushed: &[(u64, u32)], limit: usize) -> RecentJobs<(u64, u32)> {
+    /// `pushed`, published in segments of `segment` items.
+    fn recent(pushed: &[Item], segment: usize, limit: usize) -> RecentJobs<Item, ()> {
+        let mut ring = Writer::new(16);
         let mut recent = RecentJobs::new(limit);
-        for &(job, item) in pushed {
-            recent.push(JobId::new(job), (job, item));
+        for items in pushed.chunks(segment) {
+            recent.push(&ring.push(items.to_vec()));
         }
         recent
+    }
+
+    fn kept(recent: &mut RecentJobs<Item, ()>) -> Vec<Item> {
+        recent.iter().map(|entry| **entry).collect()
     }
 
     proptest! {
         #[test]
         fn keeps_the_latest_of_the_most_recently_updated_jobs(
             jobs in proptest::collection::vec(0..40_u64, 0..600),
+            segment in 1..=MAX_BATCH,
             limit in 0..50_usize,
         ) {
-            let pushed: Vec<(u64, u32)> = jobs.iter().zip(0..).map(|(&job, n)| (job, n)).collect();
-            let mut recent = recent(&pushed, limit);
-            prop_assert!(recent.logged() <= recent.capacity());
+            let pushed: Vec<Item> = jobs.iter().zip(0..).map(|(&job, n)| (job, n)).collect();
+            let mut recent = recent(&pushed, segment, limit);
+            prop_assert!(recent.uncompacted() < recent.slack() + MAX_BATCH);
             let want = expected(&pushed, limit);
             for job in 0..40 {
                 let latest = want.iter().find(|&&(seen, _)| seen == job).copied();
-                prop_assert_eq!(recent.latest(JobId::new(job)).copied(), latest);
+                prop_assert_eq!(recent.latest(JobId::new(job)).map(|entry| **entry), latest);
             }
-            prop_assert_eq!(recent.iter().copied().collect::<Vec<_>>(), want);
+            prop_assert_eq!(kept(&mut recent), want);
         }
     }
 
     #[test]
-    fn a_log_of_distinct_jobs_is_compacted_by_dropping_the_oldest() {
-        let pushed: Vec<(u64, u32)> = (0..1000).map(|n| (n, n as u32)).collect();
-        let mut recent = recent(&pushed, 100);
-        assert!(recent.logged() <= 400);
-        assert_eq!(recent.iter().copied().collect::<Vec<_>>(), pushed[900..]);
-        assert_eq!(recent.logged(), 100);
+    fn distinct_jobs_are_compacted_by_dropping_the_oldest() {
+        let pushed: Vec<Item> = (0..1000).map(|n| (n, n as u32)).collect();
+        let mut recent = recent(&pushed, MAX_BATCH, 100);
+        assert!(recent.uncompacted() < 300 + MAX_BATCH);
+        assert_eq!(kept(&mut recent), pushed[900..]);
+        assert_eq!((recent.uncompacted(), recent.kept.len()), (0, 100));
         assert!(recent.latest(JobId::new(899)).is_none());
     }
 
     #[test]
+    fn a_job_updated_twice_in_a_segment_is_kept_once_with_its_last_item() {
+        let mut recent = recent(&[(1, 1), (2, 2), (1, 3)], MAX_BATCH, 10);
+        assert_eq!(kept(&mut recent), [(2, 2), (1, 3)]);
+    }
+
+    #[test]
     fn a_zero_limit_keeps_nothing() {
-        let mut recent = recent(&[(1, 1), (2, 2)], 0);
-        assert_eq!((recent.logged(), recent.iter().count()), (0, 0));
+        let mut recent = recent(&[(1, 1), (2, 2)], MAX_BATCH, 0);
+        assert_eq!((recent.uncompacted(), recent.iter().count()), (0, 0));
         assert!(recent.latest(JobId::new(1)).is_none());
     }
 }
