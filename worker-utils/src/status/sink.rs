@@ -38,9 +38,9 @@ pub trait StatusSink: Send + Sync + 'static {
     /// Whether the sink wants an event that a later event of the same job supersedes before
     /// anybody could see it: a quick job's `PROCESSING`, handed over in one batch with its
     /// outcome. `true` by default: every event reaches the sink. The
-    /// [`Broadcaster`](super::Broadcaster) says `false` while no client is connected, and
-    /// the runner then builds no `PROCESSING` for a job that finishes without waiting (a
-    /// job that waits reports it as always). Asked once per job: keep it cheap.
+    /// [`Broadcaster`](super::Broadcaster) says `false`, and the runner then builds no
+    /// `PROCESSING` for a job that finishes without waiting (a job that waits reports it as
+    /// always). Asked once per job: keep it cheap.
     fn wants_superseded(&self) -> bool {
         true
     }
