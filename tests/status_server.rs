@@ -199,3 +199,37 @@ async fn shutdown_closes_every_client_with_a_normal_close_frame() {
         assert_eq!(frame.reason.as_str(), "server shutting down");
     }
 }
+
+/// The nice value of this process's thread named `name`, from `/proc` (Linux).
+#[cfg(target_os = "linux")]
+fn nice_of_thread(name: &str) -> Option<i64> {
+    std::fs::read_dir("/proc/self/task").ok()?.flatten().find_map(|task| {
+        let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+        if comm.trim() != name {
+            return None;
+        }
+        // Field 19 of `stat`, counted after the parenthesized command name.
+        let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+        stat.rsplit_once(')')?.1.split_whitespace().nth(16)?.parse().ok()
+    })
+}
+
+#[tokio::test]
+async fn a_server_on_a_background_thread_serves_at_the_lowest_priority_and_shuts_down() {
+    let broadcaster = Broadcaster::new();
+    let server = start(&broadcaster, |b| b.background_thread(true).rate_limit(Duration::ZERO)).await;
+    let mut client = connect(&server, "/ws").await;
+    assert_eq!(until_ready(&mut client).await, (vec![], 0));
+    #[cfg(target_os = "linux")]
+    assert_eq!(nice_of_thread("worker-utils-st"), Some(19), "the server's own thread runs at nice 19");
+
+    publish_pending(&broadcaster, JobId::new(7), "mail");
+    let pending = next_json(&mut client).await;
+    assert_eq!((pending["job_id"].as_u64(), pending["status"].as_str()), (Some(7), Some("PENDING")));
+
+    let closed = tokio::spawn(async move { close_frame(&mut client).await });
+    server.shutdown().await;
+    assert_eq!(closed.await.unwrap().expect("a close frame").code, CloseCode::Normal);
+    #[cfg(target_os = "linux")]
+    assert_eq!(nice_of_thread("worker-utils-st"), None, "the thread ended");
+}

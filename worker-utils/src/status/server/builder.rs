@@ -28,6 +28,7 @@ pub(crate) struct Settings {
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_lags: u32,
     pub(crate) admin: Option<Admin>,
+    pub(crate) background_thread: bool,
     /// The recorder whose text `GET /metrics` serves.
     #[cfg(feature = "prometheus")]
     pub(crate) metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -51,7 +52,8 @@ impl fmt::Debug for Settings {
             .field("write_timeout", &self.write_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_lags", &self.max_lags)
-            .field("admin", &self.admin);
+            .field("admin", &self.admin)
+            .field("background_thread", &self.background_thread);
         #[cfg(feature = "prometheus")]
         debug.field("metrics", &self.metrics.is_some());
         debug.finish()
@@ -127,6 +129,7 @@ impl StatusServerBuilder {
                 handshake_timeout: Duration::from_secs(5),
                 max_lags: 3,
                 admin: None,
+                background_thread: false,
                 #[cfg(feature = "prometheus")]
                 metrics: None,
             },
@@ -172,6 +175,28 @@ impl StatusServerBuilder {
     pub fn defaults(mut self, defaults: WebSocketDefaults) -> Self {
         self.settings.max_clients = defaults.max_clients;
         self.settings.rate_limit = defaults.rate_limit;
+        self
+    }
+
+    /// Serves clients from a thread of the server's own, at the lowest CPU priority (nice 19
+    /// on Linux; elsewhere at the thread's default priority), instead of on the runtime that
+    /// calls [`start`](StatusServer::start). The worker's jobs then always come first: when
+    /// they keep every core busy, clients get what CPU is left and fall behind (they are
+    /// told they lagged, and catch up when the load eases) rather than slow the jobs down.
+    /// Off by default, so that the server runs on the caller's runtime, paused clock
+    /// included. Measured beside a no-op worker that saturates the cores: BENCHMARKS.md §16.
+    ///
+    /// ```
+    /// # use worker_utils::status::{Broadcaster, StatusServer};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let server = StatusServer::builder(Broadcaster::new()).background_thread(true).build().unwrap();
+    /// let server = server.start().await.unwrap();
+    /// assert_eq!(server.client_count(), 0);
+    /// server.shutdown().await;
+    /// # }
+    /// ```
+    pub fn background_thread(mut self, on: bool) -> Self {
+        self.settings.background_thread = on;
         self
     }
 

@@ -3,6 +3,7 @@
 //! admits (`client`).
 
 mod admin;
+mod background;
 mod builder;
 mod client;
 mod coalesce;
@@ -127,8 +128,9 @@ impl StatusServer {
         self.settings.bind
     }
 
-    /// Binds the listener and serves clients on a background task until the returned
-    /// handle is shut down or dropped. Must be called inside a tokio runtime.
+    /// Binds the listener and serves clients on a background task (or on a thread of its
+    /// own: [`background_thread`](StatusServerBuilder::background_thread)) until the
+    /// returned handle is shut down or dropped. Must be called inside a tokio runtime.
     ///
     /// ```
     /// # use worker_utils::status::{Broadcaster, StatusServer};
@@ -142,7 +144,6 @@ impl StatusServer {
         let local_addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let (wake, _) = watch::channel(());
-        tokio::spawn(pump(self.broadcaster.clone(), wake.clone(), shutdown.clone()));
         let shared = Arc::new(Shared {
             wake,
             slots: Arc::new(Semaphore::new(self.settings.max_clients)),
@@ -153,9 +154,48 @@ impl StatusServer {
             settings: self.settings,
         });
         tracing::info!(%local_addr, "status server listening");
-        let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), shutdown.clone()));
-        Ok(StatusServerHandle { local_addr, shutdown, task: Some(task), shared })
+        let serving = if shared.settings.background_thread {
+            // The listener moves to the thread's runtime as a std socket: a tokio socket
+            // belongs to the runtime that made it.
+            let listener = listener.into_std()?;
+            let (shared, shutdown) = (Arc::clone(&shared), shutdown.clone());
+            Serving::Thread(background::spawn(async move {
+                match TcpListener::from_std(listener) {
+                    Ok(listener) => serve(listener, shared, shutdown).await,
+                    Err(error) => tracing::error!(%error, "status server could not listen on its thread"),
+                }
+            })?)
+        } else {
+            Serving::Task(tokio::spawn(serve(listener, Arc::clone(&shared), shutdown.clone())))
+        };
+        Ok(StatusServerHandle { local_addr, shutdown, serving: Some(serving), shared })
     }
+}
+
+/// Where a running server serves its clients.
+enum Serving {
+    Task(JoinHandle<()>),
+    Thread(std::thread::JoinHandle<()>),
+}
+
+impl Serving {
+    /// Waits until serving ended; `Err` if it panicked.
+    async fn join(self) -> Result<(), String> {
+        match self {
+            Serving::Task(task) => task.await.map_err(|error| error.to_string()),
+            Serving::Thread(thread) => match tokio::task::spawn_blocking(move || thread.join()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err("the server thread panicked".to_owned()),
+                Err(error) => Err(error.to_string()),
+            },
+        }
+    }
+}
+
+/// Serves clients until `shutdown`: wakes them as events arrive and accepts new ones.
+async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
+    tokio::spawn(pump(shared.broadcaster.clone(), shared.wake.clone(), shutdown.clone()));
+    accept_loop(listener, shared, shutdown).await;
 }
 
 /// A running [`StatusServer`]: its address, its client count, and the way to stop it.
@@ -173,7 +213,7 @@ impl StatusServer {
 pub struct StatusServerHandle {
     local_addr: SocketAddr,
     shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    serving: Option<Serving>,
     shared: Arc<Shared>,
 }
 
@@ -250,8 +290,8 @@ impl StatusServerHandle {
     /// ```
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
-        if let Some(task) = self.task.take()
-            && let Err(error) = task.await
+        if let Some(serving) = self.serving.take()
+            && let Err(error) = serving.join().await
         {
             tracing::warn!(%error, "status server task ended abnormally");
         }
