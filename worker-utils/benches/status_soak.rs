@@ -28,12 +28,9 @@ mod clients;
 #[path = "support/noop.rs"]
 mod noop;
 
-use std::io::{BufRead as _, Read as _};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clients::Behaviour;
 use noop::NoopWorker;
 use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
@@ -76,59 +73,6 @@ fn slope(points: impl Iterator<Item = (f64, f64)> + Clone) -> f64 {
     if sxx > 0.0 { sxy / sxx } else { 0.0 }
 }
 
-/// The value after `flag` on the command line.
-fn arg(flag: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|arg| arg == flag).and_then(|at| args.get(at + 1)).cloned()
-}
-
-/// The child process: the client mix on the server at `url`, until standard input closes;
-/// then prints what the clients did.
-fn run_clients(url: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime.block_on(async {
-        let stop = CancellationToken::new();
-        let (stalled, clients) =
-            clients::mix(url, 10, [(Behaviour::Flood, 2), (Behaviour::Read, 88)], &stop).await;
-        println!("clients connected");
-        tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new()))
-            .await
-            .expect("stdin")
-            .ok();
-        stop.cancel();
-        let totals = clients::join(clients).await;
-        drop(stalled);
-        println!(
-            "clients: {} connections, {} subscribes sent, {} bytes received",
-            totals.connections, totals.subscribes_sent, totals.bytes_received
-        );
-    });
-}
-
-/// Starts the client process on the server at `url` and waits until its clients connected.
-fn spawn_clients(url: &str) -> Child {
-    let exe = std::env::current_exe().expect("this bench's path");
-    let mut child = Command::new(exe)
-        .args(["--clients", url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the client process");
-    let mut line = String::new();
-    let stdout = child.stdout.as_mut().expect("piped");
-    std::io::BufReader::new(stdout).read_line(&mut line).expect("client process output");
-    assert_eq!(line.trim(), "clients connected", "the client process did not start");
-    child
-}
-
-/// Stops the client process (closes its standard input) and returns its report.
-fn stop_clients(mut child: Child) -> String {
-    drop(child.stdin.take());
-    let output = child.wait_with_output().expect("client process");
-    assert!(output.status.success(), "the client process failed");
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
 async fn soak(jobs: u64) -> Vec<Sample> {
     let broadcaster = Broadcaster::new();
     let queue = Arc::new(
@@ -138,9 +82,9 @@ async fn soak(jobs: u64) -> Vec<Sample> {
             .build()
             .expect("queue"),
     );
-    let server = clients::start_server(&broadcaster).await;
+    let server = clients::start_server(&broadcaster, false).await;
     let url = server.ws_url();
-    let clients = tokio::task::spawn_blocking(move || spawn_clients(&url)).await.expect("clients");
+    let clients = tokio::task::spawn_blocking(move || clients::spawn_child(&url)).await.expect("clients");
 
     let runner = Runner::builder(NoopWorker, Arc::clone(&queue), ())
         .concurrency(2)
@@ -189,17 +133,18 @@ async fn soak(jobs: u64) -> Vec<Sample> {
     producer.await.expect("producer");
     shutdown.cancel();
     run.await.expect("runner");
-    let report = tokio::task::spawn_blocking(move || stop_clients(clients)).await.expect("clients");
+    let report = tokio::task::spawn_blocking(move || clients::stop_child(clients)).await.expect("clients");
     server.shutdown().await;
     println!("{report}");
     samples
 }
 
 fn main() {
-    if let Some(url) = arg("--clients") {
-        return run_clients(&url);
+    if let Some(url) = clients::arg(clients::CHILD_FLAG) {
+        return clients::run_child(&url);
     }
-    let jobs = arg("--jobs").map_or(DEFAULT_JOBS, |jobs| jobs.parse().expect("--jobs takes a number"));
+    let jobs =
+        clients::arg("--jobs").map_or(DEFAULT_JOBS, |jobs| jobs.parse().expect("--jobs takes a number"));
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let samples = runtime.block_on(async { tokio::spawn(soak(jobs)).await.expect("soak") });

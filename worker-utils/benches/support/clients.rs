@@ -1,5 +1,6 @@
 //! Status clients for the benches that run a status server beside the worker: readers,
-//! flooders and stalled clients, each reconnecting (or not) as the server closes it.
+//! flooders and stalled clients, each reconnecting (or not) as the server closes it; and
+//! issue 16's mix of them in a child process.
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
@@ -9,6 +10,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 use worker_utils::status::{Broadcaster, StatusServer, StatusServerHandle};
 
+use std::io::{BufRead as _, Read as _};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// What a client did, summed over its connections.
@@ -124,13 +127,75 @@ pub(crate) async fn join(clients: Vec<JoinHandle<ClientStats>>) -> ClientStats {
 }
 
 /// A status server of `broadcaster` on a loopback port, with room for every client of a mix
-/// (200) and the other settings at their defaults.
-pub(crate) async fn start_server(broadcaster: &Broadcaster) -> StatusServerHandle {
+/// (200), on the caller's runtime or a `background` thread, the other settings at their
+/// defaults.
+pub(crate) async fn start_server(broadcaster: &Broadcaster, background: bool) -> StatusServerHandle {
     StatusServer::builder(broadcaster.clone())
         .max_clients(200)
+        .background_thread(background)
         .build()
         .expect("server settings")
         .start()
         .await
         .expect("bind a loopback port")
+}
+
+/// The flag that makes a bench binary the client process: `--clients URL`.
+pub(crate) const CHILD_FLAG: &str = "--clients";
+
+/// The value after `flag` on the command line.
+pub(crate) fn arg(flag: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|arg| arg == flag).and_then(|at| args.get(at + 1)).cloned()
+}
+
+/// The client process (issue 16's mix: 10 stalled, 2 flooding, 88 reading) on the server at
+/// `url`, on one thread, until its standard input closes; then prints what the clients did.
+///
+/// In a process of their own, the clients neither share the worker's runtime nor count in
+/// its memory, as browsers on other machines would not; they still share the machine's
+/// cores.
+pub(crate) fn run_child(url: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let stop = CancellationToken::new();
+        let (stalled, clients) = mix(url, 10, [(Behaviour::Flood, 2), (Behaviour::Read, 88)], &stop).await;
+        println!("clients connected");
+        tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new()))
+            .await
+            .expect("stdin")
+            .ok();
+        stop.cancel();
+        let totals = join(clients).await;
+        drop(stalled);
+        println!(
+            "clients: {} connections, {} subscribes sent, {} bytes received",
+            totals.connections, totals.subscribes_sent, totals.bytes_received
+        );
+    });
+}
+
+/// Starts this binary as the client process on the server at `url` and waits until its
+/// clients connected.
+pub(crate) fn spawn_child(url: &str) -> Child {
+    let exe = std::env::current_exe().expect("this bench's path");
+    let mut child = Command::new(exe)
+        .args([CHILD_FLAG, url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the client process");
+    let mut line = String::new();
+    let stdout = child.stdout.as_mut().expect("piped");
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("client process output");
+    assert_eq!(line.trim(), "clients connected", "the client process did not start");
+    child
+}
+
+/// Stops the client process (closes its standard input) and returns its report.
+pub(crate) fn stop_child(mut child: Child) -> String {
+    drop(child.stdin.take());
+    let output = child.wait_with_output().expect("client process");
+    assert!(output.status.success(), "the client process failed");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
