@@ -6,12 +6,16 @@ use std::io;
 use std::thread::JoinHandle;
 
 /// Runs `serve` to its end on a new thread with a runtime of its own, after lowering the
-/// thread's CPU priority: the worker's threads then always come first.
+/// thread's CPU priority: the worker's threads then always come first. The thread logs to
+/// the `tracing` subscriber of the caller, as a task spawned there would.
 pub(super) fn spawn(serve: impl Future<Output = ()> + Send + 'static) -> io::Result<JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let dispatch = tracing::dispatcher::get_default(Clone::clone);
     std::thread::Builder::new().name("worker-utils-status".to_owned()).spawn(move || {
-        lower_priority();
-        runtime.block_on(serve);
+        tracing::dispatcher::with_default(&dispatch, || {
+            lower_priority();
+            runtime.block_on(serve);
+        });
     })
 }
 
