@@ -28,6 +28,8 @@ fn python_websockets_present() -> bool {
 }
 
 /// Job 1 succeeds, job 2 fails permanently, job 3 fails transiently on its first delivery.
+/// Each first waits a moment, so that its PROCESSING is live: a job that never waits skips
+/// it (docs/protocol.md).
 struct ByPayload;
 
 impl Action for ByPayload {
@@ -39,6 +41,7 @@ impl Action for ByPayload {
     }
 
     async fn execute(&self, n: u32, _: &(), ctx: &ActionContext) -> Result<u32, ActionError> {
+        tokio::time::sleep(Duration::from_millis(5)).await;
         match n {
             2 => Err(ActionError::permanent(std::io::Error::other("injected permanent failure"))),
             3 if ctx.delivery() == 1 => {

@@ -906,9 +906,9 @@ struct DeliveriesExhausted {
 
 /// When a job started, for its PROCESSING event and its duration; that event is built only
 /// once somebody can see it: when the job first waits (it is in flight then, and goes out at
-/// once), or before its outcome if the sink wants superseded events. With nobody listening,
-/// a job that finishes without waiting reports its outcome alone, as the broadcaster's
-/// batches would have it anyway, and its PROCESSING costs nothing.
+/// once), or before its outcome if the sink wants superseded events. Otherwise (the
+/// broadcaster's case) a job that finishes without waiting reports its outcome alone, and
+/// its PROCESSING costs nothing.
 #[derive(Clone, Copy)]
 struct Started {
     at_ms: u64,
