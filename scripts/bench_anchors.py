@@ -17,7 +17,9 @@ and, within the project, in the same criterion run as the status on/off pair:
                                                             (the server on the worker's runtime,
                                                             then on a background thread)
 
-then the status_soak bench (10 M no-op jobs, status on, 100 clients; its RSS slope and max).
+then the status_pairs bench (the same two ratios as medians of paired trials, each pair of
+runs back to back, which machine drift between criterion rows does not move), then the
+status_soak bench (10 M no-op jobs, status on, 100 clients; its RSS slope and max).
 It prints each pair and its ratio, per round, with issue 16's targets beside them:
 status on >= 0.8x status off; the whole stack's cost over a bare call <= tower's retry's;
 delivery >= 0.8x the raw fan-out ceiling in every round; with 100 clients (10 stalled,
@@ -91,7 +93,7 @@ def main():
                 env=dict(os.environ, CARGO_TARGET_DIR=str(work / name / "target")))
             probes[name] = work / name / "target" / "release" / binary
         run(["cargo", "bench", "--quiet", "-p", "worker-utils", "--bench", "worker", "--bench", "status",
-             "--bench", "wrappers", "--bench", "status_soak", "--no-run"])
+             "--bench", "wrappers", "--bench", "status_soak", "--bench", "status_pairs", "--no-run"])
 
         print(f"{args.rounds} rounds; each probe, then its paired bench. "
               f"Ratios are ours / peer's (issue 16's targets in brackets).")
@@ -105,6 +107,7 @@ def main():
             mixed = worker["worker_throughput/noop_jobs_status_server_100_clients_10_stalled_2_flooders thrpt"]
             background = worker[
                 "worker_throughput/noop_jobs_status_server_background_100_clients_10_stalled_2_flooders thrpt"]
+            paired = result_line(run(["cargo", "bench", "--quiet", "-p", "worker-utils", "--bench", "status_pairs"]))
             fanout = result_line(run([probes["wsfanout"]]))["delivered_per_s"]
             delivery = criterion("status", r"^delivery/100_clients$")["delivery/100_clients thrpt"]
             stack = criterion("wrappers", r"^success_path/(bare_fn|tower_retry|worker_utils_all_wrappers"
@@ -122,6 +125,8 @@ def main():
             print(f"  beside apalis c=1 {apalis['c1'] / 1e6:.2f}M, c=32 {apalis['c32'] / 1e6:.2f}M: "
                   f"status off {off / apalis['c1']:.2f}x / {off / apalis['c32']:.2f}x, "
                   f"status on {on / apalis['c1']:.2f}x / {on / apalis['c32']:.2f}x")
+            print(f"  paired trials ({paired['trials']:.0f}, medians): status on/off {paired['on_off_median']:.2f}x, "
+                  f"100 clients (server on a background thread) / none {paired['clients_median']:.2f}x")
             print(f"delivery to 100 clients {delivery / 1e6:.2f}M msgs/s, raw fan-out {fanout / 1e6:.2f}M: "
                   f"{delivery / fanout:.2f}x [>= 0.8x]")
             print(f"no-op jobs/s beside a status server: 100 clients (10 stalled, 2 flooding) "

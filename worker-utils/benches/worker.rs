@@ -17,51 +17,21 @@
 mod clients;
 #[path = "support/noop.rs"]
 mod noop;
+#[path = "support/runs.rs"]
+mod runs;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clients::{Behaviour, ClientStats, client};
 use criterion::measurement::WallTime;
 use criterion::{Criterion, Throughput, criterion_group};
 use futures_util::StreamExt as _;
-use noop::NoopWorker;
+use runs::{JOBS, run_once};
 use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
-use worker_utils::queue::{MemoryQueue, Queue};
 use worker_utils::status::StatusServer;
-use worker_utils::worker::Runner;
 
-const JOBS: u64 = 100_000;
-
-/// Fills a fresh queue, runs the worker until every job is done, returns the run's time.
-/// Without a broadcaster, status events are discarded.
-async fn run_once(broadcaster: Option<&Broadcaster>) -> Duration {
-    let mut queue = MemoryQueue::builder("bench").capacity(JOBS as usize);
-    if let Some(broadcaster) = broadcaster {
-        queue = queue.status(broadcaster.clone());
-    }
-    let queue = Arc::new(queue.build().expect("queue"));
-    queue.enqueue_batch((0..JOBS).collect()).await.expect("enqueue");
-    let mut runner = Runner::builder(NoopWorker, queue.clone(), ()).concurrency(2).batch(256);
-    if let Some(broadcaster) = broadcaster {
-        runner = runner.status(broadcaster.clone());
-    }
-    let runner = runner.build().expect("runner");
-    let stats = runner.stats();
-    let shutdown = CancellationToken::new();
-    let started = Instant::now();
-    let run = tokio::spawn(runner.run(shutdown.clone()));
-    while stats.completed() < JOBS {
-        // Sleep rather than spin: the measuring task must not take a core from the runner.
-        tokio::time::sleep(Duration::from_micros(500)).await;
-    }
-    let elapsed = started.elapsed();
-    shutdown.cancel();
-    run.await.expect("runner");
-    elapsed
-}
-
+/// The time of `iters` runs, for criterion's `iter_custom`.
 async fn sum_runs(iters: u64, broadcaster: Option<&Broadcaster>) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
