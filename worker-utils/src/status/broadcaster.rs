@@ -91,19 +91,16 @@ type Batch = ring::Batch<StatusEvent, Json>;
 #[derive(Default)]
 pub(crate) struct Json(OnceLock<Box<[OnceLock<Utf8Bytes>]>>);
 
-/// The event at `index` of `batch` as one JSON text message; empty if serialization failed
+/// `event`, at `index` of `batch`, as one JSON text message; empty if serialization failed
 /// (counted and logged once, the event is then skipped by every client).
-fn json_at(batch: &Batch, index: usize) -> &Utf8Bytes {
-    let texts = batch.memo().0.get_or_init(|| batch.items().iter().map(|_| OnceLock::new()).collect());
-    texts[index].get_or_init(|| {
-        let event = &batch.items()[index];
-        match serde_json::to_string(event) {
-            Ok(text) => Utf8Bytes::from(text),
-            Err(error) => {
-                crate::metrics::count_broadcast_failure("serialize");
-                tracing::warn!(job_id = %event.job_id, %error, "status event could not be serialized");
-                Utf8Bytes::default()
-            }
+fn json_at<'a>(batch: &'a Batch, index: usize, event: &StatusEvent) -> &'a Utf8Bytes {
+    let texts = batch.memo().0.get_or_init(|| (0..batch.capacity()).map(|_| OnceLock::new()).collect());
+    texts[index].get_or_init(|| match serde_json::to_string(event) {
+        Ok(text) => Utf8Bytes::from(text),
+        Err(error) => {
+            crate::metrics::count_broadcast_failure("serialize");
+            tracing::warn!(job_id = %event.job_id, %error, "status event could not be serialized");
+            Utf8Bytes::default()
         }
     })
 }
@@ -116,7 +113,7 @@ impl FrameRef {
     /// The event's JSON text (see [`json_at`]).
     pub(crate) fn json(&self) -> &Utf8Bytes {
         let (batch, index) = self.position();
-        json_at(batch, index)
+        json_at(batch, index, self)
     }
 }
 
@@ -128,7 +125,7 @@ impl<'a> FrameItem<'a> {
     /// The event's JSON text (see [`json_at`]).
     pub(crate) fn json(self) -> &'a Utf8Bytes {
         let (batch, index) = self.position();
-        json_at(batch, index)
+        json_at(batch, index, self.get())
     }
 }
 
@@ -481,11 +478,15 @@ impl Default for Broadcaster {
 }
 
 impl StatusSink for Broadcaster {
-    fn publish(&self, event: StatusEvent) {
-        let events = vec![event];
+    /// Appends the event to the ring's open segment: a stream of single publishes is read
+    /// by clients in segments of up to 64 events (see `ring`).
+    fn publish(&self, mut event: StatusEvent) {
         let mut state = self.lock();
-        self.publish_locked(&mut state, events);
-        drop(state);
+        let state = &mut *state;
+        event.seq = state.ring.next_seq();
+        let (segment, index) = state.ring.append(event);
+        state.recent.push(segment, index);
+        self.shared.tail.advance(state.ring.last());
         self.shared.published.increment(1);
     }
 
@@ -548,7 +549,7 @@ impl Broadcaster {
             event.seq = seq;
         }
         let batch = state.ring.push(events);
-        state.recent.push(&batch);
+        state.recent.push(batch, 0);
         self.shared.tail.advance(state.ring.last());
     }
 }

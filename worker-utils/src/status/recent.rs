@@ -1,7 +1,8 @@
 //! The latest state of the most recently updated jobs, kept for clients that connect late.
 //!
-//! Publishing keeps a reference to each published ring segment and looks at none of its
-//! items; the segments are boiled down to each job's latest entry only when they hold three
+//! Publishing keeps a reference to each published ring segment (with where its new items
+//! start, as a single item may be appended to a segment already kept) and looks at none of
+//! its items; the segments are boiled down to each job's latest entry only when they hold three
 //! times `limit` items (or when someone reads them). Before, every published event was
 //! appended to a log as an entry of its own (a reference-count bump, and a drop later),
 //! and before that a hash map and an order queue were updated on every publish.
@@ -37,8 +38,9 @@ pub(crate) struct RecentJobs<T, M> {
     /// The latest entry of each of at most `limit` jobs, oldest update first, as of the
     /// last compaction.
     kept: Vec<Entry<T, M>>,
-    /// The segments published since the last compaction, oldest first.
-    fresh: Vec<Arc<Batch<T, M>>>,
+    /// The segments published into since the last compaction, oldest first, each with the
+    /// index of its first item published since.
+    fresh: Vec<(Arc<Batch<T, M>>, usize)>,
     /// Items in `fresh`.
     fresh_items: usize,
     limit: usize,
@@ -66,16 +68,20 @@ impl<T: OfJob, M> RecentJobs<T, M> {
         3 * self.limit.max(MIN_SLACK)
     }
 
-    /// Records the items of `batch`, just published, as the latest of their jobs.
-    pub(crate) fn push(&mut self, batch: &Arc<Batch<T, M>>) {
+    /// Records the items of `batch` from `from` on, just published, as the latest of their
+    /// jobs.
+    pub(crate) fn push(&mut self, batch: &Arc<Batch<T, M>>, from: usize) {
         if self.limit == 0 {
             return;
         }
         if self.fresh_items >= self.slack() {
             self.compact();
         }
-        self.fresh_items += batch.items().len();
-        self.fresh.push(Arc::clone(batch));
+        self.fresh_items += batch.len() - from;
+        // An item appended to the segment pushed last is already covered by its entry.
+        if !self.fresh.last().is_some_and(|(last, _)| Arc::ptr_eq(last, batch)) {
+            self.fresh.push((Arc::clone(batch), from));
+        }
     }
 
     /// The latest item of `job`, if it is among the recent jobs.
@@ -104,8 +110,10 @@ impl<T: OfJob, M> RecentJobs<T, M> {
             return;
         }
         let mut newest_first = mem::take(&mut self.spare);
-        'fresh: for batch in self.fresh.iter().rev() {
-            for (index, item) in batch.items().iter().enumerate().rev() {
+        'fresh: for (batch, from) in self.fresh.iter().rev() {
+            for (index, item) in
+                (*from..batch.len()).rev().filter_map(|index| Some((index, batch.get(index)?)))
+            {
                 if self.seen.len() == self.limit {
                     break 'fresh;
                 }
@@ -162,12 +170,30 @@ mod tests {
         newest_first
     }
 
-    /// `pushed`, published in segments of `segment` items.
+    /// `pushed`, published in batches of `segment` items, or appended item by item where
+    /// `segment` is 0.
     fn recent(pushed: &[Item], segment: usize, limit: usize) -> RecentJobs<Item, ()> {
+        published(pushed, &[segment], limit)
+    }
+
+    /// `pushed`, published as `pattern` says, cycled: each number a batch of so many items,
+    /// or a single item appended where it is 0.
+    fn published(pushed: &[Item], pattern: &[usize], limit: usize) -> RecentJobs<Item, ()> {
         let mut ring = Writer::new(16);
         let mut recent = RecentJobs::new(limit);
-        for items in pushed.chunks(segment) {
-            recent.push(&ring.push(items.to_vec()));
+        let mut rest = pushed;
+        for &segment in pattern.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (items, after) = rest.split_at(segment.clamp(1, rest.len()));
+            if segment == 0 {
+                let (batch, index) = ring.append(items[0]);
+                recent.push(batch, index);
+            } else {
+                recent.push(ring.push(items.to_vec()), 0);
+            }
+            rest = after;
         }
         recent
     }
@@ -180,11 +206,11 @@ mod tests {
         #[test]
         fn keeps_the_latest_of_the_most_recently_updated_jobs(
             jobs in proptest::collection::vec(0..40_u64, 0..600),
-            segment in 1..=MAX_BATCH,
+            pattern in proptest::collection::vec(0..=MAX_BATCH, 1..8),
             limit in 0..50_usize,
         ) {
             let pushed: Vec<Item> = jobs.iter().zip(0..).map(|(&job, n)| (job, n)).collect();
-            let mut recent = recent(&pushed, segment, limit);
+            let mut recent = published(&pushed, &pattern, limit);
             prop_assert!(recent.uncompacted() < recent.slack() + MAX_BATCH);
             let want = expected(&pushed, limit);
             for job in 0..40 {

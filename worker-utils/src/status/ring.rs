@@ -1,12 +1,16 @@
 //! The bounded broadcast ring behind the broadcaster: one writer (under the broadcaster's
 //! lock), any number of readers that never take a lock the writer holds.
 //!
-//! Items are published in immutable batches linked one to the next. A reader holds the
-//! batch it reads and follows the link when it reaches the end, so reading is a plain load
-//! per item and a reference-count bump per batch; publishing is one allocation and one
-//! link per batch, and takes the publisher's `Vec` as it is, without moving an item. Each
-//! batch also carries a memo of type `M`, for what readers derive from its items and share
-//! (the broadcaster's JSON texts), made on first use rather than per item when published. The writer keeps the last `capacity` items reachable; a reader that
+//! Items are published in segments linked one to the next. A reader holds the segment it
+//! reads and follows the link when it reaches the end, so reading is a plain load per item
+//! and a reference-count bump per segment. A batch becomes a sealed segment: one
+//! allocation and one link, and the publisher's `Vec` is kept as it is, without moving an
+//! item. Single items are appended to an open segment of slots until its slots run out or
+//! a batch follows, so that a stream of single publishes costs readers a segment change
+//! (two contended reference-count operations per reader) per up to 64 items instead of per
+//! item. Each segment also carries a memo of type `M`, for what readers derive from its
+//! items and share (the broadcaster's JSON texts), made on first use rather than per item
+//! when published. The writer keeps the last `capacity` items reachable; a reader that
 //! falls further behind than that is moved forward and told how many items it missed.
 //! Publishing is announced through an atomic tail, and a parked waiter is woken only when
 //! it said it is parked, so a write with nobody waiting costs no wake-up.
@@ -14,26 +18,58 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use tokio::sync::Notify;
 
-/// Items per batch at most, so that a kept item pins a bounded amount of memory.
+/// Items per segment at most, so that a kept item pins a bounded amount of memory.
 pub(crate) const MAX_BATCH: usize = 64;
 
+/// Slots of an open segment at least; see [`Writer::open_slots`].
+const MIN_OPEN_SLOTS: usize = 4;
+
 pub(crate) struct Batch<T, M = ()> {
-    /// Sequence number of `items[0]`.
+    /// Sequence number of the first item.
     first: u64,
-    items: Vec<T>,
+    items: Items<T>,
     memo: M,
-    /// Set when the writer links the following batch; dangling once the writer forgot it.
+    /// Set when the writer links the following segment, after this one's last item;
+    /// dangling once the writer forgot it.
     next: OnceLock<Weak<Batch<T, M>>>,
 }
 
+/// A segment's items.
+enum Items<T> {
+    /// A publisher's batch, whole when published.
+    Sealed(Vec<T>),
+    /// Single items, set one slot after another by the writer; `len` are set.
+    Open { slots: Box<[OnceLock<T>]>, len: AtomicUsize },
+}
+
 impl<T, M> Batch<T, M> {
-    pub(crate) fn items(&self) -> &[T] {
-        &self.items
+    /// Item `index`, if it is published.
+    pub(crate) fn get(&self, index: usize) -> Option<&T> {
+        match &self.items {
+            Items::Sealed(items) => items.get(index),
+            Items::Open { slots, .. } => slots.get(index)?.get(),
+        }
+    }
+
+    /// Items published in this segment so far.
+    pub(crate) fn len(&self) -> usize {
+        match &self.items {
+            Items::Sealed(items) => items.len(),
+            Items::Open { len, .. } => len.load(Ordering::Acquire),
+        }
+    }
+
+    /// Items this segment can hold: what per-item parts of a memo are sized by.
+    pub(crate) fn capacity(&self) -> usize {
+        match &self.items {
+            Items::Sealed(items) => items.len(),
+            Items::Open { slots, .. } => slots.len(),
+        }
     }
 
     /// What readers derived from the items and share.
@@ -42,11 +78,11 @@ impl<T, M> Batch<T, M> {
     }
 
     fn end(&self) -> u64 {
-        self.first + self.items.len() as u64
+        self.first + self.len() as u64
     }
 }
 
-/// A published item, shared: keeps its batch alive.
+/// A published item, shared: keeps its segment alive.
 pub(crate) struct Entry<T, M = ()> {
     batch: Arc<Batch<T, M>>,
     index: usize,
@@ -59,14 +95,14 @@ impl<T, M> Clone for Entry<T, M> {
 }
 
 impl<T, M> Entry<T, M> {
-    /// The item's batch and its place in it.
+    /// The item's segment and its place in it.
     pub(crate) fn position(&self) -> (&Batch<T, M>, usize) {
         (&self.batch, self.index)
     }
 
     #[cfg(test)]
     pub(crate) fn as_item(&self) -> Item<'_, T, M> {
-        Item { batch: &self.batch, index: self.index }
+        Item { batch: &self.batch, index: self.index, item: self }
     }
 }
 
@@ -74,14 +110,16 @@ impl<T, M> Deref for Entry<T, M> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        &self.batch.items[self.index]
+        self.batch.get(self.index).expect("an entry is made of a published item")
     }
 }
 
-/// A published item borrowed from a reader's batch; [`Item::to_entry`] keeps it.
+/// A published item borrowed from a reader's segment; [`Item::to_entry`] keeps it.
 pub(crate) struct Item<'a, T, M = ()> {
     batch: &'a Arc<Batch<T, M>>,
     index: usize,
+    /// The item itself, looked up once by the reader.
+    item: &'a T,
 }
 
 impl<T, M> Clone for Item<'_, T, M> {
@@ -94,10 +132,10 @@ impl<T, M> Copy for Item<'_, T, M> {}
 
 impl<'a, T, M> Item<'a, T, M> {
     pub(crate) fn get(self) -> &'a T {
-        &self.batch.items[self.index]
+        self.item
     }
 
-    /// The item's batch and its place in it.
+    /// The item's segment and its place in it.
     pub(crate) fn position(self) -> (&'a Batch<T, M>, usize) {
         (self.batch, self.index)
     }
@@ -109,20 +147,28 @@ impl<'a, T, M> Item<'a, T, M> {
 
 /// The writer's side; lives under the broadcaster's lock.
 pub(crate) struct Writer<T, M = ()> {
-    /// Batches kept reachable, oldest first; never empty (the newest is linked to next).
+    /// Segments kept reachable, oldest first; never empty (the newest is linked to next).
     window: VecDeque<Arc<Batch<T, M>>>,
     /// Items in `window`.
     kept: usize,
     capacity: usize,
+    /// Slots of the next open segment: twice the items the last open segment took, from
+    /// [`MIN_OPEN_SLOTS`] to [`MAX_BATCH`]. A stream of single items soon fills segments
+    /// of 64, while a single item between batches leaves at most 3 slots unused.
+    open_slots: usize,
 }
 
 impl<T, M: Default> Writer<T, M> {
     /// A writer whose readers may fall `capacity` items behind; the first item gets
     /// sequence number 1.
     pub(crate) fn new(capacity: usize) -> Self {
-        let empty =
-            Arc::new(Batch { first: 1, items: Vec::new(), memo: M::default(), next: OnceLock::new() });
-        Self { window: VecDeque::from([empty]), kept: 0, capacity }
+        let empty = Arc::new(Batch {
+            first: 1,
+            items: Items::Sealed(Vec::new()),
+            memo: M::default(),
+            next: OnceLock::new(),
+        });
+        Self { window: VecDeque::from([empty]), kept: 0, capacity, open_slots: MIN_OPEN_SLOTS }
     }
 
     fn newest(&self) -> &Arc<Batch<T, M>> {
@@ -140,28 +186,66 @@ impl<T, M: Default> Writer<T, M> {
     }
 
     /// Publishes `items` (at most [`MAX_BATCH`], numbered from [`next_seq`](Self::next_seq)
-    /// on) as one batch, and returns it. Readers see it at once; the [`Tail`] is the
-    /// caller's to advance. The batch keeps `items` as it is, spare capacity included.
-    pub(crate) fn push(&mut self, items: Vec<T>) -> Arc<Batch<T, M>> {
+    /// on) as one sealed segment, and returns it. Readers see it at once; the [`Tail`] is
+    /// the caller's to advance. The segment keeps `items` as it is, spare capacity included.
+    pub(crate) fn push(&mut self, items: Vec<T>) -> &Arc<Batch<T, M>> {
         debug_assert!(items.len() <= MAX_BATCH);
-        let batch =
-            Arc::new(Batch { first: self.next_seq(), items, memo: M::default(), next: OnceLock::new() });
-        // Only the writer links, each batch once.
-        let _ = self.newest().next.set(Arc::downgrade(&batch));
-        self.kept += batch.items.len();
-        self.window.push_back(Arc::clone(&batch));
-        while self.window.len() > 1 && self.kept - self.window[0].items.len() >= self.capacity {
-            if let Some(old) = self.window.pop_front() {
-                self.kept -= old.items.len();
+        self.link(|_| Items::Sealed(items))
+    }
+
+    /// Publishes `item` (numbered [`next_seq`](Self::next_seq)) into the open segment, or a
+    /// new one if the newest segment is sealed or full, and returns its segment and place.
+    /// Readers see it at once; the [`Tail`] is the caller's to advance.
+    pub(crate) fn append(&mut self, item: T) -> (&Arc<Batch<T, M>>, usize) {
+        if let Items::Open { slots, len } = &self.newest().items {
+            let index = len.load(Ordering::Relaxed);
+            if let Some(slot) = slots.get(index) {
+                // Only the writer sets slots, each once, in order.
+                let _ = slot.set(item);
+                // Release: a reader that sees the new length sees the item.
+                len.store(index + 1, Ordering::Release);
+                self.kept += 1;
+                self.forget_old();
+                return (self.newest(), index);
             }
         }
-        batch
+        let open = |slots| Items::Open {
+            slots: std::iter::once(OnceLock::from(item)).chain((1..slots).map(|_| OnceLock::new())).collect(),
+            len: AtomicUsize::new(1),
+        };
+        (self.link(open), 0)
+    }
+
+    /// Links a new segment after the newest, which that closes; `items` makes its items,
+    /// given the slots an open segment has.
+    fn link(&mut self, items: impl FnOnce(usize) -> Items<T>) -> &Arc<Batch<T, M>> {
+        if let Items::Open { len, .. } = &self.newest().items {
+            self.open_slots = (2 * len.load(Ordering::Relaxed)).clamp(MIN_OPEN_SLOTS, MAX_BATCH);
+        }
+        let items = items(self.open_slots);
+        let newest = self.newest();
+        let batch = Arc::new(Batch { first: newest.end(), items, memo: M::default(), next: OnceLock::new() });
+        // Only the writer links, each segment once.
+        let _ = newest.next.set(Arc::downgrade(&batch));
+        self.kept += batch.len();
+        self.window.push_back(batch);
+        self.forget_old();
+        self.newest()
+    }
+
+    /// Drops the oldest segments for as long as the rest keep `capacity` items.
+    fn forget_old(&mut self) {
+        while self.window.len() > 1 && self.kept - self.window[0].len() >= self.capacity {
+            if let Some(old) = self.window.pop_front() {
+                self.kept -= old.len();
+            }
+        }
     }
 
     /// A reader that starts with the next item.
     pub(crate) fn cursor(&self) -> Cursor<T, M> {
         let newest = self.newest();
-        Cursor { batch: Arc::clone(newest), index: newest.items.len(), next: newest.end() }
+        Cursor { batch: Arc::clone(newest), index: newest.len(), next: newest.end() }
     }
 
     /// Moves `cursor` to item `seq`, or to the oldest item still kept if `seq` is gone.
@@ -207,15 +291,21 @@ impl<T, M> Cursor<T, M> {
     /// The next item, if it is published and still reachable. `None` with a tail at or
     /// beyond [`position`](Self::position) means the reader was lapped.
     pub(crate) fn next(&mut self) -> Option<Item<'_, T, M>> {
-        while self.index == self.batch.items.len() {
-            let following = self.batch.next.get()?.upgrade()?;
-            self.batch = following;
+        while self.batch.get(self.index).is_none() {
+            // Nothing there yet: the segment ended if the writer linked the next one, which
+            // it does after the segment's last item (so look once more before following).
+            let following = self.batch.next.get()?;
+            if self.batch.get(self.index).is_some() {
+                break;
+            }
+            self.batch = following.upgrade()?;
             self.index = 0;
         }
         let index = self.index;
+        let item = self.batch.get(index)?;
         self.index += 1;
         self.next += 1;
-        Some(Item { batch: &self.batch, index })
+        Some(Item { batch: &self.batch, index, item })
     }
 }
 
@@ -333,6 +423,68 @@ mod tests {
     }
 
     #[test]
+    fn appended_items_are_read_as_they_come_and_between_batches() {
+        let mut w = Writer::new(1000);
+        let mut reader = w.cursor();
+        w.append(1);
+        assert_eq!(drain(&mut reader), [1]);
+        // Appended after the reader reached the end of the open segment: read on from there.
+        w.append(2);
+        w.append(3);
+        assert_eq!(drain(&mut reader), [2, 3]);
+        push(&mut w, 4..=5);
+        w.append(6);
+        let mut late = w.cursor();
+        w.append(7);
+        assert_eq!(drain(&mut reader), [4, 5, 6, 7]);
+        assert_eq!(drain(&mut late), [7]);
+        w.seek(&mut late, 2);
+        assert_eq!(drain(&mut late), (2..=7).collect::<Vec<_>>());
+        assert_eq!((w.last(), reader.position()), (7, 8));
+    }
+
+    /// Slots of each open segment, oldest first.
+    fn open_slots(w: &Writer<u64>) -> Vec<usize> {
+        w.window.iter().filter(|b| matches!(b.items, Items::Open { .. })).map(|b| b.capacity()).collect()
+    }
+
+    #[test]
+    fn open_segments_double_while_full_and_shrink_after_a_batch() {
+        let mut w = Writer::new(10_000);
+        for i in 1..=200 {
+            w.append(i);
+        }
+        // 4 + 8 + 16 + 32 + 64 + 64 = 188 items, and 12 in the last.
+        assert_eq!(open_slots(&w), [4, 8, 16, 32, 64, 64, 64]);
+        // A batch closes that one with 12 items: the next has room for 24; and so on.
+        push(&mut w, 201..=202);
+        for i in 203..=210 {
+            w.append(i);
+        }
+        push(&mut w, 211..=211);
+        w.append(212);
+        push(&mut w, 213..=213);
+        w.append(214);
+        assert_eq!(open_slots(&w)[7..], [24, 16, 4]);
+        let mut all = w.cursor();
+        w.seek(&mut all, 1);
+        assert_eq!(drain(&mut all), (1..=214).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn appends_keep_the_window_bounded() {
+        let mut w = Writer::new(100);
+        let mut slow = w.cursor();
+        for i in 1..=1000 {
+            w.append(i);
+            assert!(w.kept >= 100.min(i as usize) && w.kept < 100 + MAX_BATCH);
+        }
+        assert!(slow.next().is_none(), "lapped");
+        w.seek(&mut slow, 901);
+        assert_eq!(drain(&mut slow), (901..=1000).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn a_cloned_cursor_reads_on_independently() {
         let mut w = Writer::new(200);
         let mut first = w.cursor();
@@ -347,10 +499,11 @@ mod tests {
     #[test]
     fn entries_outlive_the_window() {
         let mut w = Writer::new(4);
-        let batch = w.push(vec![7_u64, 8]);
-        let first = entry(&batch, 1);
-        drop(batch);
+        let first = entry(w.push(vec![7_u64, 8]), 1);
+        let (open, index) = w.append(9);
+        let appended = entry(open, index);
         push(&mut w, 1..=100);
+        assert_eq!(*appended, 9);
         assert_eq!(*first, 8);
         assert_eq!(*first.clone(), 8);
     }
@@ -390,10 +543,18 @@ mod tests {
             .collect();
         let mut i = 1;
         while i <= ITEMS {
+            // Batches of 1 to 7 items, each every third time appended item by item instead.
             let n = (i % 7 + 1).min(ITEMS - i + 1);
             let mut w = writer.lock().unwrap();
-            w.push((i..i + n).collect());
-            tail.advance(w.last());
+            if i % 3 == 0 {
+                for item in i..i + n {
+                    w.append(item);
+                    tail.advance(w.last());
+                }
+            } else {
+                w.push((i..i + n).collect());
+                tail.advance(w.last());
+            }
             i += n;
         }
         for reader in readers {
