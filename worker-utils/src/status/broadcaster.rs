@@ -631,7 +631,9 @@ impl BroadcasterBuilder {
     /// ring is cut in segments of up to 64 events; a kept frame (a recent job's latest
     /// state, the snapshot clients share, a client's held update) keeps its segment alive,
     /// so the worst case is `channel_capacity + 128 × recent_jobs + 3 × max(recent_jobs, 64) + 256`
-    /// events plus those a client holds.
+    /// events plus those a client holds. Single publishes between batches may leave up to
+    /// 3 slots of their segment unused per event, each the size of an event: in that
+    /// pattern the ring holds up to `4 × channel_capacity + 64` slots instead.
     ///
     /// ```
     /// # use worker_utils::status::Broadcaster;

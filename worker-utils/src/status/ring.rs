@@ -484,6 +484,31 @@ mod tests {
         assert_eq!(drain(&mut slow), (901..=1000).collect::<Vec<_>>());
     }
 
+    proptest::proptest! {
+        /// The bound `BroadcasterBuilder::channel_capacity` documents for the ring itself,
+        /// and that it keeps at least `capacity` items.
+        #[test]
+        fn the_window_holds_at_most_four_slots_per_kept_item(
+            pattern in proptest::collection::vec(0..=MAX_BATCH, 1..8),
+            capacity in 1..300_usize,
+        ) {
+            let mut w = Writer::<u64>::new(capacity);
+            let mut published = 0;
+            for &n in pattern.iter().cycle().take(400) {
+                if n == 0 {
+                    w.append(0_u64);
+                    published += 1;
+                } else {
+                    w.push(vec![0; n]);
+                    published += n;
+                }
+                let slots: usize = w.window.iter().map(|b| b.capacity()).sum();
+                proptest::prop_assert!(slots <= 4 * capacity + 64, "{slots} slots");
+                proptest::prop_assert!(w.kept >= capacity.min(published));
+            }
+        }
+    }
+
     #[test]
     fn a_cloned_cursor_reads_on_independently() {
         let mut w = Writer::new(200);
