@@ -1,6 +1,7 @@
 //! The per-client rate limit: coalesces a job's intermediate updates inside a window.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::collections::hash_map::Entry;
 use std::time::Duration;
 
@@ -18,14 +19,24 @@ use crate::status::broadcaster::{FrameItem, FrameRef};
 /// Pure state over a caller-supplied clock, so it is tested with tokio's paused clock.
 /// Memory is bounded: beyond `max_jobs` tracked jobs, updates pass through uncoalesced. A
 /// window too long for the clock never ends (only a terminal update releases its job).
+///
+/// Only a job that holds an update has a timer. A job whose window ended with nothing held
+/// is forgotten when it next updates or ends, or by a sweep once `max_jobs` are tracked: a
+/// job that goes out as `PROCESSING` then `COMPLETED`, the usual case, costs one insert and
+/// one remove (a timer per window too cost a quarter more time per event to deliver).
 pub(crate) struct Coalescer {
     window: Duration,
     max_jobs: usize,
     /// Keyed by job id with the Fx hash: SipHash's cost showed per event per client, and a
     /// job id is not chosen by the client.
     jobs: FxHashMap<JobId, Slot>,
-    /// `(window end, job)` in time order; an entry is stale unless `jobs[job].until` equals it.
-    timers: VecDeque<(Instant, JobId)>,
+    /// `(window end, job)` of jobs holding an update, earliest first (a heap: a job's timer
+    /// is set when it first holds an update, not when its window opened, so timers do not
+    /// come in time order); an entry is stale unless `jobs[job]` still holds one with that
+    /// `until`.
+    timers: BinaryHeap<Reverse<(Instant, JobId)>>,
+    /// No sweep for jobs whose window ended before this (see [`Coalescer::sweep`]).
+    next_sweep: Option<Instant>,
     coalesced: u64,
 }
 
@@ -36,7 +47,14 @@ struct Slot {
 
 impl Coalescer {
     pub(crate) fn new(window: Duration, max_jobs: usize) -> Self {
-        Self { window, max_jobs, jobs: FxHashMap::default(), timers: VecDeque::new(), coalesced: 0 }
+        Self {
+            window,
+            max_jobs,
+            jobs: FxHashMap::default(),
+            timers: BinaryHeap::new(),
+            next_sweep: None,
+            coalesced: 0,
+        }
     }
 
     /// Whether `frame` goes out now; if not, it is held (replacing an older held update).
@@ -53,66 +71,79 @@ impl Coalescer {
             }
             return true;
         }
-        let tracked = self.jobs.len();
+        if self.jobs.len() >= self.max_jobs && !self.jobs.contains_key(&event.job_id) {
+            self.sweep(now);
+            if self.jobs.len() >= self.max_jobs {
+                return true;
+            }
+        }
         match self.jobs.entry(event.job_id) {
             Entry::Occupied(mut entry) => {
                 let slot = entry.get_mut();
                 if now < slot.until {
-                    if slot.held.replace(frame.to_entry()).is_some() {
-                        self.coalesced += 1;
+                    match slot.held.replace(frame.to_entry()) {
+                        Some(_) => self.coalesced += 1,
+                        None => {
+                            self.timers.push(Reverse((slot.until, event.job_id)));
+                            self.drop_stale_timers();
+                        }
                     }
                     return false;
                 }
-                // The window ended but its timer has not been polled yet: this update
+                // The window ended (its timer, if any, not polled yet): this update
                 // supersedes anything held and opens a new window.
                 if slot.held.take().is_some() {
                     self.coalesced += 1;
                 }
                 slot.until = later(now, self.window);
-                self.timers.push_back((slot.until, event.job_id));
             }
             Entry::Vacant(entry) => {
-                if tracked >= self.max_jobs {
-                    return true;
-                }
-                let until = later(now, self.window);
-                entry.insert(Slot { until, held: None });
-                self.timers.push_back((until, event.job_id));
+                entry.insert(Slot { until: later(now, self.window), held: None });
             }
-        }
-        if self.timers.len() > 2 * self.max_jobs.max(16) {
-            let jobs = &self.jobs;
-            self.timers.retain(|(until, job)| jobs.get(job).is_some_and(|slot| slot.until == *until));
         }
         true
     }
 
-    /// When the earliest window ends, if any is open.
-    pub(crate) fn next_due(&self) -> Option<Instant> {
-        self.timers.front().map(|(until, _)| *until)
+    /// Drops the timers of jobs that no longer hold an update, once there are twice as many
+    /// as jobs can be tracked (a client whose due updates are not taken keeps them otherwise).
+    fn drop_stale_timers(&mut self) {
+        if self.timers.len() > 2 * self.max_jobs.max(16) {
+            let jobs = &self.jobs;
+            self.timers.retain(|Reverse((until, job))| {
+                jobs.get(job).is_some_and(|slot| slot.held.is_some() && slot.until == *until)
+            });
+        }
     }
 
-    /// Moves the held updates whose window ended by `now` into `out` (each opens a new
-    /// window) and forgets jobs whose window ended with nothing held.
+    /// Forgets the jobs whose window ended with nothing held; at most once per window, so
+    /// that a client tracking `max_jobs` busy jobs does not sweep on every update.
+    fn sweep(&mut self, now: Instant) {
+        if self.next_sweep.is_some_and(|next| now < next) {
+            return;
+        }
+        self.next_sweep = Some(later(now, self.window));
+        self.jobs.retain(|_, slot| slot.held.is_some() || now < slot.until);
+    }
+
+    /// When the earliest held update is due, if any is held.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((until, _))| *until)
+    }
+
+    /// Moves the held updates whose window ended by `now` into `out`; each opens a new
+    /// window.
     pub(crate) fn take_due(&mut self, now: Instant, out: &mut Vec<FrameRef>) {
-        while let Some(&(until, job)) = self.timers.front() {
+        while let Some(&Reverse((until, job))) = self.timers.peek() {
             if until > now {
                 break;
             }
-            self.timers.pop_front();
-            let Some(slot) = self.jobs.get_mut(&job) else { continue };
-            if slot.until != until {
-                continue;
-            }
-            match slot.held.take() {
-                Some(frame) => {
-                    slot.until = later(now, self.window);
-                    self.timers.push_back((slot.until, job));
-                    out.push(frame);
-                }
-                None => {
-                    self.jobs.remove(&job);
-                }
+            self.timers.pop();
+            if let Some(slot) = self.jobs.get_mut(&job)
+                && slot.until == until
+                && let Some(frame) = slot.held.take()
+            {
+                slot.until = later(now, self.window);
+                out.push(frame);
             }
         }
     }
@@ -171,13 +202,54 @@ mod tests {
         c.take_due(Instant::now(), &mut out);
         assert_eq!(seqs(&out), [4], "only the latest held update goes out");
         assert_eq!(c.coalesced(), 2);
-        assert_eq!(c.next_due(), Some(Instant::now() + WINDOW), "a new window opened");
+        assert_eq!(c.next_due(), None, "nothing is held: no timer");
 
+        // The update sent opened a new window: the next one inside it is held.
+        let g = frames(&[(1, Processing), (1, Processing)]).await;
+        tokio::time::advance(Duration::from_millis(99)).await;
+        assert!(!c.offer(g[0].as_item(), Instant::now()));
+        tokio::time::advance(Duration::from_millis(1)).await;
         out.clear();
-        tokio::time::advance(WINDOW).await;
         c.take_due(Instant::now(), &mut out);
-        assert!(out.is_empty());
-        assert_eq!((c.tracked(), c.next_due()), (0, None), "a quiet job is forgotten");
+        assert_eq!(out.len(), 1);
+        tokio::time::advance(WINDOW).await;
+        assert!(c.offer(g[1].as_item(), Instant::now()), "a quiet job's next update goes out at once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_job_held_later_in_an_earlier_window_is_due_first() {
+        use JobStatus::*;
+        let f = frames(&[(1, Processing), (2, Processing), (2, Processing), (1, Processing)]).await;
+        let mut c = Coalescer::new(WINDOW, 100);
+        let start = Instant::now();
+        assert!(c.offer(f[0].as_item(), start));
+        tokio::time::advance(Duration::from_millis(50)).await;
+        assert!(c.offer(f[1].as_item(), Instant::now()));
+        tokio::time::advance(Duration::from_millis(10)).await;
+        assert!(!c.offer(f[2].as_item(), Instant::now()), "job 2's window ends at 150 ms");
+        tokio::time::advance(Duration::from_millis(10)).await;
+        assert!(!c.offer(f[3].as_item(), Instant::now()), "job 1's window ends at 100 ms");
+        assert_eq!(c.next_due(), Some(start + WINDOW));
+        let mut out = Vec::new();
+        tokio::time::advance(Duration::from_millis(30)).await;
+        c.take_due(Instant::now(), &mut out);
+        assert_eq!(seqs(&out), [4]);
+        assert_eq!(c.next_due(), Some(start + Duration::from_millis(150)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn jobs_whose_window_ended_make_room_when_the_map_is_full() {
+        let events: Vec<(u64, JobStatus)> =
+            (0..4).chain([9, 9]).map(|j| (j, JobStatus::Processing)).collect();
+        let f = frames(&events).await;
+        let mut c = Coalescer::new(WINDOW, 4);
+        for frame in &f[..4] {
+            assert!(c.offer(frame.as_item(), Instant::now()));
+        }
+        tokio::time::advance(WINDOW).await;
+        assert!(c.offer(f[4].as_item(), Instant::now()));
+        assert_eq!(c.tracked(), 1, "the four quiet jobs were swept");
+        assert!(!c.offer(f[5].as_item(), Instant::now()), "job 9 is rate-limited");
     }
 
     #[tokio::test(start_paused = true)]
@@ -214,11 +286,14 @@ mod tests {
         let events: Vec<(u64, JobStatus)> = (0..1000).map(|j| (j % 4, JobStatus::Processing)).collect();
         let f = frames(&events).await;
         let mut c = Coalescer::new(WINDOW, 4);
-        for frame in &f {
-            // Each window has ended unpolled: every update opens a new one, with a new timer.
-            tokio::time::advance(WINDOW).await;
-            assert!(c.offer(frame.as_item(), Instant::now()));
-            assert!(c.timers.len() <= 2 * 16, "{} timers", c.timers.len());
+        for (round, jobs) in f.chunks(4).enumerate() {
+            // Every other round each job's update is held, with a timer; the round after
+            // finds the window ended unpolled and opens a new one, leaving the timer stale.
+            tokio::time::advance(WINDOW / 2).await;
+            for frame in jobs {
+                assert_eq!(c.offer(frame.as_item(), Instant::now()), round % 2 == 0);
+                assert!(c.timers.len() <= 2 * 16, "{} timers", c.timers.len());
+            }
         }
         assert_eq!(c.tracked(), 4);
     }
