@@ -25,7 +25,8 @@ export interface StatusError {
   message: string;
 }
 
-/** One change of a job's status (a snapshot entry or a live event). */
+/** One change of a job's status (a snapshot entry or a live event). Optional fields that
+ * are not set are left out, as `JSON.stringify` leaves out `undefined` ones. */
 export interface StatusMessage {
   type: "status";
   /** Per-server sequence number, increasing in publish order (from 1). */
@@ -35,18 +36,20 @@ export interface StatusMessage {
   /** The worker instance; empty for PENDING. */
   worker: string;
   status: JobStatus;
-  previous: JobStatus | null;
+  /** The status before, when known. */
+  previous?: JobStatus;
   /** Delivery number, 1 on first delivery; on the PENDING of a redelivery, the delivery to come. */
   attempt: number;
   /** RFC 3339, UTC, milliseconds: 2024-05-01T12:00:00.123Z. */
   timestamp: string;
   /** The same instant in milliseconds since the Unix epoch. */
   timestamp_ms: number;
-  /** How long the job ran; set on COMPLETED and FAILED. */
-  duration_ms: number | null;
+  /** How long the job ran; on COMPLETED and FAILED. */
+  duration_ms?: number;
   /** On the PENDING of a redelivery: when that delivery may start (Unix milliseconds). */
-  due_at_ms: number | null;
-  error: StatusError | null;
+  due_at_ms?: number;
+  /** On FAILED, and on the PENDING of a redelivery (the error that sent it back). */
+  error?: StatusError;
 }
 
 /** The snapshot is complete; every later status event has a seq above this one. */

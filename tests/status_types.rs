@@ -223,3 +223,40 @@ fn the_checker_notices_a_wrong_optionality_or_enum() {
     assert!(!check("export type K = \"a\" | \"b\";\nexport interface M {\n x: K;\n y?: number;\n}"));
     assert!(!check("export type K = \"a\" | \"b\";\nexport interface M {\n x: K;\n}"));
 }
+
+/// Status events as the server writes them, with and without each optional field, against
+/// the schema: every field it requires, no field it does not know, and no `null` (a field
+/// that is not set is left out).
+#[test]
+fn status_events_on_the_wire_match_the_json_schema() {
+    use worker_utils::status::{JobStatus, StatusError, StatusEvent};
+    use worker_utils::{ErrorKind, JobId};
+
+    let schema: Value = serde_json::from_str(include_str!("../docs/status-event.schema.json")).unwrap();
+    let status = &schema["$defs"]["status"];
+    let known: BTreeSet<&str> =
+        status["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    let required: BTreeSet<&str> =
+        status["required"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+
+    let pending = StatusEvent::new(JobId::new(1), "q", JobStatus::Pending);
+    let completed = StatusEvent::new(JobId::new(1), "q", JobStatus::Completed)
+        .previous(JobStatus::Processing)
+        .duration(std::time::Duration::from_millis(5));
+    let mut redelivery =
+        StatusEvent::new(JobId::new(1), "q", JobStatus::Pending).previous(JobStatus::Processing);
+    redelivery.due_at_ms = Some(1_700_000_000_000);
+    redelivery.error = Some(StatusError::new(ErrorKind::Transient, "reset"));
+    for (event, optional) in [
+        (pending, vec![]),
+        (completed, vec!["previous", "duration_ms"]),
+        (redelivery, vec!["previous", "due_at_ms", "error"]),
+    ] {
+        let json = serde_json::to_value(&event).unwrap();
+        let sent: BTreeSet<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let expected: BTreeSet<&str> = required.iter().copied().chain(optional).collect();
+        assert_eq!(sent, expected, "{json}");
+        assert!(sent.is_subset(&known), "{json}");
+        assert!(json.as_object().unwrap().values().all(|value| !value.is_null()), "{json}");
+    }
+}
