@@ -29,7 +29,8 @@ pub(crate) trait OfJob {
 /// [`push`](Self::push) is one reference-count bump per ring segment; compaction costs,
 /// amortized, a third of a hash-set insert and of an entry per item. Uncompacted segments
 /// hold fewer than `slack + 64` items (`slack` = three times `limit`, at least
-/// [`MIN_SLACK`]); compaction walks them newest first and keeps the first entry it meets of
+/// [`MIN_SLACK`], or as many as the ring keeps alive anyway if that is more: segments it
+/// keeps cost nothing more to hold here); compaction walks them newest first and keeps the first entry it meets of
 /// each job (its latest: a quick job's PROCESSING, followed by its COMPLETED, is skipped so),
 /// until `limit` are kept. (A slack of `limit` cost a no-op job with status on 5 % more
 /// instructions; each kept entry keeps its ring segment alive, which the memory bound of
@@ -44,6 +45,8 @@ pub(crate) struct RecentJobs<T, M> {
     /// Items in `fresh`.
     fresh_items: usize,
     limit: usize,
+    /// Items the uncompacted segments may hold before a compaction, at least.
+    free: usize,
     /// The jobs seen by a compaction, and the list it builds: kept between compactions for
     /// their allocations.
     seen: FxHashSet<JobId>,
@@ -51,13 +54,15 @@ pub(crate) struct RecentJobs<T, M> {
 }
 
 impl<T: OfJob, M> RecentJobs<T, M> {
-    /// Keeps the latest item of `limit` jobs (0 keeps nothing).
-    pub(crate) fn new(limit: usize) -> Self {
+    /// Keeps the latest item of `limit` jobs (0 keeps nothing). `free`: items the ring
+    /// keeps reachable whatever this does, which the uncompacted segments may hold too.
+    pub(crate) fn new(limit: usize, free: usize) -> Self {
         Self {
             kept: Vec::new(),
             fresh: Vec::new(),
             fresh_items: 0,
             limit,
+            free,
             seen: FxHashSet::default(),
             spare: Vec::new(),
         }
@@ -65,7 +70,7 @@ impl<T: OfJob, M> RecentJobs<T, M> {
 
     /// Items the uncompacted segments hold before the next push compacts them.
     fn slack(&self) -> usize {
-        3 * self.limit.max(MIN_SLACK)
+        (3 * self.limit.max(MIN_SLACK)).max(self.free)
     }
 
     /// Records the items of `batch` from `from` on, just published, as the latest of their
@@ -173,14 +178,14 @@ mod tests {
     /// `pushed`, published in batches of `segment` items, or appended item by item where
     /// `segment` is 0.
     fn recent(pushed: &[Item], segment: usize, limit: usize) -> RecentJobs<Item, ()> {
-        published(pushed, &[segment], limit)
+        published(pushed, &[segment], limit, 0)
     }
 
     /// `pushed`, published as `pattern` says, cycled: each number a batch of so many items,
-    /// or a single item appended where it is 0.
-    fn published(pushed: &[Item], pattern: &[usize], limit: usize) -> RecentJobs<Item, ()> {
+    /// or a single item appended where it is 0; `free` as `RecentJobs::new` takes it.
+    fn published(pushed: &[Item], pattern: &[usize], limit: usize, free: usize) -> RecentJobs<Item, ()> {
         let mut ring = Writer::new(16);
-        let mut recent = RecentJobs::new(limit);
+        let mut recent = RecentJobs::new(limit, free);
         let mut rest = pushed;
         for &segment in pattern.iter().cycle() {
             if rest.is_empty() {
@@ -208,9 +213,10 @@ mod tests {
             jobs in proptest::collection::vec(0..40_u64, 0..600),
             pattern in proptest::collection::vec(0..=MAX_BATCH, 1..8),
             limit in 0..50_usize,
+            free in prop_oneof![Just(0_usize), 0..400_usize],
         ) {
             let pushed: Vec<Item> = jobs.iter().zip(0..).map(|(&job, n)| (job, n)).collect();
-            let mut recent = published(&pushed, &pattern, limit);
+            let mut recent = published(&pushed, &pattern, limit, free);
             prop_assert!(recent.uncompacted() < recent.slack() + MAX_BATCH);
             let want = expected(&pushed, limit);
             for job in 0..40 {
