@@ -21,9 +21,10 @@ use crate::status::broadcaster::{FrameItem, FrameRef};
 /// window too long for the clock never ends (only a terminal update releases its job).
 ///
 /// Only a job that holds an update has a timer. A job whose window ended with nothing held
-/// is forgotten when it next updates or ends, or by a sweep once `max_jobs` are tracked: a
+/// is forgotten when it next updates or ends, or by a sweep of the map once per window: a
 /// job that goes out as `PROCESSING` then `COMPLETED`, the usual case, costs one insert and
-/// one remove (a timer per window too cost a quarter more time per event to deliver).
+/// one remove (a timer per window cost each client a queue push, a pop and a failed lookup
+/// per job besides).
 pub(crate) struct Coalescer {
     window: Duration,
     max_jobs: usize,
@@ -71,11 +72,9 @@ impl Coalescer {
             }
             return true;
         }
+        self.sweep(now);
         if self.jobs.len() >= self.max_jobs && !self.jobs.contains_key(&event.job_id) {
-            self.sweep(now);
-            if self.jobs.len() >= self.max_jobs {
-                return true;
-            }
+            return true;
         }
         match self.jobs.entry(event.job_id) {
             Entry::Occupied(mut entry) => {
@@ -115,8 +114,10 @@ impl Coalescer {
         }
     }
 
-    /// Forgets the jobs whose window ended with nothing held; at most once per window, so
-    /// that a client tracking `max_jobs` busy jobs does not sweep on every update.
+    /// Forgets the jobs whose window ended with nothing held, once per window: the map then
+    /// holds about the jobs of the last two windows, as it did when each window had a timer
+    /// (a client that missed their terminal updates, as a lagging one does, would otherwise
+    /// keep up to `max_jobs` of them for good).
     fn sweep(&mut self, now: Instant) {
         if self.next_sweep.is_some_and(|next| now < next) {
             return;
@@ -238,18 +239,21 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn jobs_whose_window_ended_make_room_when_the_map_is_full() {
+    async fn jobs_whose_window_ended_quiet_are_swept_once_per_window() {
         let events: Vec<(u64, JobStatus)> =
-            (0..4).chain([9, 9]).map(|j| (j, JobStatus::Processing)).collect();
+            (0..4).chain([5, 9, 9]).map(|j| (j, JobStatus::Processing)).collect();
         let f = frames(&events).await;
-        let mut c = Coalescer::new(WINDOW, 4);
+        let mut c = Coalescer::new(WINDOW, 5);
         for frame in &f[..4] {
             assert!(c.offer(frame.as_item(), Instant::now()));
         }
-        tokio::time::advance(WINDOW).await;
+        tokio::time::advance(WINDOW / 2).await;
         assert!(c.offer(f[4].as_item(), Instant::now()));
-        assert_eq!(c.tracked(), 1, "the four quiet jobs were swept");
-        assert!(!c.offer(f[5].as_item(), Instant::now()), "job 9 is rate-limited");
+        assert_eq!(c.tracked(), 5, "no sweep inside the window");
+        tokio::time::advance(WINDOW / 2).await;
+        assert!(c.offer(f[5].as_item(), Instant::now()), "room made in a full map");
+        assert_eq!(c.tracked(), 2, "jobs 0 to 3 were swept; 5's window is still open");
+        assert!(!c.offer(f[6].as_item(), Instant::now()), "job 9 is rate-limited");
     }
 
     #[tokio::test(start_paused = true)]
