@@ -481,12 +481,14 @@ impl StatusSink for Broadcaster {
     /// Appends the event to the ring's open segment: a stream of single publishes is read
     /// by clients in segments of up to 64 events (see `ring`).
     fn publish(&self, mut event: StatusEvent) {
-        let mut state = self.lock();
-        let state = &mut *state;
-        event.seq = state.ring.next_seq();
-        let (segment, index) = state.ring.append(event);
-        state.recent.push(segment, index);
-        self.shared.tail.advance(state.ring.last());
+        {
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            event.seq = state.ring.next_seq();
+            let (segment, index) = state.ring.append(event);
+            state.recent.push(segment, index);
+            self.shared.tail.advance(state.ring.last());
+        }
         self.shared.published.increment(1);
     }
 
