@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Message;
 use worker_utils::JobId;
 use worker_utils::status::{
-    Broadcaster, JobStatus, StatusEvent, StatusServer, StatusServerHandle, StatusSink,
+    Broadcaster, JobStatus, Name, StatusEvent, StatusServer, StatusServerHandle, StatusSink,
 };
 
 type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -145,7 +145,7 @@ fn event(template: &StatusEvent, i: u64) -> StatusEvent {
 
 fn template() -> StatusEvent {
     let mut event = StatusEvent::new(JobId::new(0), "thumbnails", JobStatus::Processing);
-    event.worker = Arc::from("thumbnails-worker-1");
+    event.worker = Name::from("thumbnails-worker-1");
     event
 }
 
@@ -276,7 +276,7 @@ fn delivery(c: &mut Criterion) {
     // The probe's names, so a message is about its size: 208 and 227 bytes of JSON for
     // PROCESSING and COMPLETED here, 201 there.
     let mut template = StatusEvent::new(JobId::new(0), "thumbnails", JobStatus::Processing);
-    template.worker = Arc::from("worker-01");
+    template.worker = Name::from("worker-01");
     let rt = runtime(2);
     let broadcaster = Broadcaster::new();
     let server = server(&rt, &broadcaster);

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::status::Name;
+
 /// Identifies one job across enqueue, retries, status events and dead letters.
 ///
 /// ```
@@ -66,23 +68,23 @@ pub struct ActionContext {
 /// building a job's context bumps a reference count no other slot touches.
 #[derive(Debug)]
 pub(crate) struct Scope {
-    queue: Arc<str>,
-    worker_id: Arc<str>,
+    queue: Name,
+    worker_id: Name,
     cancellation: CancellationToken,
 }
 
 impl Scope {
-    pub(crate) fn new(queue: Arc<str>, worker_id: Arc<str>, cancellation: CancellationToken) -> Arc<Self> {
+    pub(crate) fn new(queue: Name, worker_id: Name, cancellation: CancellationToken) -> Arc<Self> {
         Arc::new(Self { queue, worker_id, cancellation })
     }
 
     /// The queue name, to share with the slot's status events.
-    pub(crate) fn queue_arc(&self) -> &Arc<str> {
+    pub(crate) fn queue_name(&self) -> &Name {
         &self.queue
     }
 
     /// The worker id, to share with the slot's status events.
-    pub(crate) fn worker_arc(&self) -> &Arc<str> {
+    pub(crate) fn worker_name(&self) -> &Name {
         &self.worker_id
     }
 }
@@ -128,6 +130,11 @@ impl ActionContext {
     #[inline]
     pub fn worker_id(&self) -> &str {
         &self.scope.worker_id
+    }
+
+    /// The scope's names, for the job's status events to share.
+    pub(crate) fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// How many times the queue has handed this job out (1 on first delivery).
@@ -227,8 +234,8 @@ impl fmt::Debug for ActionContext {
 #[derive(Debug, Default)]
 pub struct ActionContextBuilder {
     job_id: Option<JobId>,
-    queue: Option<Arc<str>>,
-    worker_id: Option<Arc<str>>,
+    queue: Option<Name>,
+    worker_id: Option<Name>,
     delivery: Option<u32>,
     deadline: Option<Instant>,
     cancellation: Option<CancellationToken>,
@@ -243,13 +250,13 @@ impl ActionContextBuilder {
     }
 
     /// Sets the queue name.
-    pub fn queue(mut self, queue: impl Into<Arc<str>>) -> Self {
+    pub fn queue(mut self, queue: impl Into<Name>) -> Self {
         self.queue = Some(queue.into());
         self
     }
 
     /// Sets the worker id.
-    pub fn worker_id(mut self, worker_id: impl Into<Arc<str>>) -> Self {
+    pub fn worker_id(mut self, worker_id: impl Into<Name>) -> Self {
         self.worker_id = Some(worker_id.into());
         self
     }
@@ -288,8 +295,8 @@ impl ActionContextBuilder {
         ActionContext {
             job_id: self.job_id,
             scope: Scope::new(
-                self.queue.unwrap_or_else(|| Arc::from("")),
-                self.worker_id.unwrap_or_else(|| Arc::from("")),
+                self.queue.unwrap_or_default(),
+                self.worker_id.unwrap_or_default(),
                 self.cancellation.unwrap_or_default(),
             ),
             delivery: self.delivery.unwrap_or(1),

@@ -17,7 +17,7 @@ use super::{
 use crate::config::ConfigError;
 use crate::context::JobId;
 use crate::metrics::{self, SentCounter};
-use crate::status::{JobStatus, StatusEvent, StatusSink, unix_now_ms};
+use crate::status::{JobStatus, Name, StatusEvent, StatusSink, unix_now_ms};
 use crate::trace::{self, TraceContext};
 
 /// The embedded default queue: in-process, bounded, no external service.
@@ -45,7 +45,8 @@ use crate::trace::{self, TraceContext};
 /// # Ok(()) }
 /// ```
 pub struct MemoryQueue<J> {
-    name: Arc<str>,
+    /// Interned: every `PENDING` event copies it (see `Name`).
+    name: Name,
     capacity: usize,
     lease: Duration,
     status: Option<Arc<dyn StatusSink>>,
@@ -489,11 +490,17 @@ impl<J> MemoryQueue<J> {
         // One reserver: it wakes the next while ready jobs are left.
         self.ready.notify_one();
         if let Some(sink) = &self.status {
-            let (worker, at_ms) = (Arc::<str>::from(""), unix_now_ms());
+            let at_ms = unix_now_ms();
             let mut events: Vec<StatusEvent> = added
                 .iter()
                 .map(|&id| {
-                    StatusEvent::from_worker(id, self.name.clone(), worker.clone(), JobStatus::Pending, at_ms)
+                    StatusEvent::from_worker(
+                        id,
+                        self.name.clone(),
+                        Name::default(),
+                        JobStatus::Pending,
+                        at_ms,
+                    )
                 })
                 .collect();
             sink.publish_all(&mut events);
@@ -833,7 +840,7 @@ impl<J> MemoryQueueBuilder<J> {
             return Err(ConfigError::new("dead_letter_cap", "must be at least 1"));
         }
         Ok(MemoryQueue {
-            name: self.name,
+            name: Name::interned(&self.name),
             capacity: self.capacity,
             lease: self.lease,
             status: self.status,

@@ -1,10 +1,9 @@
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::{JobStatus, StatusError, StatusEvent, StatusSink};
+use super::{JobStatus, Name, StatusError, StatusEvent, StatusSink};
 use crate::action::Action;
 use crate::context::{ActionContext, JobId};
 use crate::error::{ActionError, ErrorKind};
@@ -19,7 +18,7 @@ use crate::error::{ActionError, ErrorKind};
 /// publish_pending(&broadcaster, JobId::new(7), "thumbnails");
 /// assert_eq!(broadcaster.latest(JobId::new(7)).unwrap().status, JobStatus::Pending);
 /// ```
-pub fn publish_pending(sink: &(impl StatusSink + ?Sized), job_id: JobId, queue: impl Into<Arc<str>>) {
+pub fn publish_pending(sink: &(impl StatusSink + ?Sized), job_id: JobId, queue: impl Into<Name>) {
     sink.publish(StatusEvent::new(job_id, queue, JobStatus::Pending));
 }
 

@@ -1,9 +1,9 @@
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::ser::{SerializeStruct, Serializer};
 
+use super::Name;
 use crate::context::{ActionContext, JobId};
 use crate::error::{ActionError, ErrorKind};
 
@@ -151,10 +151,10 @@ pub struct StatusEvent {
     /// The job.
     pub job_id: JobId,
     /// The queue it belongs to.
-    pub queue: Arc<str>,
+    pub queue: Name,
     /// The worker instance that reported it (empty for `PENDING`).
     #[serde(default)]
-    pub worker: Arc<str>,
+    pub worker: Name,
     /// The new status.
     pub status: JobStatus,
     /// The status before, if known.
@@ -186,16 +186,16 @@ impl StatusEvent {
     /// let event = StatusEvent::new(JobId::new(1), "mail", JobStatus::Pending);
     /// assert_eq!((event.seq, event.attempt), (0, 1));
     /// ```
-    pub fn new(job_id: JobId, queue: impl Into<Arc<str>>, status: JobStatus) -> Self {
-        Self::from_worker(job_id, queue.into(), Arc::from(""), status, unix_now_ms())
+    pub fn new(job_id: JobId, queue: impl Into<Name>, status: JobStatus) -> Self {
+        Self::from_worker(job_id, queue.into(), Name::default(), status, unix_now_ms())
     }
 
     /// An event reported by `worker`, stamped `timestamp_ms`; takes the names as they are,
-    /// so a runner that shares its names with its events allocates nothing here.
+    /// so a runner that shares its (interned) names with its events allocates nothing here.
     pub(crate) fn from_worker(
         job_id: JobId,
-        queue: Arc<str>,
-        worker: Arc<str>,
+        queue: Name,
+        worker: Name,
         status: JobStatus,
         timestamp_ms: u64,
     ) -> Self {
@@ -225,8 +225,15 @@ impl StatusEvent {
     /// assert_eq!((&*event.worker, event.attempt), ("w-1", 2));
     /// ```
     pub fn for_job(ctx: &ActionContext, status: JobStatus) -> Self {
-        let mut event = Self::new(ctx.job_id().unwrap_or(JobId::new(0)), ctx.queue(), status);
-        event.worker = Arc::from(ctx.worker_id());
+        let scope = ctx.scope();
+        let job_id = ctx.job_id().unwrap_or(JobId::new(0));
+        let mut event = Self::from_worker(
+            job_id,
+            scope.queue_name().clone(),
+            scope.worker_name().clone(),
+            status,
+            unix_now_ms(),
+        );
         event.attempt = ctx.delivery();
         event
     }

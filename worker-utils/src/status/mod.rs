@@ -44,6 +44,7 @@ mod actions;
 mod alerts;
 mod broadcaster;
 mod event;
+mod name;
 mod recent;
 #[cfg(feature = "redis")]
 mod redis;
@@ -59,6 +60,7 @@ pub use broadcaster::{Broadcaster, BroadcasterBuilder};
 pub(crate) use event::Compact;
 pub(crate) use event::unix_now_ms;
 pub use event::{JobStatus, StatusError, StatusEvent};
+pub use name::Name;
 #[cfg(feature = "redis")]
 pub(crate) use redis::{DEFAULT_STREAM_CAP as REDIS_STREAM_CAP, stream_key as redis_stream_key};
 #[cfg(feature = "redis")]

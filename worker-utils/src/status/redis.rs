@@ -176,11 +176,11 @@ async fn write(mut receiver: mpsc::Receiver<StatusEvent>, mut writer: Writer) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut pipe = redis::pipe();
-        let mut by_queue: Vec<(Arc<str>, Vec<Compact<'_>>)> = Vec::new();
+        let mut by_queue: Vec<(&str, Vec<Compact<'_>>)> = Vec::new();
         for event in &batch {
-            match by_queue.iter_mut().find(|(queue, _)| *queue == event.queue) {
+            match by_queue.iter_mut().find(|(queue, _)| *queue == &*event.queue) {
                 Some((_, events)) => events.push(Compact(event)),
-                None => by_queue.push((event.queue.clone(), vec![Compact(event)])),
+                None => by_queue.push((&event.queue, vec![Compact(event)])),
             }
         }
         for (queue, events) in &by_queue {

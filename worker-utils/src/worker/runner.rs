@@ -29,7 +29,7 @@ use crate::error::ActionError;
 use crate::error_handling::Panicked;
 use crate::metrics::{JobMetrics, QueueSampler};
 use crate::queue::{Failure, Outcome, Queue, QueueError, Receipt, Reserved, Settlement};
-use crate::status::{JobStatus, StatusEvent, StatusSink, unix_now_ms};
+use crate::status::{JobStatus, Name, StatusEvent, StatusSink, unix_now_ms};
 use crate::timeout::millis;
 use crate::trace::{self, ProducerTrace, SpanSlot};
 
@@ -74,8 +74,8 @@ struct Shared<W: Worker, Q> {
     deps: Arc<W::Deps>,
     /// `None` when nobody listens: no event is even built.
     status: Option<Arc<dyn StatusSink>>,
-    queue_name: Arc<str>,
-    worker_id: Arc<str>,
+    queue_name: Name,
+    worker_id: Name,
     batch: usize,
     redelivery: RedeliveryPolicy,
     producer_trace: ProducerTrace,
@@ -380,9 +380,7 @@ async fn slot<W, Q>(
     W: Worker,
     Q: Queue<JobOf<W>>,
 {
-    // Names of its own (not clones of the runner's), so that the reference counts the
-    // slot's contexts and events touch stay on this slot's core.
-    let scope = Scope::new(Arc::from(&*shared.queue_name), Arc::from(&*shared.worker_id), hard_stop);
+    let scope = Scope::new(shared.queue_name.clone(), shared.worker_id.clone(), hard_stop);
     // A token of the slot's own, cancelled with the runner's: `is_cancelled` locks the
     // token's mutex, and checked per job on the one token all slots share, that lock went
     // back and forth between their cores.
@@ -926,7 +924,7 @@ fn event(
     at_ms: u64,
 ) -> StatusEvent {
     let mut event =
-        StatusEvent::from_worker(id, scope.queue_arc().clone(), scope.worker_arc().clone(), status, at_ms)
+        StatusEvent::from_worker(id, scope.queue_name().clone(), scope.worker_name().clone(), status, at_ms)
             .previous(previous);
     event.attempt = delivery;
     event

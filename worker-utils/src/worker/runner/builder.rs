@@ -12,7 +12,7 @@ use crate::alert::{AlertHandler, AlertMonitor, AlertRule, DynAlertHandler};
 use crate::config::ConfigError;
 use crate::metrics::JobMetrics;
 use crate::queue::Queue;
-use crate::status::StatusSink;
+use crate::status::{Name, StatusSink};
 use crate::trace::ProducerTrace;
 use crate::worker::redelivery::RedeliveryPolicy;
 use crate::worker::{JobOf, Worker};
@@ -202,8 +202,9 @@ where
                 queue: self.queue,
                 deps: self.deps,
                 status: self.status,
-                queue_name,
-                worker_id,
+                // Interned: the slots' events copy them (see `Name`).
+                queue_name: Name::interned(&queue_name),
+                worker_id: Name::interned(&worker_id),
                 batch: self.batch,
                 redelivery,
                 producer_trace: self.producer_trace,
