@@ -111,6 +111,7 @@ async fn origins_outside_the_allow_list_are_refused() {
 async fn a_bad_query_filter_is_refused_with_400() {
     let server = start(&Broadcaster::new(), |b| b).await;
     assert_eq!(refused(url(&server, "/ws?job_ids=abc")).await, StatusCode::BAD_REQUEST);
+    assert_eq!(refused(url(&server, "/ws?batch=yes")).await, StatusCode::BAD_REQUEST);
     server.shutdown().await;
 }
 

@@ -179,6 +179,57 @@ async fn query_and_subscribe_filters_select_queues_and_jobs() {
     server.shutdown().await;
 }
 
+/// Every message of a `batch=1` client's frames, in order, and how many frames carried them,
+/// up to the frame holding the status event of job `last`.
+async fn batched_until(client: &mut Client, last: u64) -> (Vec<Value>, usize) {
+    let (mut messages, mut frames) = (Vec::new(), 0);
+    while messages.last().is_none_or(|m: &Value| m["job_id"] != last) {
+        let Value::Array(batch) = next_json(client).await else { panic!("a batch is a JSON array") };
+        assert!(!batch.is_empty(), "no empty batch");
+        messages.extend(batch);
+        frames += 1;
+    }
+    (messages, frames)
+}
+
+/// `batch=1` changes only the framing: the same messages, in the same order, several to
+/// a frame (the snapshot and its `ready` in one).
+#[tokio::test]
+async fn a_batching_client_reads_in_arrays_what_a_plain_client_reads_one_by_one() {
+    let broadcaster = Broadcaster::new();
+    for job in 1..=3 {
+        publish(&broadcaster, job, "mail", JobStatus::Pending, 1);
+    }
+    let server = start(&broadcaster, |b| b.rate_limit(Duration::ZERO)).await;
+    let mut plain = connect(&server, "/ws").await;
+    let mut batched = connect(&server, "/ws?queues=mail,video&batch=1").await;
+
+    let (snapshot, seq) = until_ready(&mut plain).await;
+    let Value::Array(first) = next_json(&mut batched).await else { panic!("a batch is a JSON array") };
+    let mut expected = snapshot;
+    expected.push(json!({"type": "ready", "seq": seq, "snapshot": 3}));
+    assert_eq!(first, expected, "the snapshot and ready in one frame");
+
+    let mut events: Vec<StatusEvent> = (1..=300)
+        .map(|job| {
+            StatusEvent::new(
+                JobId::new(job),
+                if job % 2 == 0 { "mail" } else { "video" },
+                JobStatus::Completed,
+            )
+        })
+        .collect();
+    broadcaster.publish_all(&mut events);
+    let mut one_by_one = Vec::new();
+    while one_by_one.last().is_none_or(|m: &Value| m["job_id"] != 300) {
+        one_by_one.push(next_json(&mut plain).await);
+    }
+    let (messages, frames) = batched_until(&mut batched, 300).await;
+    assert_eq!(messages, one_by_one);
+    assert!(frames < messages.len(), "{} messages in {frames} frames", messages.len());
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn shutdown_closes_every_client_with_a_normal_close_frame() {
     let broadcaster = Broadcaster::new();

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::coalesce::Coalescer;
 use super::frames::TextFrames;
 use super::limiter::{MessageLimiter, SUBSCRIBE_PAUSE, later};
-use super::protocol::{self, Filter, Inbound, ProtocolError};
+use super::protocol::{self, FeedQuery, Filter, Inbound, ProtocolError};
 use super::{Settings, Shared};
 use crate::status::Broadcaster;
 use crate::status::alerts::AlertMessage;
@@ -135,7 +135,7 @@ impl Connection {
     pub(crate) fn new(
         ws: WebSocketStream<TcpStream>,
         peer: SocketAddr,
-        filter: Filter,
+        query: FeedQuery,
         shared: &Arc<Shared>,
         slot: OwnedSemaphorePermit,
     ) -> Self {
@@ -146,7 +146,7 @@ impl Connection {
             ws,
             peer,
             broadcaster: shared.broadcaster.clone(),
-            filter,
+            filter: query.filter,
             coalescer: Coalescer::new(settings.rate_limit, COALESCE_JOBS),
             settings,
             lags_in_a_row: 0,
@@ -158,7 +158,7 @@ impl Connection {
             behind_until: None,
             alerts: None,
             last_heard: now,
-            out: TextFrames::default(),
+            out: TextFrames::new(query.batched),
             due: Vec::new(),
             _slot: slot,
         }
@@ -428,10 +428,10 @@ impl Connection {
             return Ok(());
         }
         let ws = &mut self.ws;
-        let out = &self.out;
+        let out = self.out.finish();
         let write = async {
             ws.flush().await?;
-            ws.get_mut().write_all(out.as_bytes()).await.map_err(WsError::Io)
+            ws.get_mut().write_all(out).await.map_err(WsError::Io)
         };
         let result = tokio::time::timeout(self.settings.write_timeout, write).await;
         self.out.clear();

@@ -43,7 +43,7 @@ pub(super) async fn connect(
         admitted = front(&mut stream, peer, &shared, &mut answered) => Ok(admitted),
     };
     match outcome {
-        Ok(Some(Admitted { filter, slot, rest })) => {
+        Ok(Some(Admitted { query, slot, rest })) => {
             drop(pending);
             let ws = WebSocketStream::from_partially_read(
                 stream,
@@ -52,7 +52,7 @@ pub(super) async fn connect(
                 Some(ws_config(&shared.settings)),
             )
             .await;
-            client::Connection::new(ws, peer, filter, &shared, slot).serve(shutdown).await;
+            client::Connection::new(ws, peer, query, &shared, slot).serve(shutdown).await;
         }
         Ok(None) => {}
         // Interrupted before an answer went out: answer now, without waiting on the client.
@@ -67,7 +67,7 @@ pub(super) async fn connect(
 /// A client that passed every check, its place among `max_clients`, and the first bytes
 /// it sent after its request (the start of its WebSocket frames).
 struct Admitted {
-    filter: protocol::Filter,
+    query: protocol::FeedQuery,
     slot: tokio::sync::OwnedSemaphorePermit,
     rest: Vec<u8>,
 }
@@ -118,12 +118,12 @@ async fn front(
             admin::serve(shared, config, stream, peer, &request, rest, endpoint).await
         }
         Ok(Route::WebSocket) => match admit(shared, &request) {
-            Ok((key, filter, slot)) => {
+            Ok((key, query, slot)) => {
                 *answered = true;
                 let accept = handshake::accept_response(key);
                 let write = tokio::io::AsyncWriteExt::write_all(stream, &accept);
                 return match tokio::time::timeout(settings.write_timeout, write).await {
-                    Ok(Ok(())) => Some(Admitted { filter, slot, rest }),
+                    Ok(Ok(())) => Some(Admitted { query, slot, rest }),
                     _ => {
                         tracing::debug!(%peer, "status handshake: the 101 could not be written");
                         None
@@ -177,11 +177,11 @@ pub(super) fn route<'s>(request: &Request, settings: &'s Settings) -> Result<Rou
 fn admit<'r>(
     shared: &Shared,
     request: &'r Request,
-) -> Result<(&'r [u8], protocol::Filter, tokio::sync::OwnedSemaphorePermit), Refusal> {
+) -> Result<(&'r [u8], protocol::FeedQuery, tokio::sync::OwnedSemaphorePermit), Refusal> {
     let key = handshake::upgrade_key(request)?;
-    let filter = handshake::admit(&shared.settings, request)?;
+    let query = handshake::admit(&shared.settings, request)?;
     let slot = Arc::clone(&shared.slots).try_acquire_owned().map_err(|_| Refusal::from(Rejection::Full))?;
-    Ok((key, filter, slot))
+    Ok((key, query, slot))
 }
 
 /// Records the refusal and returns its answer.

@@ -43,7 +43,7 @@ fn check(request: &Request, server: &StatusServer) {
                 Err(refusal) => drop(refusal.response().encode()),
             }
             match handshake::admit(&server.settings, request) {
-                Ok(filter) => drop(filter.is_everything()),
+                Ok(query) => drop(query.filter.is_everything()),
                 Err(refusal) => drop(refusal.response().encode()),
             }
         }
@@ -51,6 +51,9 @@ fn check(request: &Request, server: &StatusServer) {
         Ok(Route::Asset(asset)) => drop(asset.response().encode()),
         // Answered by an async handler that needs a connection; its checks run in tests.
         Ok(Route::Admin(..)) => {}
+        // Served from a recorder's handle; tested in `tests/metrics_prometheus.rs`.
+        #[cfg(feature = "prometheus")]
+        Ok(Route::Metrics(_)) => {}
         Err(rejection) => drop(super::refusal::Refusal::from(rejection).response().encode()),
     }
 }

@@ -5,7 +5,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::Settings;
 use super::http::Request;
-use super::protocol::{Filter, percent_decode, query_pairs};
+use super::protocol::{FeedQuery, percent_decode, query_pairs};
 use super::refusal::{Refusal, Rejection};
 
 /// Checks that `request` is a WebSocket upgrade this server speaks (RFC 6455 §4.2.1) and
@@ -34,17 +34,17 @@ pub(crate) fn upgrade_key(request: &Request) -> Result<&[u8], Refusal> {
     }
 }
 
-/// Decides whether the client of `request` is admitted and returns the filter named in its
-/// query string. Order: Origin, token, query — a client that fails the first two learns
+/// Decides whether the client of `request` is admitted and returns what its query string
+/// asks for. Order: Origin, token, query — a client that fails the first two learns
 /// nothing about the rest. Capacity is checked by the caller, after this.
-pub(crate) fn admit(settings: &Settings, request: &Request) -> Result<Filter, Refusal> {
+pub(crate) fn admit(settings: &Settings, request: &Request) -> Result<FeedQuery, Refusal> {
     check_origin(settings, request)?;
     if let Some(token) = &settings.auth_token
         && !presents_token(request, token.as_bytes(), settings.allow_query_token)
     {
         return Err(Rejection::Unauthorized.into());
     }
-    Filter::from_query(&request.query)
+    FeedQuery::parse(&request.query)
         .map_err(|e| Refusal { rejection: Rejection::BadQuery, detail: Some(e.message) })
 }
 

@@ -36,10 +36,36 @@ impl Filter {
         Ok(Self { queues, job_ids })
     }
 
-    /// Reads `queues=a,b&job_ids=1,2` from a request's query string (other keys ignored).
-    pub(crate) fn from_query(query: &str) -> Result<Self, ProtocolError> {
+    pub(crate) fn is_everything(&self) -> bool {
+        self.queues.is_empty() && self.job_ids.is_empty()
+    }
+
+    /// Whether a client with this filter gets the alerts of `queue`: job ids select no alert.
+    pub(crate) fn matches_queue(&self, queue: &str) -> bool {
+        self.is_everything() || self.queues.contains(queue)
+    }
+
+    pub(crate) fn matches(&self, event: &StatusEvent) -> bool {
+        self.is_everything() || self.queues.contains(&*event.queue) || self.job_ids.contains(&event.job_id)
+    }
+}
+
+/// What a client asks for in its `/ws` query string: `queues=a,b&job_ids=1,2` (its filter)
+/// and `batch=1` (several messages per text frame). Other keys, such as `token`, are ignored.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct FeedQuery {
+    pub(crate) filter: Filter,
+    /// Each text frame carries a JSON array of messages instead of one message: a browser
+    /// spends most of its time per event on the frame, not on the JSON (dispatching one
+    /// `message` event each), so a page can read many more events a second this way.
+    pub(crate) batched: bool,
+}
+
+impl FeedQuery {
+    pub(crate) fn parse(query: &str) -> Result<Self, ProtocolError> {
         let mut queues = Vec::new();
         let mut job_ids = Vec::new();
+        let mut batched = false;
         for (key, value) in query_pairs(query) {
             let bad =
                 || ProtocolError::new("invalid_query", format!("`{key}` is not percent-encoded correctly"));
@@ -57,23 +83,17 @@ impl Filter {
                         job_ids.push(JobId::new(id));
                     }
                 }
+                "batch" => {
+                    batched = match value {
+                        "1" => true,
+                        "0" => false,
+                        _ => return Err(ProtocolError::new("invalid_query", "`batch` must be 0 or 1")),
+                    };
+                }
                 _ => {}
             }
         }
-        Self::new(queues, job_ids)
-    }
-
-    pub(crate) fn is_everything(&self) -> bool {
-        self.queues.is_empty() && self.job_ids.is_empty()
-    }
-
-    /// Whether a client with this filter gets the alerts of `queue`: job ids select no alert.
-    pub(crate) fn matches_queue(&self, queue: &str) -> bool {
-        self.is_everything() || self.queues.contains(queue)
-    }
-
-    pub(crate) fn matches(&self, event: &StatusEvent) -> bool {
-        self.is_everything() || self.queues.contains(&*event.queue) || self.job_ids.contains(&event.job_id)
+        Ok(Self { filter: Filter::new(queues, job_ids)?, batched })
     }
 }
 
@@ -186,14 +206,22 @@ mod tests {
     }
 
     #[test]
-    fn query_filter_is_percent_decoded() {
-        let f = Filter::from_query("token=x&queues=a%2Cb,c&job_ids=1,2").unwrap();
+    fn the_query_is_percent_decoded_and_batch_is_0_or_1() {
+        let q = FeedQuery::parse("token=x&queues=a%2Cb,c&job_ids=1,2").unwrap();
         assert_eq!(
-            f,
-            Filter::new(["a".into(), "b".into(), "c".into()], [JobId::new(1), JobId::new(2)]).unwrap()
+            q,
+            FeedQuery {
+                filter: Filter::new(["a".into(), "b".into(), "c".into()], [JobId::new(1), JobId::new(2)])
+                    .unwrap(),
+                batched: false,
+            }
         );
-        assert_eq!(Filter::from_query("job_ids=x").unwrap_err().code, "invalid_query");
-        assert_eq!(Filter::from_query("queues=%zz").unwrap_err().code, "invalid_query");
+        assert_eq!(FeedQuery::parse("job_ids=x").unwrap_err().code, "invalid_query");
+        assert_eq!(FeedQuery::parse("queues=%zz").unwrap_err().code, "invalid_query");
+        assert!(FeedQuery::parse("batch=1").unwrap().batched);
+        assert!(!FeedQuery::parse("batch=0").unwrap().batched);
+        let error = FeedQuery::parse("queues=a&batch=yes").unwrap_err();
+        assert_eq!((error.code, error.message.as_str()), ("invalid_query", "`batch` must be 0 or 1"));
     }
 
     #[test]
