@@ -64,7 +64,7 @@ impl TextFrames {
         self.start == MAX_HEADER
     }
 
-    /// Bytes waiting, headers included.
+    /// Bytes waiting: headers included, except a batch's own header and closing bracket.
     pub(crate) fn len(&self) -> usize {
         self.bytes.len() - self.start
     }
