@@ -17,6 +17,10 @@
 //! side with clients runs.
 //!
 //! Run: `cargo bench -p worker-utils --bench status_pairs [-- --trials N]`
+//!
+//! To profile one side, `-- --side on` (or `off`) `[--runs N]` runs only that side, `N`
+//! runs (300 by default) after the warm-up, and prints its throughput: run the binary under
+//! `perf record` once per side and compare the two profiles (BENCHMARKS.md §20).
 #![allow(missing_docs, reason = "a bench binary")]
 
 #[path = "support/clients.rs"]
@@ -125,13 +129,41 @@ async fn trials(trials: usize) {
     );
 }
 
+/// Target 1's sides one at a time, for a profiler: `runs` runs of status `on` or off.
+async fn one_side(on: bool, runs: u32) {
+    let broadcaster = on.then(Broadcaster::new);
+    for _ in 0..WARM_UP {
+        run_once(broadcaster.as_ref()).await;
+    }
+    let mut total = Duration::ZERO;
+    for _ in 0..runs {
+        total += run_once(broadcaster.as_ref()).await;
+    }
+    let jobs = f64::from(runs) * runs::JOBS as f64;
+    let side = if on { "on" } else { "off" };
+    println!("status {side}: {:.3} M jobs/s over {runs} runs", jobs / total.as_secs_f64() / 1e6);
+}
+
 fn main() {
     if let Some(url) = clients::arg(clients::CHILD_FLAG) {
         return clients::run_child(&url);
     }
-    let trials =
-        clients::arg("--trials").map_or(DEFAULT_TRIALS, |n| n.parse().expect("--trials takes a number"));
+    let number = |flag: &str| clients::arg(flag).map(|n| n.parse().unwrap_or_else(|_| panic!("{flag} takes a number")));
+    let side = clients::arg("--side").map(|side| match side.as_str() {
+        "on" => true,
+        "off" => false,
+        other => panic!("--side takes `on` or `off`, not `{other}`"),
+    });
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    runtime.block_on(async { tokio::spawn(self::trials(trials)).await.expect("trials") });
+    match side {
+        Some(on) => runtime.block_on(async move {
+            let runs = number("--runs").unwrap_or(300);
+            tokio::spawn(one_side(on, runs)).await.expect("one side");
+        }),
+        None => runtime.block_on(async {
+            let trials = number("--trials").map_or(DEFAULT_TRIALS, |n: u32| n as usize);
+            tokio::spawn(self::trials(trials)).await.expect("trials");
+        }),
+    }
 }
