@@ -148,7 +148,9 @@ fn main() {
     if let Some(url) = clients::arg(clients::CHILD_FLAG) {
         return clients::run_child(&url);
     }
-    let number = |flag: &str| clients::arg(flag).map(|n| n.parse().unwrap_or_else(|_| panic!("{flag} takes a number")));
+    let number = |flag: &str| {
+        clients::arg(flag).map(|n| n.parse().unwrap_or_else(|_| panic!("{flag} takes a number")))
+    };
     let side = clients::arg("--side").map(|side| match side.as_str() {
         "on" => true,
         "off" => false,
