@@ -8,7 +8,8 @@
 //! issue 16's mix beside the same worker: 100 clients, 10 stalled, 2 flooding, 88 reading.
 //!
 //! Each iteration fills the queue with `JOBS` jobs (not timed), then times the runner from
-//! start until every job is acked.
+//! start until every job is acked. A row's server and clients start when criterion first
+//! runs the row, so rows a filter leaves out cost nothing.
 //!
 //! Run: `cargo bench -p worker-utils --bench worker`
 #![allow(missing_docs, reason = "criterion_group! generates undocumented functions")]
@@ -29,7 +30,7 @@ use futures_util::StreamExt as _;
 use runs::{JOBS, run_once};
 use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
-use worker_utils::status::StatusServer;
+use worker_utils::status::{StatusServer, StatusServerHandle};
 
 /// The time of `iters` runs, for criterion's `iter_custom`.
 async fn sum_runs(iters: u64, broadcaster: Option<&Broadcaster>) -> Duration {
@@ -55,32 +56,41 @@ fn throughput(c: &mut Criterion) {
         b.iter_custom(|iters| runtime.block_on(sum_runs(iters, Some(&broadcaster))))
     });
 
+    // 100 in-process readers of every event, connected when the row first runs.
     let broadcaster = Broadcaster::new();
-    let (server, readers) = runtime.block_on(async {
-        let server = clients::start_server(&broadcaster, false).await;
-        let url = server.ws_url();
-        let mut readers = Vec::new();
-        for _ in 0..100 {
-            let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");
-            readers.push(tokio::spawn(async move { while let Some(Ok(_)) = socket.next().await {} }));
-        }
-        (server, readers)
-    });
+    let mut readers = None;
     group.bench_function("noop_jobs_status_on_100_clients", |b| {
+        readers.get_or_insert_with(|| runtime.block_on(connect_readers(&broadcaster)));
         b.iter_custom(|iters| runtime.block_on(sum_runs(iters, Some(&broadcaster))))
     });
-    runtime.block_on(async {
-        server.shutdown().await;
-        for reader in readers {
-            reader.abort();
-        }
-    });
+    if let Some((server, readers)) = readers {
+        runtime.block_on(async {
+            server.shutdown().await;
+            for reader in readers {
+                reader.abort();
+            }
+        });
+    }
 
+    // One server for the rows below, started by the first of them that runs.
     let broadcaster = Broadcaster::new();
-    let server = runtime.block_on(async {
-        StatusServer::builder(broadcaster.clone()).build().expect("server").start().await.expect("start")
-    });
+    let mut server = None;
+    let mut server_url = || -> String {
+        server
+            .get_or_insert_with(|| {
+                runtime.block_on(async {
+                    StatusServer::builder(broadcaster.clone())
+                        .build()
+                        .expect("server")
+                        .start()
+                        .await
+                        .expect("start")
+                })
+            })
+            .ws_url()
+    };
     group.bench_function("noop_jobs_status_server_0_clients", |b| {
+        server_url();
         b.iter_custom(|iters| runtime.block_on(sum_runs(iters, Some(&broadcaster))))
     });
     // Two clients that only read, then two that flood as fast as they can, then two that
@@ -92,16 +102,25 @@ fn throughput(c: &mut Criterion) {
         ("noop_jobs_status_server_2_flooders_1000_per_s", Behaviour::Paced(Duration::from_millis(1))),
     ] {
         let stop = CancellationToken::new();
-        let clients: Vec<_> =
-            (0..2).map(|_| runtime.spawn(client(server.ws_url(), behaviour, stop.clone()))).collect();
+        let mut clients = None;
         group.bench_function(name, |b| {
+            clients.get_or_insert_with(|| {
+                let url = server_url();
+                (0..2)
+                    .map(|_| runtime.spawn(client(url.clone(), behaviour, stop.clone())))
+                    .collect::<Vec<_>>()
+            });
             b.iter_custom(|iters| runtime.block_on(sum_runs(iters, Some(&broadcaster))))
         });
-        stop.cancel();
-        report(&runtime, name, clients);
+        if let Some(clients) = clients {
+            stop.cancel();
+            report(&runtime, name, clients);
+        }
     }
     group.finish();
-    runtime.block_on(server.shutdown());
+    if let Some(server) = server {
+        runtime.block_on(server.shutdown());
+    }
 
     mixed_clients(&runtime, &mut c.benchmark_group("worker_throughput"));
 }
@@ -122,14 +141,35 @@ fn mixed_clients(runtime: &tokio::runtime::Runtime, group: &mut criterion::Bench
         ("noop_jobs_status_server_background_100_clients_10_stalled_2_flooders", true),
     ] {
         let broadcaster = Broadcaster::new();
-        let server = runtime.block_on(clients::start_server(&broadcaster, background));
-        let child = clients::spawn_child(&server.ws_url());
+        let mut started = None;
         group.bench_function(name, |b| {
+            started.get_or_insert_with(|| {
+                let server = runtime.block_on(clients::start_server(&broadcaster, background));
+                let child = clients::spawn_child(&server.ws_url());
+                (server, child)
+            });
             b.iter_custom(|iters| runtime.block_on(sum_runs(iters, Some(&broadcaster))))
         });
-        eprintln!("{name}: {}", clients::stop_child(child));
-        runtime.block_on(server.shutdown());
+        if let Some((server, child)) = started {
+            eprintln!("{name}: {}", clients::stop_child(child));
+            runtime.block_on(server.shutdown());
+        }
     }
+}
+
+/// A status server for `broadcaster` with 100 clients on the same runtime, each reading
+/// every event.
+async fn connect_readers(
+    broadcaster: &Broadcaster,
+) -> (StatusServerHandle, Vec<tokio::task::JoinHandle<()>>) {
+    let server = clients::start_server(broadcaster, false).await;
+    let url = server.ws_url();
+    let mut readers = Vec::new();
+    for _ in 0..100 {
+        let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");
+        readers.push(tokio::spawn(async move { while let Some(Ok(_)) = socket.next().await {} }));
+    }
+    (server, readers)
 }
 
 /// Prints what the clients of a row did, summed over their connections.
