@@ -6,6 +6,8 @@
 //! or one a millisecond. These clients read everything and reconnect whenever the server
 //! closes them (for flooding, or for falling behind), for as long as the row runs. Last,
 //! issue 16's mix beside the same worker: 100 clients, 10 stalled, 2 flooding, 88 reading.
+//! Besides, `enqueue_batch/{status_off,status_on_0_clients}`: the untimed fill of every
+//! row, one `enqueue_batch` of `JOBS` jobs into a fresh queue, timed on its own.
 //!
 //! Each iteration fills the queue with `JOBS` jobs (not timed), then times the runner from
 //! start until every job is acked. A row's server and clients start when criterion first
@@ -21,7 +23,7 @@ mod noop;
 #[path = "support/runs.rs"]
 mod runs;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clients::{Behaviour, ClientStats, client};
 use criterion::measurement::WallTime;
@@ -30,6 +32,7 @@ use futures_util::StreamExt as _;
 use runs::{JOBS, run_once};
 use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
+use worker_utils::queue::{MemoryQueue, Queue as _};
 use worker_utils::status::{StatusServer, StatusServerHandle};
 
 /// The time of `iters` runs, for criterion's `iter_custom`.
@@ -181,7 +184,34 @@ fn report(runtime: &tokio::runtime::Runtime, name: &str, clients: Vec<tokio::tas
     );
 }
 
-criterion_group!(benches, throughput);
+/// One `enqueue_batch` of `JOBS` jobs into a fresh queue, publishing to `broadcaster` if
+/// any: the fill that the throughput rows leave untimed.
+fn enqueue(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let mut group = c.benchmark_group("enqueue_batch");
+    group.throughput(Throughput::Elements(JOBS));
+    for (name, broadcaster) in [("status_off", None), ("status_on_0_clients", Some(Broadcaster::new()))] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let mut queue = MemoryQueue::builder("bench").capacity(JOBS as usize);
+                    if let Some(broadcaster) = &broadcaster {
+                        queue = queue.status(broadcaster.clone());
+                    }
+                    let queue = queue.build().expect("queue");
+                    let jobs = (0..JOBS).collect();
+                    let started = Instant::now();
+                    runtime.block_on(queue.enqueue_batch(jobs)).expect("enqueue");
+                    total += started.elapsed();
+                }
+                total
+            })
+        });
+    }
+}
+
+criterion_group!(benches, throughput, enqueue);
 
 /// `criterion_main!`, unless this binary was started as the client process of
 /// [`mixed_clients`].

@@ -491,7 +491,11 @@ impl<J> MemoryQueue<J> {
         self.ready.notify_one();
         if let Some(sink) = &self.status {
             let at_ms = unix_now_ms();
-            let mut events: Vec<StatusEvent> = added
+            // Only the jobs the sink says anybody could see: with nobody watching, the
+            // broadcaster keeps the last 1 024 jobs' states, and building a `PENDING` for
+            // every job of 100 000 made the batch three times slower than without status.
+            let unseen = added.len().saturating_sub(sink.visible_jobs().unwrap_or(usize::MAX));
+            let mut events: Vec<StatusEvent> = added[unseen..]
                 .iter()
                 .map(|&id| {
                     StatusEvent::from_worker(
@@ -818,7 +822,8 @@ impl<J> MemoryQueueBuilder<J> {
         self
     }
 
-    /// Publishes `PENDING` to `sink` for every enqueued job.
+    /// Publishes `PENDING` to `sink` for every enqueued job (of a batch, for as many of its
+    /// last jobs as [`StatusSink::visible_jobs`] says anybody could see).
     pub fn status(mut self, sink: impl StatusSink) -> Self {
         self.status = Some(Arc::new(sink));
         self
@@ -904,6 +909,21 @@ mod tests {
             .filter(|(until, id)| state.reserved.get(id).is_some_and(|l| l.until == *until))
             .count();
         assert_eq!(live, 100, "every live lease keeps its end");
+    }
+
+    #[tokio::test]
+    async fn a_batch_builds_pending_events_only_for_the_jobs_anybody_could_see() {
+        let broadcaster = crate::status::Broadcaster::builder().recent_jobs(100).build().unwrap();
+        // Through an `Arc`, whose sink forwards `visible_jobs`.
+        let queue = MemoryQueue::builder("q").status(Arc::new(broadcaster.clone())).build().unwrap();
+        queue.enqueue_batch((0..1_000).collect()).await.unwrap();
+        // Nobody listens: the last 100 jobs only, numbered from 1.
+        let seen: Vec<(u64, u64)> = broadcaster.snapshot().iter().map(|e| (e.job_id.get(), e.seq)).collect();
+        assert_eq!(seen, (901..=1_000).zip(1..).collect::<Vec<_>>());
+        // A client listens: every job of the next batch.
+        let _client = broadcaster.subscribe().await;
+        queue.enqueue_batch((0..1_000).collect()).await.unwrap();
+        assert_eq!(broadcaster.last_seq(), 1_100);
     }
 
     #[tokio::test]

@@ -534,6 +534,14 @@ impl StatusSink for Broadcaster {
         false
     }
 
+    /// The recent jobs' number while no client is connected: a client that connects later
+    /// receives their latest states and nothing older. (A client connecting while a batch is
+    /// handed over may miss the `PENDING` of its earlier jobs, as it would once the batch
+    /// had pushed them out of the recent jobs.)
+    fn visible_jobs(&self) -> Option<usize> {
+        (self.subscriber_count() == 0).then(|| self.recent_jobs())
+    }
+
     /// Sends the alert to the clients whose filter is everything or lists its queue, and
     /// keeps it, while it fires, for clients that connect later.
     fn publish_alert(&self, alert: Alert) {

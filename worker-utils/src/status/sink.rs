@@ -45,6 +45,25 @@ pub trait StatusSink: Send + Sync + 'static {
         true
     }
 
+    /// How many jobs' latest states are all that anybody could see of events published
+    /// now, if that is bounded: `Some(n)` from a sink that nobody reads live and that keeps
+    /// only the latest state of its `n` most recently updated jobs. A publisher of a batch
+    /// of events of distinct jobs (an in-memory queue's `PENDING`s of an `enqueue_batch`)
+    /// then builds and hands over only the last `n`. `None` (every event may be seen) by
+    /// default. The [`Broadcaster`](super::Broadcaster) says `Some(recent_jobs)` while no
+    /// client is connected.
+    ///
+    /// ```
+    /// use worker_utils::status::{Broadcaster, DiscardStatus, StatusSink};
+    ///
+    /// assert_eq!(DiscardStatus.visible_jobs(), None);
+    /// let broadcaster = Broadcaster::builder().recent_jobs(100).build().unwrap();
+    /// assert_eq!(broadcaster.visible_jobs(), Some(100));
+    /// ```
+    fn visible_jobs(&self) -> Option<usize> {
+        None
+    }
+
     /// Takes an [`Alert`] a runner raised or resolved; returns at once. Ignored by default:
     /// a sink that serves clients (the [`Broadcaster`](super::Broadcaster)) or carries events
     /// to them (the Redis sink) overrides it.
@@ -64,6 +83,10 @@ impl<S: StatusSink + ?Sized> StatusSink for Arc<S> {
 
     fn wants_superseded(&self) -> bool {
         (**self).wants_superseded()
+    }
+
+    fn visible_jobs(&self) -> Option<usize> {
+        (**self).visible_jobs()
     }
 
     fn publish_alert(&self, alert: Alert) {
