@@ -498,7 +498,8 @@ impl StatusSink for Broadcaster {
     /// connects later receives.
     ///
     /// A `Vec` of at most 64 events' capacity (a runner's outbox) becomes the ring segment
-    /// as it is, and `events` is left empty with the same capacity: no event is moved.
+    /// as it is, and `events` is left empty with at least the same capacity (the buffer of
+    /// a segment the ring forgot, if it has one): no event is moved.
     fn publish_all(&self, events: &mut Vec<StatusEvent>) {
         if self.subscriber_count() == 0 {
             drop_superseded(events);
@@ -507,8 +508,9 @@ impl StatusSink for Broadcaster {
         let capacity = events.capacity();
         if capacity <= MAX_BATCH {
             if !events.is_empty() {
-                let batch = std::mem::replace(events, Vec::with_capacity(capacity));
-                self.publish_locked(&mut self.lock(), batch);
+                let mut state = self.lock();
+                self.publish_locked(&mut state, std::mem::take(events));
+                *events = state.ring.buffer(capacity);
             }
         } else {
             // One pass over the events: draining each segment from the front of `events`

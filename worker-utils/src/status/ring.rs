@@ -156,6 +156,9 @@ pub(crate) struct Writer<T, M = ()> {
     /// [`MIN_OPEN_SLOTS`] to [`MAX_BATCH`]. A stream of single items soon fills segments
     /// of 64, while a single item between batches leaves at most 3 slots unused.
     open_slots: usize,
+    /// The emptied buffer of the last sealed segment forgotten while nobody else held it:
+    /// the publisher's next batch buffer (see [`buffer`](Self::buffer)).
+    spare: Option<Vec<T>>,
 }
 
 impl<T, M: Default> Writer<T, M> {
@@ -168,7 +171,7 @@ impl<T, M: Default> Writer<T, M> {
             memo: M::default(),
             next: OnceLock::new(),
         });
-        Self { window: VecDeque::from([empty]), kept: 0, capacity, open_slots: MIN_OPEN_SLOTS }
+        Self { window: VecDeque::from([empty]), kept: 0, capacity, open_slots: MIN_OPEN_SLOTS, spare: None }
     }
 
     fn newest(&self) -> &Arc<Batch<T, M>> {
@@ -233,12 +236,32 @@ impl<T, M: Default> Writer<T, M> {
         self.newest()
     }
 
-    /// Drops the oldest segments for as long as the rest keep `capacity` items.
+    /// Drops the oldest segments for as long as the rest keep `capacity` items, keeping the
+    /// buffer of a sealed one nobody else holds as the spare.
     fn forget_old(&mut self) {
         while self.window.len() > 1 && self.kept - self.window[0].len() >= self.capacity {
             if let Some(old) = self.window.pop_front() {
                 self.kept -= old.len();
+                if let Some(Batch { items: Items::Sealed(mut items), .. }) = Arc::into_inner(old) {
+                    items.clear();
+                    self.spare = Some(items);
+                }
             }
+        }
+    }
+
+    /// An empty buffer for a batch of up to `capacity` items: the spare, if it has room,
+    /// or a new one.
+    ///
+    /// The spare's memory was just read by this thread, which dropped its items, so writing
+    /// the next batch into it finds it in this core's cache. A new allocation was often a
+    /// block the other core touched last (glibc hands a freed block back to the arena of
+    /// the thread that allocated it): reusing the spare made the no-op worker with status on
+    /// about 2 % faster (BENCHMARKS.md §21).
+    pub(crate) fn buffer(&mut self, capacity: usize) -> Vec<T> {
+        match self.spare.take() {
+            Some(spare) if spare.capacity() >= capacity => spare,
+            _ => Vec::with_capacity(capacity),
         }
     }
 
@@ -420,6 +443,29 @@ mod tests {
         w.seek(&mut slow, 5000);
         assert!(slow.next().is_none());
         assert_eq!(slow.position(), 1065);
+    }
+
+    #[test]
+    fn a_forgotten_batch_nobody_holds_lends_its_buffer_to_the_next() {
+        let mut w = Writer::<u64>::new(2);
+        let mut first = Vec::with_capacity(8);
+        first.extend([1, 2]);
+        let first_buffer = first.as_ptr();
+        w.push(first);
+        w.push(vec![3, 4]);
+        let spare = w.buffer(8);
+        assert_eq!((spare.as_ptr(), spare.len(), spare.capacity()), (first_buffer, 0, 8));
+        assert!(w.spare.is_none(), "lent once");
+
+        // Held by a reader when forgotten: dropped with its last holder, not kept.
+        let reader = w.cursor();
+        w.push(vec![5, 6]);
+        assert!(w.spare.is_none());
+        drop(reader);
+        // Too small for the batch asked for: a new buffer.
+        w.push(vec![7, 8]);
+        assert_eq!(w.spare.as_ref().map(Vec::capacity), Some(2));
+        assert_eq!(w.buffer(64).capacity(), 64);
     }
 
     #[test]
