@@ -253,11 +253,10 @@ impl<T, M: Default> Writer<T, M> {
     /// An empty buffer for a batch of up to `capacity` items: the spare, if it has room,
     /// or a new one.
     ///
-    /// The spare's memory was just read by this thread, which dropped its items, so writing
-    /// the next batch into it finds it in this core's cache. A new allocation was often a
-    /// block the other core touched last (glibc hands a freed block back to the arena of
-    /// the thread that allocated it): reusing the spare made the no-op worker with status on
-    /// about 2 % faster (BENCHMARKS.md §21).
+    /// Reusing the spare saves an allocation and a free of a batch's buffer per batch, and
+    /// hands the publisher memory this thread has just read (dropping its items) rather than
+    /// a block that glibc may return to the arena of the other thread, which allocated it:
+    /// the no-op worker with status on ran 2–5 % faster (BENCHMARKS.md §21).
     pub(crate) fn buffer(&mut self, capacity: usize) -> Vec<T> {
         match self.spare.take() {
             Some(spare) if spare.capacity() >= capacity => spare,
