@@ -135,10 +135,7 @@ async fn one_side(on: bool, runs: u32) {
     for _ in 0..WARM_UP {
         run_once(broadcaster.as_ref()).await;
     }
-    let mut total = Duration::ZERO;
-    for _ in 0..runs {
-        total += run_once(broadcaster.as_ref()).await;
-    }
+    let total = runs::sum_runs(runs.into(), broadcaster.as_ref()).await;
     let jobs = f64::from(runs) * runs::JOBS as f64;
     let side = if on { "on" } else { "off" };
     println!("status {side}: {:.3} M jobs/s over {runs} runs", jobs / total.as_secs_f64() / 1e6);

@@ -29,20 +29,11 @@ use clients::{Behaviour, ClientStats, client};
 use criterion::measurement::WallTime;
 use criterion::{Criterion, Throughput, criterion_group};
 use futures_util::StreamExt as _;
-use runs::{JOBS, run_once};
+use runs::{JOBS, fresh_queue, sum_runs};
 use tokio_util::sync::CancellationToken;
 use worker_utils::prelude::*;
-use worker_utils::queue::{MemoryQueue, Queue as _};
+use worker_utils::queue::Queue as _;
 use worker_utils::status::{StatusServer, StatusServerHandle};
-
-/// The time of `iters` runs, for criterion's `iter_custom`.
-async fn sum_runs(iters: u64, broadcaster: Option<&Broadcaster>) -> Duration {
-    let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        total += run_once(broadcaster).await;
-    }
-    total
-}
 
 fn throughput(c: &mut Criterion) {
     let runtime =
@@ -195,11 +186,7 @@ fn enqueue(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let mut queue = MemoryQueue::builder("bench").capacity(JOBS as usize);
-                    if let Some(broadcaster) = &broadcaster {
-                        queue = queue.status(broadcaster.clone());
-                    }
-                    let queue = queue.build().expect("queue");
+                    let queue = fresh_queue(broadcaster.as_ref());
                     let jobs = (0..JOBS).collect();
                     let started = Instant::now();
                     runtime.block_on(queue.enqueue_batch(jobs)).expect("enqueue");
